@@ -1,0 +1,13 @@
+"""HRM Trader dashboard: page config, navigation over pages/, and the shared sidebar."""
+import streamlit as st
+
+from ui.state import draw_sidebar
+
+st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", layout="wide")
+
+pages = [
+    st.Page("pages/signals.py", title="Signals", icon=":material/candlestick_chart:", default=True),
+]
+page = st.navigation(pages)
+draw_sidebar()
+page.run()

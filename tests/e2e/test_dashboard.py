@@ -1,0 +1,15 @@
+"""End to end: a real browser opens the served dashboard and sees data, the offline badge, no traceback."""
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_signals_page_shows_sample_chart_and_offline_badge(browser, dashboard_url):
+    page = browser.new_page()
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    page.get_by_text("offline sample").first.wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    body = page.inner_text("body")
+    assert "Signals" in body
+    assert "Traceback" not in body
+    page.close()
