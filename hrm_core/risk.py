@@ -1,0 +1,203 @@
+"""The risk layer between the model's raw position and the book, shared by backtest and live.
+
+Three rules, applied in this order, each causal (the position decided at the close of bar t
+uses data through bar t only, and is held over bar t+1, as in `run_backtest`):
+
+1. **Position cap**: capped_t = clip(raw_t, -max_abs_position, +max_abs_position).
+2. **Volatility target** (vol_target_annual > 0): vol_scaled_t = capped_t * w_t with
+   w_t = min(L_max, sigma* / sigma_hat_t), sigma_hat_t = sqrt(P) * s(r_{t-L+1..t}), the
+   sample std (ddof = 1) of the last L = vol_lookback asset returns *through bar t*. In
+   REFERENCE's indexing (w_t held over period t, sigma_hat from returns up to t - 1) this is
+   the same rule: our position decided at t is held over t+1.
+   NOTE: L_max = 1, so the layer only ever de-risks: it never adds exposure the model did
+   not ask for, and |final| <= |capped| <= max_abs_position always holds. The floor on
+   sigma_hat needed to avoid blow-ups is then implicit (w <= 1); a zero-volatility window
+   gives w = 1. During warm-up (fewer than L returns) the position is flat (0): no trading
+   without a volatility estimate.
+3. **Drawdown brake** (drawdown_brake > 0): the layer tracks the equity of its own final
+   positions bar by bar (held over the next bar, net of `costs_bps` per unit of drift-aware
+   turnover, exactly as `run_backtest` computes it). At the close of bar t, before trading,
+   equity E_t = E_{t-1}^{after costs} (1 + final_{t-1} r_t) is compared with its running peak
+   (starting equity 1 included). The brake engages when E_t / peak - 1 <= -drawdown_brake and
+   then multiplies the position by drawdown_brake_scale; it releases when E_t / peak - 1 >=
+   -drawdown_brake / 2 (recovered to within half the threshold of the peak). The hysteresis
+   stops it flickering around the threshold. drawdown_brake_scale must be > 0: a fully flat
+   book could never recover to release the brake.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from hrm_core.backtest import run_backtest
+from hrm_core.metrics import backtest_metrics
+from hrm_core.settings import RiskSettings
+
+VOL_SCALE_MAX = 1.0  # L_max: the vol target only de-risks (see NOTE above)
+
+
+@dataclass(frozen=True)
+class RiskResult:
+    frame: pd.DataFrame  # raw, capped, vol_estimate_annual, vol_scale, vol_scaled, brake_active, final
+    settings: RiskSettings
+    active: dict[str, bool] = field(default_factory=dict)  # rule name -> configured on
+
+    @property
+    def final(self) -> pd.Series:
+        return self.frame["final"]
+
+
+def _validate(raw: pd.Series, close: pd.Series, s: RiskSettings, periods_per_year: float, costs_bps: float):
+    if not isinstance(raw, pd.Series) or not isinstance(close, pd.Series):
+        raise TypeError("raw_position and close must be pandas Series on the same index")
+    if not raw.index.equals(close.index):
+        raise ValueError("raw_position and close have different indexes: raw_position.reindex(close.index).fillna(0.0)")
+    pos = raw.to_numpy(dtype=float)
+    px = close.to_numpy(dtype=float)
+    if not np.isfinite(pos).all():
+        raise ValueError("raw_position has NaN/inf values: fill them with 0.0 (flat) first")
+    if len(px) and (not np.isfinite(px).all() or (px <= 0).any()):
+        raise ValueError("close must be finite and positive: drop or fill the bad bars")
+    if not 0 < s.max_abs_position <= 1:
+        raise ValueError(
+            f"max_abs_position must be in (0, 1], got {s.max_abs_position}: positions are fractions of equity "
+            "and the backtest allows no leverage"
+        )
+    if s.vol_target_annual < 0 or s.vol_lookback < 2:
+        raise ValueError("vol_target_annual must be >= 0 (0 = off) and vol_lookback >= 2 bars")
+    if s.drawdown_brake < 0 or s.drawdown_brake >= 1:
+        raise ValueError(f"drawdown_brake must be in [0, 1) (0 = off), e.g. 0.15 for -15 %; got {s.drawdown_brake}")
+    if s.drawdown_brake > 0 and not 0 < s.drawdown_brake_scale <= 1:
+        raise ValueError(
+            f"drawdown_brake_scale must be in (0, 1] when the brake is on, got {s.drawdown_brake_scale}: "
+            "at 0 the book goes flat and its equity can never recover to release the brake"
+        )
+    if periods_per_year <= 0 or costs_bps < 0:
+        raise ValueError("periods_per_year must be > 0 and costs_bps >= 0")
+    return pos, px
+
+
+def trailing_volatility(close: pd.Series, *, lookback: int, periods_per_year: float) -> pd.Series:
+    """sigma_hat_t = sqrt(P) s(r_{t-lookback+1..t}), ddof = 1; NaN until `lookback` returns exist."""
+    r = close.pct_change()
+    return r.rolling(lookback, min_periods=lookback).std(ddof=1) * math.sqrt(periods_per_year)
+
+
+def _brake(pos: np.ndarray, r: np.ndarray, s: RiskSettings, bps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bar-by-bar drawdown brake on the layer's own equity. Returns final, brake flag, equity (after costs)."""
+    n = len(pos)
+    final = np.empty(n)
+    active = np.zeros(n, dtype=bool)
+    equity = np.empty(n)
+    threshold, release = -s.drawdown_brake, -s.drawdown_brake / 2
+    e_prev, peak, prev_final, braked = 1.0, 1.0, 0.0, False
+    for t in range(n):
+        e_pre = e_prev * (1.0 + prev_final * r[t])  # equity at close t before trading
+        peak = max(peak, e_pre)
+        dd = e_pre / peak - 1.0
+        if braked and dd >= release:
+            braked = False
+        elif not braked and dd <= threshold:
+            braked = True
+        f = pos[t] * s.drawdown_brake_scale if braked else pos[t]
+        w_drift = prev_final * (1.0 + r[t]) / (1.0 + prev_final * r[t]) if 1.0 + prev_final * r[t] > 0 else 0.0
+        e_prev = e_prev * (1.0 + prev_final * r[t] - bps * abs(f - w_drift))  # as run_backtest compounds it
+        final[t], active[t], equity[t], prev_final = f, braked, e_prev, f
+    return final, active, equity
+
+
+def apply_risk(
+    raw_position: pd.Series,
+    close: pd.Series,
+    settings: RiskSettings,
+    *,
+    periods_per_year: float,
+    costs_bps: float = 0.0,
+) -> RiskResult:
+    """Cap, vol-target and brake a raw position series (all causal; see the module docstring).
+
+    Returns the intermediate columns so the UI can show what each rule did, the settings
+    used, and which rules are on.
+    """
+    pos, px = _validate(raw_position, close, settings, periods_per_year, costs_bps)
+    s = settings
+    m = s.max_abs_position
+    capped = np.clip(pos, -m, m)
+
+    if s.vol_target_annual > 0:
+        sigma = trailing_volatility(close, lookback=s.vol_lookback, periods_per_year=periods_per_year).to_numpy()
+        scale = np.full(len(px), VOL_SCALE_MAX)
+        ok = sigma > 0  # NaN (warm-up) compares False
+        scale[ok] = np.minimum(VOL_SCALE_MAX, s.vol_target_annual / sigma[ok])
+        scale[np.isnan(sigma)] = 0.0  # warm-up: flat
+        vol_scaled = capped * scale
+    else:
+        sigma = np.full(len(px), np.nan)
+        scale = np.ones(len(px))
+        vol_scaled = capped
+
+    r = np.zeros(len(px))
+    r[1:] = px[1:] / px[:-1] - 1.0
+    if s.drawdown_brake > 0:
+        final, braked, equity = _brake(vol_scaled, r, s, costs_bps / 1e4)
+    else:
+        final, braked = vol_scaled.copy(), np.zeros(len(px), dtype=bool)
+        equity = np.full(len(px), np.nan)  # only tracked when the brake needs it
+
+    frame = pd.DataFrame(
+        {
+            "raw": pos, "capped": capped, "vol_estimate_annual": sigma, "vol_scale": scale,
+            "vol_scaled": vol_scaled, "brake_active": braked, "brake_equity": equity, "final": final,
+        },
+        index=close.index,
+    )
+    active = {
+        "position_cap": m < 1.0 or bool((np.abs(pos) > m).any()),
+        "vol_target": s.vol_target_annual > 0,
+        "drawdown_brake": s.drawdown_brake > 0,
+    }
+    return RiskResult(frame=frame, settings=s, active=active)
+
+
+def risk_rule_effects(
+    raw_position: pd.Series,
+    close: pd.Series,
+    settings: RiskSettings,
+    *,
+    periods_per_year: float,
+    costs_bps: float = 0.0,
+) -> pd.DataFrame:
+    """Backtest raw, each rule alone, and all rules, with the same costs.
+
+    One row per variant: whether the rule is configured on, annual return (CAGR) [%], max
+    drawdown [%], Sharpe, annual volatility [%], turnover (two-way, annual) and exposure [%].
+    A rule that is off gives the same numbers as "raw", so the table always has five rows.
+    """
+    s = settings
+    off = RiskSettings(max_abs_position=1.0, vol_target_annual=0.0, vol_lookback=s.vol_lookback,
+                       drawdown_brake=0.0, drawdown_brake_scale=s.drawdown_brake_scale)
+    variants = {
+        "raw (no rules)": (off, True),
+        "position cap only": (replace(off, max_abs_position=s.max_abs_position), s.max_abs_position < 1.0),
+        "vol target only": (replace(off, vol_target_annual=s.vol_target_annual), s.vol_target_annual > 0),
+        "drawdown brake only": (replace(off, drawdown_brake=s.drawdown_brake), s.drawdown_brake > 0),
+        "all rules": (s, True),
+    }
+    rows = []
+    for name, (cfg, on) in variants.items():
+        pos = apply_risk(raw_position, close, cfg, periods_per_year=periods_per_year, costs_bps=costs_bps).final
+        bt = run_backtest(pos.clip(-1.0, 1.0), close, commission_bps=costs_bps, slippage_bps=0.0)
+        mt = backtest_metrics(bt, periods_per_year=periods_per_year)
+        rows.append({
+            "variant": name, "active": on,
+            "Annual return [%]": mt["Annual return [%]"], "Max drawdown [%]": mt["Max drawdown [%]"],
+            "Sharpe": mt["Sharpe"], "Annual volatility [%]": mt["Annual volatility [%]"],
+            "Turnover (two-way, annual)": mt["Turnover (two-way, annual)"], "Exposure [%]": mt["Exposure [%]"],
+        })
+    return pd.DataFrame(rows).set_index("variant")
+
+
+__all__ = ["RiskResult", "apply_risk", "risk_rule_effects", "trailing_volatility", "VOL_SCALE_MAX"]

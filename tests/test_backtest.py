@@ -1,0 +1,170 @@
+"""run_backtest: next-bar timing, costs per unit of turnover, trades, determinism, speed."""
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hrm_core.backtest import FRAME_COLUMNS, TRADE_COLUMNS, run_backtest
+
+
+def series(values, start="2024-01-01"):
+    idx = pd.date_range(start, periods=len(values), freq="D", tz="UTC", name="time")
+    return pd.Series(np.asarray(values, dtype=float), index=idx)
+
+
+def random_walk(n, seed=0, vol=0.01):
+    rng = np.random.default_rng(seed)
+    return series(100 * np.cumprod(1 + rng.normal(0.0003, vol, n)))
+
+
+def test_position_decided_at_close_t_is_held_over_bar_t_plus_1():
+    close = series([100, 110, 99])
+    res = run_backtest(series([1, 1, 0]), close, commission_bps=0, slippage_bps=0)
+    f = res.frame
+    assert list(f.columns) == list(FRAME_COLUMNS)
+    np.testing.assert_allclose(f["position"], [0, 1, 1])  # flat on the first bar
+    np.testing.assert_allclose(f["gross_return"], [0, 0.10, -0.10])
+    np.testing.assert_allclose(f["equity"], [1.0, 1.1, 0.99])
+    np.testing.assert_allclose(f["drawdown"], [0, 0, -0.1])
+
+
+def test_perfect_foresight_handed_in_one_bar_early_earns_abs_returns_without_costs():
+    close = random_walk(300)
+    r = close.pct_change().to_numpy()
+    foresight = series(np.sign(np.append(r[1:], 0.0)))  # position[t] = sign(r[t+1])
+    f = run_backtest(foresight.set_axis(close.index), close, commission_bps=0, slippage_bps=0).frame
+    np.testing.assert_allclose(f["gross_return"].to_numpy()[1:], np.abs(r[1:]), atol=1e-15)
+    assert f["equity"].iloc[-1] == pytest.approx(np.prod(1 + np.abs(r[1:])), rel=1e-12)
+
+
+def test_perfect_foresight_long_flat_net_equity_is_abs_returns_minus_costs_per_unit_turnover():
+    close = random_walk(300, seed=1)
+    r = close.pct_change().to_numpy()
+    target = (np.append(r[1:], 0.0) > 0).astype(float)  # long before up bars, flat otherwise: no drift
+    res = run_backtest(series(target).set_axis(close.index), close, commission_bps=1, slippage_bps=2)
+    cost = 3e-4 * np.abs(np.diff(target, prepend=0.0))  # charged at the close where the trade happens
+    gain = np.where(np.arange(300) > 0, np.maximum(np.nan_to_num(r), 0.0), 0.0)
+    np.testing.assert_allclose(res.frame["cost"], cost, atol=1e-15)
+    assert res.frame["equity"].iloc[-1] == pytest.approx(np.prod(1 + gain - cost), rel=1e-12)
+    assert res.turnover == pytest.approx(np.abs(np.diff(target, prepend=0.0)).sum())
+
+
+def test_flip_from_long_to_short_costs_two_units():
+    close = series([100, 100, 100, 100])  # flat prices: no drift, costs only
+    res = run_backtest(series([1, -1, -1, 0]), close, commission_bps=4, slippage_bps=6)
+    np.testing.assert_allclose(res.frame["turnover"], [1, 2, 0, 1])
+    np.testing.assert_allclose(res.frame["cost"], 1e-3 * np.array([1, 2, 0, 1]))
+    assert res.turnover == 4
+
+
+def test_short_drifts_and_keeping_it_at_target_is_charged():
+    # A -1 short over a -10 % bar becomes -0.9 / 1.1 = -0.818 of equity: staying at -1 trades 0.182.
+    close = series([100, 90, 90])
+    res = run_backtest(series([-1, -1, 0]), close, commission_bps=10, slippage_bps=0)
+    np.testing.assert_allclose(res.frame["turnover"], [1, 1 - 0.9 / 1.1, 1], atol=1e-12)
+    np.testing.assert_allclose(res.frame["gross_return"], [0, 0.1, 0])
+
+
+def test_zero_position_earns_zero_and_pays_nothing():
+    close = random_walk(50)
+    res = run_backtest(close * 0, close, commission_bps=5, slippage_bps=5)
+    assert (res.frame["net_return"] == 0).all() and (res.frame["equity"] == 1).all()
+    assert len(res.trades) == 0 and list(res.trades.columns) == list(TRADE_COLUMNS)
+
+
+def test_same_inputs_give_identical_outputs():
+    close = random_walk(500)
+    pos = series(np.sin(np.arange(500) / 7)).set_axis(close.index)
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
+    b = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
+    pd.testing.assert_frame_equal(a.frame, b.frame)
+    pd.testing.assert_frame_equal(a.trades, b.trades)
+
+
+def test_position_at_t_only_affects_returns_from_t_plus_1():
+    close = random_walk(200, seed=3)
+    pos = series(np.sign(np.sin(np.arange(200) / 5))).set_axis(close.index)
+    k = 120
+    changed = pos.copy()
+    changed.iloc[k] = -changed.iloc[k] or 1.0
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2).frame
+    b = run_backtest(changed, close, commission_bps=1, slippage_bps=2).frame
+    # gross returns through bar k are untouched; bar k's net return differs only by the
+    # cost of the trade placed at close k; bar k+1 is the first bar that earns differently.
+    pd.testing.assert_series_equal(a["gross_return"].iloc[: k + 1], b["gross_return"].iloc[: k + 1])
+    pd.testing.assert_frame_equal(a.iloc[:k], b.iloc[:k])
+    assert a["gross_return"].iloc[k + 1] != b["gross_return"].iloc[k + 1]
+
+
+def test_future_prices_do_not_change_past_rows():
+    close = random_walk(200, seed=4)
+    pos = series(np.sign(np.cos(np.arange(200) / 9))).set_axis(close.index)
+    future = close.copy()
+    future.iloc[150:] *= 1.3
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2).frame
+    b = run_backtest(pos, future, commission_bps=1, slippage_bps=2).frame
+    pd.testing.assert_frame_equal(a.iloc[:150], b.iloc[:150])
+
+
+def test_trades_on_a_hand_example():
+    close = series([100, 110, 99, 99, 90, 95])
+    res = run_backtest(series([1, 1, 0, -1, -1, 1]), close, commission_bps=0, slippage_bps=0)
+    t = res.trades
+    assert list(t["side"]) == ["long", "short", "long"]
+    assert list(t["entry_price"]) == [100, 99, 95] and list(t["exit_price"]) == [99, 95, 95]
+    assert list(t["bars_held"]) == [2, 2, 0]
+    assert list(t["open"]) == [False, False, True]  # the flip at the last close opens a trade
+    assert t["entry_time"].iloc[1] == close.index[3] and t["exit_time"].iloc[1] == close.index[5]
+    short = (1 - (90 / 99 - 1)) * (1 - (95 / 90 - 1)) - 1  # rebalanced to -1 at every close
+    np.testing.assert_allclose(t["pnl_return"], [99 / 100 - 1, short, 0.0], atol=1e-12)
+
+
+def test_trade_return_includes_its_entry_and_exit_costs():
+    close = series([100, 110, 121, 121])
+    res = run_backtest(series([1, 1, 0, 0]), close, commission_bps=10, slippage_bps=0)
+    c = 1e-3
+    assert res.trades["pnl_return"].iloc[0] == pytest.approx((1 - c) * 1.1 * (1.1 - c) - 1, rel=1e-12)
+
+
+def test_resizing_within_the_same_sign_stays_in_one_trade():
+    close = series([100, 101, 102, 103, 104])
+    t = run_backtest(series([0.5, 1.0, 0.5, 0, 0]), close, commission_bps=0, slippage_bps=0).trades
+    assert len(t) == 1
+    assert t["size"].iloc[0] == 0.5  # entry size
+    assert t["avg_size"].iloc[0] == pytest.approx((0.5 + 1.0 + 0.5) / 3)
+    assert t["bars_held"].iloc[0] == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), min_size=2, max_size=40), st.integers(0, 10_000))
+def test_without_costs_trade_returns_compound_to_final_equity(positions, seed):
+    close = random_walk(len(positions), seed=seed, vol=0.02)
+    res = run_backtest(series(positions).set_axis(close.index), close, commission_bps=0, slippage_bps=0)
+    assert np.prod(1 + res.trades["pnl_return"]) == pytest.approx(res.frame["equity"].iloc[-1], rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [([np.nan, 1.0, 0.0], "fill them with 0.0"), ([1.5, 0.0, 0.0], "clip it")],
+)
+def test_invalid_positions_raise_with_a_fix(bad, message):
+    with pytest.raises(ValueError, match=message):
+        run_backtest(series(bad), series([100, 101, 102]), commission_bps=1, slippage_bps=1)
+
+
+def test_misaligned_index_raises_with_a_fix():
+    with pytest.raises(ValueError, match="reindex"):
+        run_backtest(series([1, 1, 1], start="2023-01-01"), series([100, 101, 102]), commission_bps=0, slippage_bps=0)
+
+
+def test_100k_bars_in_well_under_a_second():
+    close = random_walk(100_000, seed=5)
+    pos = series(np.sign(np.sin(np.arange(100_000) / 3))).set_axis(close.index)
+    run_backtest(pos, close, commission_bps=1, slippage_bps=2)  # warm-up
+    t0 = time.perf_counter()
+    res = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
+    assert time.perf_counter() - t0 < 0.5
+    assert len(res.trades) > 10_000
