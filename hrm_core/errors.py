@@ -31,3 +31,7 @@ class ModelError(HRMError):
 
 class CheckpointError(ModelError):
     """A checkpoint is corrupt, unsafe, or does not match the code's config/feature spec."""
+
+
+class CacheError(DataError):
+    """The SQLite market-data cache cannot be opened, read or written (locked too long, corrupt, read-only)."""
