@@ -1,0 +1,1 @@
+"""Reproducible speed and memory benchmarks; each module prints JSON (`python -m benchmarks.model`)."""
