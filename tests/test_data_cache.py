@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hrm_core import data
-from hrm_core.data import BarCache
+from hrm_core import cache as cache_module
+from hrm_core.cache import BarCache
+from hrm_core.data import load_bars
 
 T0 = pd.Timestamp("2020-01-01", tz="UTC")
 
@@ -71,7 +72,7 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
     first = pd.Timestamp("2024-01-01", tz="UTC")
     with BarCache(tmp_path / "c.db") as cache:
         cache.write("X", "1h", make_bars(0, 10), fetched_at=first)
-        real = data._records
+        real = cache_module._records
 
         def dies_midway(symbol, interval, bars):
             for i, row in enumerate(real(symbol, interval, bars)):
@@ -79,7 +80,7 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
                     raise OSError("disk full")
                 yield row
 
-        monkeypatch.setattr(data, "_records", dies_midway)
+        monkeypatch.setattr(cache_module, "_records", dies_midway)
         with pytest.raises(OSError):
             cache.write("X", "1h", make_bars(5, 100, seed=7), replace=True)
         pd.testing.assert_frame_equal(cache.read("X", "1h"), make_bars(0, 10))
@@ -95,7 +96,7 @@ def test_broken_cache_file_is_a_cache_error(tmp_path, monkeypatch):
     toml = tmp_path / "hrm.toml"
     toml.write_text(f'[data]\ncache_db = "{db.as_posix()}"\n')
     with pytest.raises(CacheError, match="broken.db"):
-        data.load_bars("^GSPC", settings=load_settings(toml), downloader=lambda *a, **k: None)
+        load_bars("^GSPC", settings=load_settings(toml), downloader=lambda *a, **k: None)
 
 
 # --- two processes at once ---------------------------------------------------------------------

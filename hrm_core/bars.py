@@ -1,0 +1,293 @@
+"""The bars contract: validation, user files and resampling (DESIGN.md "Data contracts").
+
+Bars are a DataFrame with a tz-aware UTC DatetimeIndex named `time` (nanosecond
+resolution), strictly increasing and unique, and float64 columns `open, high, low,
+close, volume`. A bar's time is the *start* of its period, as yfinance labels it: a
+daily bar is 00:00 UTC of the exchange date, a weekly bar is the Monday of its week.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hrm_core.errors import DataError, EmptyDataError, InsufficientDataError, InvalidBarsError
+
+INTERVALS = ("1h", "1d", "1wk")
+COLUMNS = ("open", "high", "low", "close", "volume")
+PRICES = ("open", "high", "low", "close")
+
+# Relative slack for low <= open, close <= high: data vendors round O/H/L/C separately.
+OHLC_REL_TOL = 1e-6
+_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
+# pandas resample rules per target interval. Weekly bins run Monday 00:00 UTC to the next
+# Monday and are labelled by their Monday, like Yahoo's own 1wk bars.
+_RESAMPLE = {
+    "1h": dict(rule="1h", label="left", closed="left"),
+    "1d": dict(rule="1D", label="left", closed="left"),
+    "1wk": dict(rule="W-MON", label="left", closed="left"),
+}
+_TIME_NAMES = ("time", "date", "datetime", "timestamp", "index", "")
+
+
+# --- validation --------------------------------------------------------------------------------
+
+def empty_bars() -> pd.DataFrame:
+    """A zero-row frame that satisfies the bars contract (for 'nothing cached' answers)."""
+    index = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]", name="time")
+    return pd.DataFrame({c: pd.Series([], dtype="float64", index=index) for c in COLUMNS})
+
+
+def _one_line(text: object) -> str:
+    """Collapse whitespace so an error prints as a single line in the CLI and the UI."""
+    return " ".join(str(text).split())
+
+
+def _label(symbol: str) -> str:
+    return f"{symbol}: " if symbol else ""
+
+
+def _to_utc_index(values: Any, *, symbol: str = "") -> pd.DatetimeIndex:
+    """Parse timestamps (strings, datetimes, epoch numbers) to a UTC DatetimeIndex; naive means UTC."""
+    if isinstance(values, pd.DatetimeIndex):
+        idx = values
+    else:
+        raw = pd.Series(values)
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            idx = pd.DatetimeIndex(pd.to_datetime(raw, unit=_epoch_unit(raw), utc=True))
+        else:
+            idx = pd.DatetimeIndex(_parse_dates(raw, symbol))
+    if idx.tz is None:
+        idx = idx.tz_localize("UTC")  # naive times are taken as UTC (documented); guessing an exchange zone would be worse
+    # freq=None always: bars have gaps (weekends, holidays), and equal frames must compare equal
+    return pd.DatetimeIndex(idx.tz_convert("UTC").as_unit("ns"), freq=None, name="time")
+
+
+def _parse_dates(raw: pd.Series, symbol: str) -> pd.Series:
+    """Fast path: one inferred format; slow path (mixed formats) only to find and name a bad value."""
+    try:
+        return pd.to_datetime(raw, utc=True)
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="mixed")
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        pos = int(np.argmax(bad))
+        raise InvalidBarsError(
+            f"{_label(symbol)}unparseable date {raw.iloc[pos]!r} in row {pos + 1} "
+            f"({int(bad.sum())} bad in all); use ISO dates like 2020-01-31 or 2020-01-31 14:30:00+00:00")
+    return parsed
+
+
+def _epoch_unit(values: pd.Series) -> str:
+    """Guess the unit of epoch timestamps from their magnitude (exchanges export s, ms, us or ns)."""
+    top = float(np.nanmax(np.abs(values.to_numpy(dtype="float64")))) if len(values) else 0.0
+    return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+
+
+def _first_bad(mask: pd.Series | np.ndarray, index: pd.DatetimeIndex) -> str:
+    """'2020-01-03 (and 4 more)': where a problem starts, so a trader can find it in the file."""
+    mask = np.asarray(mask, dtype=bool)
+    pos = int(np.argmax(mask))
+    more = int(mask.sum()) - 1
+    return f"{_fmt_time(index[pos])}" + (f" (and {more} more)" if more else "")
+
+
+def _fmt_time(ts: pd.Timestamp) -> str:
+    """Date only for midnight bars, full time otherwise."""
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M:%S%z")
+
+
+def validate_bars(df: pd.DataFrame, *, symbol: str = "", min_rows: int = 1) -> pd.DataFrame:
+    """Check a frame against the bars contract and return it in contract form (UTC ns index, float64 columns).
+
+    Accepts the times as a DatetimeIndex (naive = UTC), a `time` column, or an index of date
+    strings. Extra columns are dropped. Raises EmptyDataError, InvalidBarsError or
+    InsufficientDataError with the column, first bad date and the fix.
+    """
+    who = _label(symbol)
+    if df is None or len(df) == 0:
+        raise EmptyDataError(f"{who}no bars: the data is empty; check the symbol, interval and date range")
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise InvalidBarsError(
+            f"{who}missing column(s) {', '.join(missing)}; bars need open, high, low, close, volume "
+            f"(found: {', '.join(map(str, df.columns))}); add them (volume 0 if unknown)")
+    if isinstance(df.index, pd.DatetimeIndex):
+        times = df.index
+    elif "time" in df.columns:
+        times = df["time"]
+    elif pd.api.types.is_numeric_dtype(df.index.dtype):  # a RangeIndex is row numbers, not times
+        raise InvalidBarsError(f"{who}no timestamps: give the bars a DatetimeIndex or a 'time' column")
+    else:
+        times = df.index.to_series()
+    index = _to_utc_index(times, symbol=symbol)
+    if not index.is_unique:
+        dup = index.duplicated(keep=False)
+        raise InvalidBarsError(f"{who}duplicate timestamps at {_first_bad(dup, index)}; keep one row per time")
+    if not index.is_monotonic_increasing:
+        pos = int(np.argmax(np.diff(index.asi8) < 0)) + 1
+        raise InvalidBarsError(
+            f"{who}timestamps not in increasing order: {_fmt_time(index[pos])} (row {pos + 1}) comes after "
+            f"{_fmt_time(index[pos - 1])}; sort the rows by time")
+    out = pd.DataFrame(index=index)
+    for c in COLUMNS:
+        col = pd.to_numeric(pd.Series(df[c].to_numpy(), index=index), errors="coerce")
+        bad = ~np.isfinite(col.to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            raise InvalidBarsError(
+                f"{who}column {c} has missing, non-numeric or infinite values at {_first_bad(bad, index)}; "
+                f"drop or fill those rows")
+        out[c] = col.astype("float64")
+    _check_prices(out, who)
+    if len(out) < min_rows:
+        raise InsufficientDataError(
+            f"{who}only {len(out)} bars from {_fmt_time(index[0])} to {_fmt_time(index[-1])}; "
+            f"need at least {min_rows}: widen the date range or use a shorter interval")
+    return out
+
+
+def _check_prices(bars: pd.DataFrame, who: str) -> None:
+    """Positive prices, non-negative volume, low <= open, close <= high (with rounding slack)."""
+    index = bars.index
+    for c in PRICES:
+        bad = bars[c] <= 0
+        if bad.any():
+            raise InvalidBarsError(f"{who}non-positive {c} price at {_first_bad(bad, index)}; prices must be > 0")
+    bad = bars["volume"] < 0
+    if bad.any():
+        raise InvalidBarsError(f"{who}negative volume at {_first_bad(bad, index)}; volume must be >= 0")
+    tol = OHLC_REL_TOL * bars["high"].abs()
+    bad = bars["high"] < bars["low"] - tol
+    if bad.any():
+        raise InvalidBarsError(f"{who}high below low at {_first_bad(bad, index)}; check those rows (swapped columns?)")
+    for c in ("open", "close"):
+        bad = (bars[c] > bars["high"] + tol) | (bars[c] < bars["low"] - tol)
+        if bad.any():
+            raise InvalidBarsError(
+                f"{who}{c} outside the low-high range at {_first_bad(bad, index)}; fix high/low or {c} there")
+
+
+# --- files -------------------------------------------------------------------------------------
+
+def _normalise_name(name: object) -> str:
+    """'Adj Close' -> 'adj_close', ' Open ' -> 'open'."""
+    return "_".join(str(name).strip().lower().replace("_", " ").split())
+
+
+def normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename vendor columns to the bars layout: a `time` column, lower-case OHLCV, no Adj Close.
+
+    `close` is the file's Close (consistent with its open/high/low); `Adj Close` is used as
+    close only when there is no Close column, and ignored otherwise.
+    """
+    df = df.copy()
+    if isinstance(df.index, pd.DatetimeIndex) or df.index.name is not None:
+        df = df.reset_index()  # Parquet/yfinance keep the dates in the index
+    df.columns = [_normalise_name(c) for c in df.columns]
+    renames = {"adjclose": "adj_close", "adj_close_price": "adj_close", "vol": "volume"}
+    df = df.rename(columns=renames)
+    if "close" not in df.columns and "adj_close" in df.columns:
+        df = df.rename(columns={"adj_close": "close"})
+    df = df.drop(columns=[c for c in df.columns if c == "adj_close"])
+    if "date" in df.columns and "time" in df.columns:  # intraday exports split "Date,Time": join them
+        df["time"] = df["date"].astype(str) + " " + df["time"].astype(str)
+        df = df.drop(columns="date")
+    time_col = next((c for c in df.columns if c in _TIME_NAMES or c.startswith("unnamed:_0")), None)
+    if time_col is None:
+        raise InvalidBarsError(
+            f"no date column: expected one of Date, Datetime, time, timestamp or a first index column "
+            f"(found: {', '.join(df.columns)})")
+    return df.rename(columns={time_col: "time"})
+
+
+def _reverse_if_descending(df: pd.DataFrame) -> pd.DataFrame:
+    """Vendors often export newest-first; a fully descending file is reversed, anything else is left to validation."""
+    if len(df) > 1 and df.index.is_monotonic_decreasing and df.index.is_unique:
+        return df.iloc[::-1]
+    return df
+
+
+def read_ohlcv_file(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a user's CSV or Parquet OHLCV file into validated bars; any failure is a DataError naming the file."""
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise DataError(f"{name}: file not found ({path})")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+        else:
+            raw = pd.read_csv(path)
+    except Exception as exc:  # pandas/pyarrow raise many types for a broken file; all mean "unreadable"
+        raise DataError(f"{name}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
+                        f"{_one_line(exc)}") from exc
+    try:
+        df = normalise_columns(raw)
+        if df.empty:
+            return validate_bars(df, symbol=name)  # raises EmptyDataError naming the file
+        times = _to_utc_index(df["time"], symbol=name)
+        df = df.drop(columns="time").set_index(times)
+        return validate_bars(_reverse_if_descending(df), symbol=name)
+    except DataError:
+        raise
+    except Exception as exc:
+        raise DataError(f"{name}: cannot parse: {_one_line(exc)}") from exc
+
+
+# --- resampling --------------------------------------------------------------------------------
+
+def resample_bars(df: pd.DataFrame, interval: str) -> pd.DataFrame:
+    """Aggregate bars to a coarser interval: open first, high max, low min, close last, volume sum.
+
+    Bins are UTC: 1h bins start on the hour, 1d bins at 00:00 UTC, 1wk bins on Monday 00:00
+    UTC; each bin is labelled by its start (Yahoo's convention). Bins without bars are dropped;
+    a partial last bin (week in progress) is kept.
+    """
+    _check_interval(interval)
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    out = df[list(COLUMNS)].resample(**_RESAMPLE[interval]).agg(agg)
+    out = out[out["open"].notna()]
+    out.index = pd.DatetimeIndex(out.index, freq=None, name="time")
+    return out.astype("float64")
+
+
+def _bar_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
+    """Smallest spacing of the bars (weekends and holidays only widen gaps); None for a single bar.
+
+    Erring towards "finer" is harmless: resampling bars that already sit one per bin leaves them as they are.
+    """
+    if len(index) < 2:
+        return None
+    return pd.Timedelta(int(np.diff(index.asi8).min()), unit="ns")
+
+
+def conform_interval(bars: pd.DataFrame, interval: str, *, what: str = "data") -> pd.DataFrame:
+    """Return bars at `interval`: unchanged if already there, resampled if finer, DataError if coarser."""
+    step = _bar_step(bars.index)
+    span = _SPAN[interval]
+    if step is None or abs(step - span) <= span * 0.05:  # already at this interval (5 % slack for odd gaps)
+        return bars
+    if step < span:
+        return resample_bars(bars, interval)
+    raise DataError(
+        f"{what} has bars every {_fmt_step(step)}, coarser than {interval}; "
+        f"choose an interval of {_fmt_step(step)} or more, or provide finer data")
+
+
+def _fmt_step(step: pd.Timedelta) -> str:
+    hours = step.total_seconds() / 3600
+    return f"{hours:g} h" if hours < 24 else f"{hours / 24:g} d"
+
+
+def _as_utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+
+
+def _check_interval(interval: str) -> str:
+    if interval not in INTERVALS:
+        raise DataError(f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}")
+    return interval
