@@ -1,0 +1,341 @@
+"""Checkpoints: weights + everything needed to rebuild inputs, with a model card beside each.
+
+Layout: `models/NAME/model.pt` (a plain dict of tensors and JSON-safe values written with
+torch.save) and `models/NAME/model_card.md` + `model_card.json`. Loading uses
+`torch.load(..., weights_only=True)`: a file holding any pickled object other than
+tensors and plain containers is refused with CheckpointError, never executed. A corrupt
+file, a config that does not fit the weights, or a feature spec / scaler made with other
+features than this code computes also raise CheckpointError, with the fix.
+
+    m = load_checkpoint(default_model_path())       # LoadedModel: model (eval), config, scaler, ...
+    cards = list_checkpoints("models")              # the shipped default first
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from hrm_core.config import TIMEFRAMES, ModelConfig
+from hrm_core.errors import CheckpointError, ModelError
+from hrm_core.features import FeatureSpec, Scaler
+from hrm_core.model import build_model, describe_model
+from hrm_core.settings import Settings, load_settings
+
+FORMAT = "hrm-trader-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_FILE = "model.pt"
+DEFAULT_MODEL_NAME = "hrm-default"
+
+LOSS_DOC = ("policy cross-entropy on the 3-class direction label + Huber on the forward return (scaled by the "
+            "training std) + a sizing term (minus the batch Sharpe of position = direction x size held one "
+            "horizon, net of round-trip cost) + the ACT Q-head BCE (halt target: the current decision is right; "
+            "continue target: the next segment's best Q); AdamW, warmup + cosine decay, gradient clipping, "
+            "early stopping on a validation figure; see hrm_core/train.py")
+
+
+def package_version() -> str:
+    """Installed version of hrm-trader (pyproject), or 'unknown' when run from a bare checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hrm-trader")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _plain(obj: Any) -> Any:
+    """JSON-safe copy: numpy scalars -> Python, tuples -> lists, NaN -> None (weights_only and JSON accept it)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if obj is None:
+        return None
+    return str(obj)  # also turns str subclasses (torch's TorchVersion) into plain str, which a safe load accepts
+
+
+def _checkpoint_file(path: str | os.PathLike) -> Path:
+    """A model directory or a .pt file -> the .pt file."""
+    p = Path(path)
+    return p / CHECKPOINT_FILE if p.is_dir() or not p.suffix else p
+
+
+def card_paths(checkpoint: str | os.PathLike) -> tuple[Path, Path]:
+    """(markdown, json) card paths beside a checkpoint file: model.pt -> model_card.md, model_card.json."""
+    f = _checkpoint_file(checkpoint)
+    return f.with_name(f.stem + "_card.md"), f.with_name(f.stem + "_card.json")
+
+
+# ----------------------------------------------------------------------------- saving
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, feature_spec: FeatureSpec, scaler: Scaler,
+                    instruments: Mapping[str, int], intervals, periods: Mapping, metrics: Mapping,
+                    data_hash: str, name: str | None = None, train_config: Mapping | None = None,
+                    history: list | None = None, command: str | None = None, overwrite: bool = True) -> Path:
+    """Write the checkpoint (atomically) and its model card; returns the .pt path.
+
+    `path` is a model directory (models/NAME -> models/NAME/model.pt) or a .pt file."""
+    f = _checkpoint_file(path)
+    if f.exists() and not overwrite:
+        raise CheckpointError(f"{f} exists: choose another name or allow overwriting")
+    f.parent.mkdir(parents=True, exist_ok=True)
+    config: ModelConfig = model.config
+    name = name or (f.parent.name if f.name == CHECKPOINT_FILE else f.stem)
+    meta = _plain({
+        "name": name, "config": config.to_dict(), "feature_spec": feature_spec.to_dict(),
+        "scaler": scaler.to_dict(), "instruments": dict(instruments), "intervals": list(intervals),
+        "periods": dict(periods), "metrics": dict(metrics), "data_hash": data_hash,
+        "package_version": package_version(), "torch_version": torch.__version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "train_config": dict(train_config or {}), "history": list(history or []), "command": command,
+    })
+    payload = {"format": FORMAT, "format_version": FORMAT_VERSION,
+               "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, **meta}
+    tmp = f.with_name(f.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, f)
+    write_model_card(f, {**meta, "parameters": sum(p.numel() for p in model.parameters()),
+                         "describe": describe_model(model)})
+    return f
+
+
+def _fmt(v: Any, spec: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, spec) if isinstance(v, (int, float)) else str(v)
+
+
+def card_summary(card: Mapping) -> str:
+    """Short line for pickers: 'default, val Sharpe 0.41, trained 1999-2012'."""
+    preset = (card.get("train_config") or {}).get("preset") or (card.get("config") or {}).get("arch", "?")
+    sharpe = (card.get("metrics") or {}).get("val_net_sharpe")
+    train = (card.get("periods") or {}).get("train") or ["?", "?"]
+    return f"{preset}, val Sharpe {_fmt(sharpe, '.2f')}, trained {str(train[0])[:4]}-{str(train[1])[:4]}"
+
+
+def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path, Path]:
+    """Markdown + JSON model card beside the checkpoint: what it is, data, periods, figures, how to rebuild."""
+    md_path, json_path = card_paths(checkpoint)
+    card = _plain({**info, "checkpoint": _checkpoint_file(checkpoint).name, "loss": LOSS_DOC,
+                   "summary": card_summary(info)})
+    card.pop("state_dict", None)
+    json_path.write_text(json.dumps(card, indent=2) + "\n")
+
+    cfg, m, p = card.get("config") or {}, card.get("metrics") or {}, card.get("periods") or {}
+    tc = card.get("train_config") or {}
+    desc = card.get("describe") or {}
+    lines = [
+        f"# Model card: {card.get('name')}",
+        "",
+        f"{card['summary']}. Architecture `{cfg.get('arch')}` (preset `{tc.get('preset', '?')}`), "
+        f"{_fmt(card.get('parameters'), ',d')} parameters; hierarchical cycles N = {cfg.get('h_cycles')}, "
+        f"T = {cfg.get('l_cycles')}, up to M = {cfg.get('max_segments')} segments, ACT {'on' if cfg.get('act') else 'off'}.",
+        "",
+        "## Intended use",
+        "",
+        "Research and demonstration: per-bar direction (short / flat / long), position size and expected "
+        "forward return for the instruments below. Not investment advice. Validation figures are in-sample for "
+        "model selection; judge the model only on the untouched test period (`hrm evaluate`).",
+        "",
+        "## Data",
+        "",
+        f"- Instruments (vocab, 0 = unknown): {card.get('instruments')}",
+        f"- Intervals: {card.get('intervals')}",
+        f"- Train: {' .. '.join(p.get('train', []))}; validation: {' .. '.join(p.get('validation', []))}; "
+        f"test (never used in training or selection): {' .. '.join(p.get('test', []))}",
+        f"- Purge gap: {p.get('purge_bars')} bars before each boundary (label horizon {p.get('horizon')} bars)",
+        f"- Data hash (sha256 of the bars used): `{card.get('data_hash')}`",
+        f"- Windows: {_fmt(m.get('train_windows'), 'd')} training, {_fmt(m.get('val_windows'), 'd')} validation",
+        f"- Features: {len((card.get('feature_spec') or {}).get('names', []))} "
+        f"(version {(card.get('feature_spec') or {}).get('version')}), window {(card.get('feature_spec') or {}).get('window')} bars",
+        "",
+        "## Validation figures (epoch kept by early stopping)",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        f"| kept epoch / epochs run | {m.get('epoch')} / {m.get('epochs_run')} |",
+        f"| accuracy (3 classes) | {_fmt(m.get('val_accuracy'))} |",
+        f"| majority-class rate | {_fmt(m.get('val_majority_rate'))} |",
+        f"| log-loss | {_fmt(m.get('val_logloss'), '.4f')} |",
+        f"| net Sharpe of the sized signal (annualised, {_fmt(m.get('cost_bps'), '.1f')} bps per unit turnover) "
+        f"| {_fmt(m.get('val_net_sharpe'), '.2f')} |",
+        f"| exposure (mean abs position) | {_fmt(m.get('val_exposure'))} |",
+        f"| mean reasoning segments | {_fmt(m.get('val_mean_steps'), '.2f')} |",
+        f"| early stopping on | {m.get('early_stop')} |",
+        f"| training time | {_fmt(m.get('train_seconds'), '.0f')} s on {m.get('world_size')} x {m.get('device')} |",
+        "",
+        "## Training",
+        "",
+        f"Loss: {LOSS_DOC}.",
+        "",
+        f"Reproduce: `{card.get('command') or 'n/a'}` (the shipped models hrm-default, flat, hrm-n1t1 and "
+        "hrm-noact: `bash scripts/train_shipped_models.sh`, which runs these commands offline on the bundled "
+        "sample only).",
+        "",
+        f"Package {card.get('package_version')}, torch {card.get('torch_version')}, created {card.get('created')}. "
+        f"FLOPs per decision: {_fmt(desc.get('flops_per_decision_min'), ',d')} .. "
+        f"{_fmt(desc.get('flops_per_decision_max'), ',d')}.",
+        "",
+    ]
+    md_path.write_text("\n".join(lines))
+    return md_path, json_path
+
+
+# ----------------------------------------------------------------------------- loading
+
+@dataclass
+class LoadedModel:
+    """A checkpoint ready to run: the model (eval mode) and what it needs to build its inputs."""
+
+    model: nn.Module
+    config: ModelConfig
+    feature_spec: FeatureSpec
+    scaler: Scaler
+    instruments: dict[str, int]
+    intervals: tuple[str, ...]
+    periods: dict
+    metrics: dict
+    data_hash: str
+    package_version: str
+    name: str
+    path: str
+    train_config: dict = field(default_factory=dict)
+    command: str | None = None
+
+    def instrument_ids(self, symbols) -> torch.Tensor:
+        """LongTensor of vocab ids; unknown symbols get 0 (the shared unknown embedding)."""
+        from hrm_core.train import instrument_ids
+
+        return instrument_ids(symbols, self.instruments)
+
+    @staticmethod
+    def timeframe_id(interval: str) -> int:
+        if interval not in TIMEFRAMES:
+            raise ModelError(f"unknown interval {interval!r}; the model knows {sorted(TIMEFRAMES)}")
+        return TIMEFRAMES[interval]
+
+
+def _read(f: Path) -> dict:
+    if not f.exists():
+        raise CheckpointError(f"no checkpoint at {f}: train one with `hrm train` or pick a model in models/")
+    try:
+        payload = torch.load(f, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{f} holds pickled Python objects that a safe load refuses ({first[:200]}); it was not made by "
+            "`hrm train` or was tampered with. Only load checkpoints you trust, and retrain if unsure") from None
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        raise CheckpointError(f"{f} is not a readable checkpoint (corrupt or truncated: "
+                              f"{type(exc).__name__}: {str(exc)[:200]}); re-download or retrain it") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{f} is not an HRM Trader checkpoint (no '{FORMAT}' marker)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{f} has checkpoint format {payload.get('format_version')}, this code reads "
+                              f"{FORMAT_VERSION}: retrain with this version")
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load safely (weights_only) and check config, feature spec and scaler against this code."""
+    f = _checkpoint_file(path)
+    d = _read(f)
+    try:
+        config = ModelConfig.from_dict(d["config"])
+        spec = FeatureSpec.from_dict(d["feature_spec"])
+        spec.check_matches_code()
+        scaler = Scaler.from_dict(d["scaler"], expected_names=spec.names)
+    except KeyError as exc:
+        raise CheckpointError(f"{f} lacks {exc}: not a complete HRM Trader checkpoint") from None
+    except (ModelError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{f} does not match this code: {exc}") from None
+    if config.n_features != len(spec.names) or config.window != spec.window:
+        raise CheckpointError(f"{f}: config (n_features {config.n_features}, window {config.window}) disagrees with "
+                              f"its feature spec ({len(spec.names)} features, window {spec.window}): corrupt; retrain")
+    model = build_model(config)
+    try:
+        model.load_state_dict(d["state_dict"], strict=True)
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{f}: weights do not fit the stored config ({str(exc).splitlines()[0][:300]}); "
+                              "the file was edited or is from another model version: retrain") from None
+    model.to(device).eval()
+    return LoadedModel(
+        model=model, config=config, feature_spec=spec, scaler=scaler,
+        instruments={str(k): int(v) for k, v in (d.get("instruments") or {}).items()},
+        intervals=tuple(d.get("intervals") or ()), periods=dict(d.get("periods") or {}),
+        metrics=dict(d.get("metrics") or {}), data_hash=str(d.get("data_hash", "")),
+        package_version=str(d.get("package_version", "unknown")), name=str(d.get("name") or f.parent.name),
+        path=str(f), train_config=dict(d.get("train_config") or {}), command=d.get("command"))
+
+
+# ----------------------------------------------------------------------------- listing
+
+@dataclass(frozen=True)
+class ModelCard:
+    """One entry of the model picker: read from the JSON card, without loading weights."""
+
+    name: str
+    path: str  # the .pt file
+    summary: str
+    card: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def read_card(checkpoint: str | os.PathLike) -> dict:
+    """The JSON model card beside a checkpoint ({} when missing or unreadable)."""
+    _, json_path = card_paths(checkpoint)
+    try:
+        return json.loads(json_path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def list_checkpoints(models_dir: str | os.PathLike | None = None) -> list[ModelCard]:
+    """Checkpoints under models_dir (NAME/model.pt and loose *.pt), the shipped default first."""
+    root = Path(models_dir) if models_dir is not None else load_settings().data.path("models_dir")
+    if not root.is_dir():
+        return []
+    files = sorted(set(root.glob(f"*/{CHECKPOINT_FILE}")) | set(root.glob("*.pt")))
+    cards = []
+    for f in files:
+        card = read_card(f)
+        name = str(card.get("name") or (f.parent.name if f.name == CHECKPOINT_FILE else f.stem))
+        summary = card.get("summary") or (card_summary(card) if card else "no model card")
+        cards.append(ModelCard(name=name, path=str(f), summary=summary, card=card))
+    return sorted(cards, key=lambda c: (c.name != DEFAULT_MODEL_NAME, c.name))
+
+
+def default_model_path(settings: Settings | None = None) -> Path | None:
+    """models/hrm-default/model.pt (the shipped model) if present, else None."""
+    settings = settings or load_settings()
+    f = settings.data.path("models_dir") / DEFAULT_MODEL_NAME / CHECKPOINT_FILE
+    return f if f.exists() else None
+
+
+def resolve_model(model: str | os.PathLike | None, settings: Settings | None = None) -> Path:
+    """A model argument (path, directory, or a name under models/) -> checkpoint file; None -> the default."""
+    settings = settings or load_settings()
+    if model is None:
+        f = default_model_path(settings)
+        if f is None:
+            raise CheckpointError(f"no model chosen and no shipped default in {settings.data.path('models_dir')}: "
+                                  "run scripts/train_shipped_models.sh or `hrm train`")
+        return f
+    p = Path(model)
+    if not p.exists() and (settings.data.path("models_dir") / p).exists():
+        p = settings.data.path("models_dir") / p
+    return _checkpoint_file(p)

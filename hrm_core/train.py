@@ -1,0 +1,740 @@
+"""Training: data splits, the loss, one loop (CPU, GPU, torchrun DDP), and saving the result.
+
+    cfg = TrainConfig(preset="default", symbols=("^GSPC", "^IXIC"), intervals=("1d",))
+    result, path = train_and_save(cfg, name="my-model", progress=print)   # models/my-model/model.pt + cards
+
+Splits are chronological and explicit dates: train, validation, test (defaults for the
+bundled 1999-2018 daily sample: 1999-2012 / 2013-2015 / 2016-2018). Training loads bars
+only up to the end of the validation period, so the test period is never read by
+training, early stopping or model selection; the evaluation backtests exactly the
+stored test period. The last `purge` bars (>= the label horizon) of train and of
+validation are dropped, so no label's outcome crosses a boundary. The Scaler is fit on
+training-period rows only. One model learns over all instruments x timeframes through
+the instrument and timeframe embeddings (vocab {symbol: id}, ids from 1; 0 = unknown).
+
+Loss, per deep-supervision segment, averaged over the samples still reasoning:
+
+    L = w_policy * CE(policy_logits, direction)                       3 classes short/flat/long
+      + w_value  * Huber_s(value, fwd_return) / s                      Huber with delta s = std of train fwd returns
+      + w_sizing * -Sharpe_batch(pnl)                                 sizing objective (below)
+      + w_q      * [BCE(q_halt, argmax == direction) + BCE(q_continue, target)]   ACT Q-head
+
+Sizing objective: position = direction x size, with direction = the policy's argmax as
+-1 / 0 / +1 (held fixed: the policy is trained by CE) and size = the quantity head. Each
+window is treated as a trade held for the label horizon, so its net P&L is
+pnl = position * fwd_return - cost * 2 * |position| (in and out, cost = settings
+commission + slippage per unit of turnover). The term is minus the batch Sharpe,
+mean(pnl) / std(pnl): differentiable, scale-free, and it pays the quantity head for
+sizing up where the policy is right and down where it is wrong or the trade does not
+cover its cost. (Sequential turnover needs ordered batches; the round-trip charge is
+its upper bound for a position held one horizon.)
+
+Optimiser: AdamW (decay on matrices only), linear warmup then cosine decay to
+`min_lr_frac` x lr, per batch; gradients clipped to `grad_clip`; one optimiser step
+per segment (deep supervision, as the original HRM). Early stopping on validation
+log-loss (default) or validation net Sharpe; the best epoch's weights are kept.
+Validation net Sharpe is honest: positions in time order per series, each earns the
+next bar's return, turnover |p_t - p_{t-1}| pays the cost, annualised per interval.
+
+Scale out: under `torchrun --nproc_per_node=K` (WORLD_SIZE > 1) the same call joins
+the process group (nccl on GPU, gloo on CPU), wraps the model in
+DistributedDataParallel and shards batches with a DistributedSampler; only rank 0
+saves. On CUDA the forward runs under bf16 autocast.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import shlex
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from hrm_core.config import TIMEFRAMES, ModelConfig, get_preset
+from hrm_core.errors import DataError, ModelError
+from hrm_core.features import (
+    FEATURE_NAMES,
+    FeatureSpec,
+    Scaler,
+    build_dataset,
+    compute_features,
+)
+from hrm_core.metrics import periods_per_year, sharpe
+from hrm_core.model import build_model
+from hrm_core.settings import Settings, load_settings
+
+_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
+EARLY_STOP_METRICS = ("val_logloss", "val_net_sharpe")
+
+
+class TrainingError(ModelError):
+    """A training run cannot start: bad periods, too little data, an unknown option."""
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; stored in the checkpoint and its card."""
+
+    preset: str = "default"
+    overrides: tuple[tuple[str, object], ...] = ()  # ModelConfig field overrides, e.g. (("act", False),)
+    symbols: tuple[str, ...] = ("^GSPC", "^IXIC")
+    intervals: tuple[str, ...] = ("1d",)
+    train_start: str = "1999-01-01"
+    train_end: str = "2012-12-31"
+    val_start: str = "2013-01-01"
+    val_end: str = "2015-12-31"
+    test_start: str = "2016-01-01"
+    test_end: str = "2018-12-31"
+    horizon: int = 5  # label horizon in bars
+    threshold_k: float = 0.5  # flat band: |fwd| <= k * sigma * sqrt(horizon) is "flat"; 0 makes labels 2-class
+    vol_lookback: int = 20
+    purge_bars: int | None = None  # bars dropped before each boundary; None = horizon; must be >= horizon
+    stride: int = 1  # keep every stride-th training window (1 = all; larger = faster, for smoke runs)
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 1e-3
+    min_lr_frac: float = 0.1  # cosine decays to lr * min_lr_frac
+    warmup_frac: float = 0.05  # share of all batches spent warming up linearly
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    w_policy: float = 1.0
+    w_value: float = 0.5
+    w_sizing: float = 0.2
+    w_q: float = 0.5
+    cost_bps: float | None = None  # per unit of turnover; None = settings commission + slippage
+    early_stop: str = "val_logloss"  # or "val_net_sharpe"
+    patience: int = 3  # epochs without improvement before stopping
+    seed: int = 0
+    device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "symbols", tuple(s.strip().upper() for s in self.symbols))
+        object.__setattr__(self, "intervals", tuple(self.intervals))
+        object.__setattr__(self, "overrides", tuple((str(k), v) for k, v in dict(self.overrides).items()))
+        if not self.symbols or not self.intervals:
+            raise TrainingError("choose at least one instrument and one interval")
+        bad = [iv for iv in self.intervals if iv not in TIMEFRAMES]
+        if bad:
+            raise TrainingError(f"unknown interval(s) {bad}; use {sorted(TIMEFRAMES)}")
+        if self.horizon < 1:
+            raise TrainingError(f"horizon must be >= 1 bar, got {self.horizon}")
+        if self.purge_bars is not None and self.purge_bars < self.horizon:
+            raise TrainingError(f"purge_bars ({self.purge_bars}) must be >= the label horizon ({self.horizon}): "
+                                "a shorter gap lets training labels see validation prices")
+        for name in ("epochs", "batch_size", "stride", "patience"):
+            if getattr(self, name) < 1:
+                raise TrainingError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.early_stop not in EARLY_STOP_METRICS:
+            raise TrainingError(f"early_stop must be one of {EARLY_STOP_METRICS}, got {self.early_stop!r}")
+        try:
+            b = [pd.Timestamp(getattr(self, k)) for k in
+                 ("train_start", "train_end", "val_start", "val_end", "test_start", "test_end")]
+        except (ValueError, TypeError) as exc:
+            raise TrainingError(f"cannot read a period date ({exc}); use dates like 2012-12-31") from None
+        if not (b[0] <= b[1] < b[2] <= b[3] < b[4] <= b[5]):
+            raise TrainingError("periods must be ordered: train_start <= train_end < val_start <= val_end "
+                                f"< test_start <= test_end, got {self.periods()}")
+
+    @property
+    def purge(self) -> int:
+        return self.horizon if self.purge_bars is None else self.purge_bars
+
+    def periods(self) -> dict:
+        """JSON-ready periods; the evaluation backtests exactly `test`."""
+        return {"train": [self.train_start, self.train_end], "validation": [self.val_start, self.val_end],
+                "test": [self.test_start, self.test_end], "purge_bars": self.purge, "horizon": self.horizon}
+
+    def model_config(self) -> ModelConfig:
+        """The preset with n_features set to this code's features and the overrides applied."""
+        return get_preset(self.preset, **{"n_features": len(FEATURE_NAMES), **dict(self.overrides)})
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["overrides"] = {k: v for k, v in self.overrides}
+        d["symbols"], d["intervals"] = list(self.symbols), list(self.intervals)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
+        if "overrides" in d:
+            d["overrides"] = tuple(dict(d["overrides"]).items())
+        return cls(**d)
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """['h_cycles=1', 'act=False'] -> {'h_cycles': 1, 'act': False}, typed like the ModelConfig field."""
+    defaults = {f.name: f.default for f in fields(ModelConfig)}
+    out: dict[str, object] = {}
+    for item in items or ():
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or key not in defaults:
+            raise TrainingError(f"bad override {item!r}: use key=value with a ModelConfig key from {sorted(defaults)}")
+        kind = type(defaults[key])
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0"):
+                raise TrainingError(f"override {key} needs true or false, got {raw!r}")
+            out[key] = raw.lower() in ("true", "1")
+        else:
+            try:
+                out[key] = kind(raw)
+            except ValueError:
+                raise TrainingError(f"override {key} needs a {kind.__name__}, got {raw!r}") from None
+    return out
+
+
+def train_command(cfg: TrainConfig, name: str | None = None) -> str:
+    """The `hrm train` command line that reproduces this configuration (written into model cards)."""
+    base = TrainConfig()
+    parts = ["hrm", "train", "--preset", cfg.preset, "--symbols", *cfg.symbols, "--interval", *cfg.intervals]
+    flags = {"epochs": "--epochs", "train_start": "--train-start", "train_end": "--train-end",
+             "val_start": "--val-start", "val_end": "--val-end", "test_start": "--test-start",
+             "test_end": "--test-end", "horizon": "--horizon", "threshold_k": "--threshold-k",
+             "purge_bars": "--purge-bars", "stride": "--stride", "batch_size": "--batch-size", "lr": "--lr",
+             "seed": "--seed", "early_stop": "--early-stop", "patience": "--patience", "cost_bps": "--cost-bps"}
+    for key, flag in flags.items():
+        value = getattr(cfg, key)
+        if key == "epochs" or value != getattr(base, key):
+            parts += [flag, str(value)]
+    if cfg.overrides:
+        parts += ["--override", *(f"{k}={v}" for k, v in cfg.overrides)]
+    if name:
+        parts += ["--out", name]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+# ----------------------------------------------------------------------------- data
+
+def instrument_vocab(symbols) -> dict[str, int]:
+    """{symbol: id} with ids from 1 in the order given; 0 is the shared "unknown" instrument."""
+    vocab: dict[str, int] = {}
+    for s in symbols:
+        vocab.setdefault(s.strip().upper(), len(vocab) + 1)
+    return vocab
+
+
+def instrument_ids(symbols, vocab: Mapping[str, int]) -> torch.Tensor:
+    """LongTensor of ids for `symbols` (a str or a sequence); symbols not in the vocab get 0 (unknown)."""
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    return torch.tensor([int(vocab.get(s.strip().upper(), 0)) for s in symbols], dtype=torch.long)
+
+
+def _bound(date: str, *, end: bool) -> pd.Timestamp:
+    ts = pd.Timestamp(date)
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    return ts + pd.Timedelta(days=1) if end and ts == ts.normalize() else ts  # an end date covers its day
+
+
+def in_period(index: pd.DatetimeIndex, interval: str, start: str | None, end: str | None) -> np.ndarray:
+    """Bars wholly inside [start, end]: the bar opens at or after start and closes by the end of `end`.
+
+    A weekly bar labelled Monday 2012-12-31 closes in 2013, so it is not a 2012 bar."""
+    mask = np.ones(len(index), dtype=bool)
+    if start is not None:
+        mask &= np.asarray(index >= _bound(start, end=False))
+    if end is not None:
+        mask &= np.asarray(index + _SPAN[interval] <= _bound(end, end=True))
+    return mask
+
+
+def data_hash(series: Mapping[tuple[str, str], pd.DataFrame]) -> str:
+    """sha256 over every (symbol, interval) bar series used (timestamps and OHLCV values)."""
+    h = hashlib.sha256()
+    for (sym, iv) in sorted(series):
+        df = series[(sym, iv)]
+        h.update(f"{sym}|{iv}|{len(df)}|".encode())
+        h.update(df.index.asi8.tobytes())
+        h.update(np.ascontiguousarray(df[["open", "high", "low", "close", "volume"]].to_numpy("float64")).tobytes())
+    return h.hexdigest()
+
+
+def load_training_bars(cfg: TrainConfig, settings: Settings | None = None,
+                       bars: Mapping[tuple[str, str], pd.DataFrame] | None = None,
+                       ) -> tuple[dict[tuple[str, str], pd.DataFrame], dict[str, str]]:
+    """Bars per (symbol, interval) cut at the end of the validation period (test bars are never loaded),
+    and where each series came from ("sample", "cache", ...).
+
+    `bars` (tests, your own files) replaces load_bars; it is cut the same way."""
+    from hrm_core.data import load_bars
+
+    out, sources = {}, {}
+    for sym in cfg.symbols:
+        for iv in cfg.intervals:
+            if bars is not None:
+                if (sym, iv) not in bars:
+                    raise DataError(f"no bars given for {sym} {iv}")
+                df, sources[f"{sym} {iv}"] = bars[(sym, iv)], "given"
+            else:
+                res = load_bars(sym, iv, None, cfg.val_end, settings=settings)
+                df, sources[f"{sym} {iv}"] = res.bars, res.source
+            out[(sym, iv)] = df[in_period(df.index, iv, None, cfg.val_end)]
+    return out, sources
+
+
+@dataclass
+class WindowSet:
+    """Windows of several series stacked for the model, with what evaluation needs per row."""
+
+    X: np.ndarray  # (N, W, F) float32
+    instrument: np.ndarray  # (N,) int64
+    timeframe: np.ndarray  # (N,) int64
+    direction: np.ndarray  # (N,) int64 class id
+    fwd_return: np.ndarray  # (N,) float64 over the horizon
+    next_return: np.ndarray  # (N,) float64: the next bar's simple return (what a position earns)
+    series: np.ndarray  # (N,) int64 index into `keys`; rows of one series are in time order
+    times: pd.DatetimeIndex
+    keys: list[tuple[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.direction)
+
+    def tensors(self) -> TensorDataset:
+        return TensorDataset(torch.from_numpy(self.X), torch.from_numpy(self.instrument),
+                             torch.from_numpy(self.timeframe), torch.from_numpy(self.direction),
+                             torch.from_numpy(self.fwd_return.astype(np.float32)))
+
+
+def fit_scaler(series: Mapping[tuple[str, str], pd.DataFrame], start: str, end: str) -> Scaler:
+    """Scaler fit on the feature rows of bars inside [start, end] only, pooled over all series."""
+    rows = [compute_features(df)[in_period(df.index, iv, start, end)] for (sym, iv), df in series.items()]
+    return Scaler.fit(pd.concat(rows))
+
+
+def make_windows_for_period(series: Mapping[tuple[str, str], pd.DataFrame], *, vocab: Mapping[str, int],
+                            scaler: Scaler, spec: FeatureSpec, start: str, end: str, purge: int,
+                            stride: int = 1) -> WindowSet:
+    """Labelled windows whose decision bar lies in [start, end], minus the last `purge` bars of the period.
+
+    Purging in bars of the period: a row at bar i is kept only if i + purge <= the period's last bar,
+    so its label (close[i + horizon], horizon <= purge) never reads a bar after the period."""
+    parts = []
+    keys = list(series)
+    for k, (sym, iv) in enumerate(keys):
+        bars = series[(sym, iv)]
+        inside = np.flatnonzero(in_period(bars.index, iv, start, end))
+        if len(inside) == 0:
+            continue
+        ds = build_dataset(bars, window=spec.window, scaler=scaler, horizon=spec.horizon,
+                           threshold_k=spec.threshold_k, vol_lookback=spec.vol_lookback)
+        keep = (ds.end_idx >= inside[0]) & (ds.end_idx + purge <= inside[-1]) & ds.labelled
+        rows = np.flatnonzero(keep)[::stride]
+        if len(rows) == 0:
+            continue
+        close = bars["close"].to_numpy("float64")
+        nxt = ds.end_idx[rows] + 1
+        parts.append(dict(X=ds.X[rows], instrument=np.full(len(rows), vocab.get(sym, 0), np.int64),
+                          timeframe=np.full(len(rows), TIMEFRAMES[iv], np.int64),
+                          direction=ds.direction[rows].astype(np.int64), fwd_return=ds.fwd_return[rows],
+                          next_return=close[nxt] / close[nxt - 1] - 1.0,
+                          series=np.full(len(rows), k, np.int64), times=ds.times[rows]))
+    if not parts:
+        W, nf = spec.window, len(spec.names)
+        return WindowSet(np.empty((0, W, nf), np.float32), *(np.empty(0, np.int64) for _ in range(3)),
+                         np.empty(0), np.empty(0), np.empty(0, np.int64), pd.DatetimeIndex([], tz="UTC"), keys)
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "times"}
+    times = pd.DatetimeIndex(np.concatenate([p["times"].asi8 for p in parts])).tz_localize("UTC")
+    return WindowSet(**cat, times=times, keys=keys)
+
+
+@dataclass
+class PreparedData:
+    series: dict[tuple[str, str], pd.DataFrame]
+    vocab: dict[str, int]
+    scaler: Scaler
+    spec: FeatureSpec
+    train: WindowSet
+    val: WindowSet
+    data_hash: str
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def prepare_data(cfg: TrainConfig, model_config: ModelConfig, *, settings: Settings | None = None,
+                 bars: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> PreparedData:
+    """Load, cut at the end of validation, fit the scaler on train, build purged train / validation windows."""
+    series, sources = load_training_bars(cfg, settings, bars)
+    vocab = instrument_vocab(cfg.symbols)
+    if max(vocab.values()) >= model_config.n_instruments:
+        raise TrainingError(f"{len(vocab)} instruments need n_instruments > {len(vocab)} "
+                            f"(preset has {model_config.n_instruments}): --override n_instruments={len(vocab) + 1}")
+    spec = FeatureSpec(window=model_config.window, horizon=cfg.horizon, threshold_k=cfg.threshold_k,
+                       vol_lookback=cfg.vol_lookback)
+    try:
+        scaler = fit_scaler(series, cfg.train_start, cfg.train_end)
+    except ValueError as exc:
+        raise TrainingError(f"no complete feature rows in the training period {cfg.train_start} .. "
+                            f"{cfg.train_end}: {exc}") from None
+    common = dict(vocab=vocab, scaler=scaler, spec=spec, purge=cfg.purge)
+    train_ws = make_windows_for_period(series, start=cfg.train_start, end=cfg.train_end, stride=cfg.stride, **common)
+    val_ws = make_windows_for_period(series, start=cfg.val_start, end=cfg.val_end, **common)
+    for what, ws, (a, b) in (("training", train_ws, (cfg.train_start, cfg.train_end)),
+                             ("validation", val_ws, (cfg.val_start, cfg.val_end))):
+        if len(ws) < 2:
+            raise TrainingError(f"the {what} period {a} .. {b} gives {len(ws)} labelled windows: widen it "
+                                f"(each series needs {spec.min_bars} bars of history plus {cfg.purge} purged)")
+    return PreparedData(series, vocab, scaler, spec, train_ws, val_ws, data_hash(series), sources)
+
+
+# ----------------------------------------------------------------------------- loss
+
+def sizing_pnl(policy_logits: torch.Tensor, quantity: torch.Tensor, fwd_return: torch.Tensor,
+               cost: float) -> torch.Tensor:
+    """Net P&L of position = direction x size held one horizon, paying `cost` on the way in and out."""
+    action = policy_logits.detach().argmax(-1)
+    direction = (action == 2).float() - (action == 0).float()  # short / flat / long -> -1 / 0 / +1
+    position = direction * quantity
+    return position * fwd_return - cost * 2.0 * position.abs()
+
+
+def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_scale: float, cost: float,
+               cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """The weighted training loss of one segment over the active samples, and each term for the log."""
+    m = out.active.float() if out.active is not None else torch.ones_like(fwd_return)
+    n = m.sum().clamp_min(1.0)
+    logits = out.policy_logits.float()
+
+    def mean(v: torch.Tensor) -> torch.Tensor:
+        return (v * m).sum() / n
+
+    policy = mean(F.cross_entropy(logits, direction, reduction="none"))
+    # Huber with delta = s, divided by s: quadratic within one typical return, and a gradient bounded by 1
+    # per sample, so an untrained value head (outputs ~1 against returns ~0.01) cannot swamp the trunk.
+    value = mean(F.huber_loss(out.value.float(), fwd_return, reduction="none", delta=ret_scale)) / ret_scale
+    pnl = sizing_pnl(logits, out.quantity.float(), fwd_return, cost)
+    mu = mean(pnl)
+    sd = (mean((pnl - mu) ** 2) + 1e-12).sqrt()
+    sizing = -(mu / (sd + 1e-6)) if n.item() >= 2 else mu * 0.0
+    correct = (logits.detach().argmax(-1) == direction).float()  # halt target: the decision is already right
+    q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none"))
+    if out.target_q_continue is not None:
+        q = q + mean(F.binary_cross_entropy_with_logits(out.q_continue.float(), out.target_q_continue.float(),
+                                                        reduction="none"))
+    total = cfg.w_policy * policy + cfg.w_value * value + cfg.w_sizing * sizing + cfg.w_q * q
+    terms = {"loss": total.item(), "policy": policy.item(), "value": value.item(), "sizing": sizing.item(),
+             "q": q.item(), "accuracy": mean(correct).item()}
+    return total, terms
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+@torch.no_grad()
+def predict(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cpu",
+            batch_size: int = 1024) -> dict[str, np.ndarray]:
+    """Inference outputs for every window: probabilities, quantity, value, steps (halting per sample)."""
+    model.eval()
+    outs: dict[str, list[np.ndarray]] = {"probs": [], "quantity": [], "value": [], "steps": []}
+    amp = torch.device(device).type == "cuda"
+    for i in range(0, len(ws), batch_size):
+        sl = slice(i, i + batch_size)
+        x = torch.from_numpy(ws.X[sl]).to(device)
+        iid, tid = torch.from_numpy(ws.instrument[sl]).to(device), torch.from_numpy(ws.timeframe[sl]).to(device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            o = model.infer(x, iid, tid)
+        outs["probs"].append(torch.softmax(o.policy_logits.float(), -1).cpu().numpy())
+        outs["quantity"].append(o.quantity.float().cpu().numpy())
+        outs["value"].append(o.value.float().cpu().numpy())
+        outs["steps"].append(o.steps.cpu().numpy())
+    return {k: np.concatenate(v) if v else np.empty(0) for k, v in outs.items()}
+
+
+def signal_positions(probs: np.ndarray, quantity: np.ndarray) -> np.ndarray:
+    """position = direction x size: argmax short/flat/long as -1/0/+1, times the quantity head."""
+    action = probs.argmax(-1)
+    return ((action == 2).astype(float) - (action == 0).astype(float)) * quantity
+
+
+def net_sharpe(ws: WindowSet, position: np.ndarray, cost: float) -> dict[str, float]:
+    """Annualised Sharpe per series of pos_t * r_{t+1} - cost * |pos_t - pos_{t-1}| (starting flat)."""
+    out = {}
+    for k, (sym, iv) in enumerate(ws.keys):
+        rows = np.flatnonzero(ws.series == k)
+        if len(rows) < 2:
+            continue
+        p = position[rows]
+        turnover = np.abs(np.diff(p, prepend=0.0))
+        pnl = p * ws.next_return[rows] - cost * turnover
+        s = sharpe(pnl, periods_per_year=periods_per_year(iv))
+        out[f"{sym} {iv}"] = 0.0 if not math.isfinite(s) else float(s)  # never in the market: Sharpe 0
+    return out
+
+
+def evaluate(model: nn.Module, ws: WindowSet, *, cost: float, device: torch.device | str = "cpu") -> dict:
+    """Accuracy, log-loss, net Sharpe of the sized signal (mean over series, and each), mean ACT depth."""
+    pred = predict(model, ws, device=device)
+    probs, y = pred["probs"], ws.direction
+    pos = signal_positions(probs, pred["quantity"])
+    per_series = net_sharpe(ws, pos, cost)
+    counts = np.bincount(y, minlength=3)
+    return {
+        "accuracy": float((probs.argmax(-1) == y).mean()),
+        "majority_rate": float(counts.max() / counts.sum()),  # accuracy of always guessing the commonest class
+        "logloss": float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)).mean()),
+        "net_sharpe": float(np.mean(list(per_series.values()))) if per_series else 0.0,
+        "net_sharpe_by_series": per_series,
+        "exposure": float(np.abs(pos).mean()),
+        "mean_steps": float(pred["steps"].mean()),
+        "n": int(len(y)),
+    }
+
+
+# ----------------------------------------------------------------------------- progress
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One progress report; `kind` is "start", "batch", "epoch" or "done"."""
+
+    kind: str
+    epoch: int  # 1-based; 0 before the first
+    epochs: int
+    step: int  # batches done in the whole run
+    total_steps: int
+    message: str = ""
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.kind == "done" else min(self.step / max(self.total_steps, 1), 1.0)
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+def format_epoch(h: dict) -> str:
+    """One log line per epoch: each loss term, validation accuracy, log-loss and net Sharpe."""
+    return (f"epoch {h['epoch']:>3}  loss {h['loss']:.4f} (policy {h['policy']:.4f} value {h['value']:.4f} "
+            f"sizing {h['sizing']:+.3f} q {h['q']:.4f})  val acc {h['val_accuracy']:.3f} "
+            f"logloss {h['val_logloss']:.4f} net Sharpe {h['val_net_sharpe']:+.2f} steps {h['val_mean_steps']:.2f}"
+            f"  lr {h['lr']:.2e}{'  *' if h.get('best') else ''}")
+
+
+# ----------------------------------------------------------------------------- the loop
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # the best epoch's weights, eval mode, on CPU
+    model_config: ModelConfig
+    train_config: TrainConfig
+    feature_spec: FeatureSpec
+    scaler: Scaler
+    instruments: dict[str, int]
+    intervals: tuple[str, ...]
+    periods: dict
+    metrics: dict  # validation figures of the kept epoch (never the test period)
+    history: list[dict]
+    data_hash: str
+    seconds: float
+    device: str
+    rank: int = 0
+    world_size: int = 1
+    shard_indices: list[int] = field(default_factory=list)  # training rows this rank drew in the last epoch
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device_pref: str) -> tuple[int, int, torch.device, bool]:
+    """Join torchrun's process group when WORLD_SIZE > 1; returns (rank, world, device, created)."""
+    use_cuda = device_pref == "cuda" or (device_pref == "auto" and torch.cuda.is_available())
+    if device_pref == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device 'cuda' asked for but no GPU is visible: use --device cpu or auto")
+    created = False
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        created = True
+    rank, world = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    if use_cuda:
+        local = int(os.environ.get("LOCAL_RANK", rank % max(torch.cuda.device_count(), 1)))
+        torch.cuda.set_device(local)
+        return rank, world, torch.device("cuda", local), created
+    return rank, world, torch.device("cpu"), created
+
+
+def _lr_lambda(total: int, warmup: int, min_frac: float) -> Callable[[int], float]:
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        t = min((step - warmup) / max(total - warmup, 1), 1.0)
+        return min_frac + (1 - min_frac) * 0.5 * (1 + math.cos(math.pi * t))
+    return f
+
+
+def _reduce_sums(sums: dict[str, float], world: int, device: torch.device) -> dict[str, float]:
+    if world == 1:
+        return sums
+    keys = sorted(sums)
+    t = torch.tensor([sums[k] for k in keys], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return dict(zip(keys, t.tolist()))
+
+
+def _all_halted(carry, world: int, device: torch.device) -> bool:
+    """Every rank must run the same number of segments (DDP collectives), so halting is agreed globally."""
+    running = torch.tensor([0.0 if bool(carry.halted.all()) else 1.0], device=device)
+    if world > 1:
+        dist.all_reduce(running)
+    return running.item() == 0
+
+
+def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: ProgressFn | None = None,
+          bars: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> TrainResult:
+    """Train a model as `cfg` says and return it with everything a checkpoint records.
+
+    `progress` receives TrainProgress reports (rank 0 only). `bars` replaces market-data loading."""
+    t0 = time.perf_counter()
+    settings = settings or load_settings()
+    cost = (settings.costs.total_bps if cfg.cost_bps is None else cfg.cost_bps) * 1e-4
+    rank, world, device, created = _setup_distributed(cfg.device)
+    report = progress if (progress is not None and rank == 0) else (lambda _p: None)
+    try:
+        mcfg = cfg.model_config()
+        report(TrainProgress("start", 0, cfg.epochs, 0, 1, "loading data and fitting the scaler"))
+        data = prepare_data(cfg, mcfg, settings=settings, bars=bars)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        model = build_model(mcfg).to(device)
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
+            if world > 1 else model
+
+        dataset = data.train.tensors()
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=False)
+        ret_scale = float(max(np.std(data.train.fwd_return), 1e-6))
+
+        decay = [p for p in model.parameters() if p.ndim >= 2]
+        no_decay = [p for p in model.parameters() if p.ndim < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+        total = cfg.epochs * len(loader)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, _lr_lambda(total, max(1, int(cfg.warmup_frac * total)), cfg.min_lr_frac))
+        amp = device.type == "cuda"
+
+        history: list[dict] = []
+        best_score, best_state, best_metrics, bad_epochs, step = -math.inf, None, {}, 0, 0
+        shard: list[int] = []
+        report(TrainProgress("start", 0, cfg.epochs, 0, total,
+                             f"{len(data.train)} training / {len(data.val)} validation windows, "
+                             f"{len(data.series)} series, {world} process(es) on {device.type}"))
+        for epoch in range(1, cfg.epochs + 1):
+            sampler.set_epoch(epoch)
+            shard = list(iter(sampler))
+            net.train()
+            sums = {k: 0.0 for k in ("loss", "policy", "value", "sizing", "q", "accuracy", "n")}
+            for x, iid, tid, y, fwd in loader:
+                x, iid, tid, y, fwd = (t.to(device, non_blocking=True) for t in (x, iid, tid, y, fwd))
+                carry = None
+                for _segment in range(mcfg.max_segments):
+                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                        out, carry = net(x, iid, tid, carry=carry)
+                    loss, terms = loss_terms(out, y, fwd, ret_scale=ret_scale, cost=cost, cfg=cfg)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    opt.step()
+                    for k, v in terms.items():
+                        sums[k] += v
+                    sums["n"] += 1
+                    if _all_halted(carry, world, device):
+                        break
+                sched.step()
+                step += 1
+                report(TrainProgress("batch", epoch, cfg.epochs, step, total, metrics={"loss": terms["loss"]}))
+
+            sums = _reduce_sums(sums, world, device)
+            val = evaluate(model, data.val, cost=cost, device=device)
+            score = -val["logloss"] if cfg.early_stop == "val_logloss" else val["net_sharpe"]
+            if world > 1:  # rank 0 decides, so every rank keeps the same epoch and stops together
+                t = torch.tensor([score], dtype=torch.float64, device=device)
+                dist.broadcast(t, src=0)
+                score = t.item()
+            improved = score > best_score
+            h = {"epoch": epoch, **{k: sums[k] / max(sums["n"], 1) for k in sums if k != "n"},
+                 **{f"val_{k}": v for k, v in val.items() if k != "n"}, "lr": opt.param_groups[0]["lr"],
+                 "best": improved, "seconds": round(time.perf_counter() - t0, 1)}
+            history.append(h)
+            if improved:
+                best_score, bad_epochs = score, 0
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                best_metrics = {"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
+            else:
+                bad_epochs += 1
+            report(TrainProgress("epoch", epoch, cfg.epochs, step, total, format_epoch(h), h))
+            if bad_epochs >= cfg.patience:
+                report(TrainProgress("epoch", epoch, cfg.epochs, total, total,
+                                     f"early stop: no better {cfg.early_stop} for {cfg.patience} epoch(s)", h))
+                break
+
+        model = model.cpu()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        seconds = time.perf_counter() - t0
+        metrics = {**best_metrics, "early_stop": cfg.early_stop, "epochs_run": len(history),
+                   "train_windows": len(data.train), "val_windows": len(data.val), "cost_bps": cost * 1e4,
+                   "train_seconds": round(seconds, 1), "world_size": world, "device": device.type,
+                   "ret_scale": ret_scale, "data_sources": data.sources}
+        report(TrainProgress("done", len(history), cfg.epochs, total, total,
+                             f"done in {seconds:.0f} s; kept epoch {best_metrics.get('epoch')}", metrics))
+        return TrainResult(model=model, model_config=mcfg, train_config=cfg, feature_spec=data.spec,
+                           scaler=data.scaler, instruments=data.vocab, intervals=cfg.intervals,
+                           periods=cfg.periods(), metrics=metrics, history=history, data_hash=data.data_hash,
+                           seconds=seconds, device=device.type, rank=rank, world_size=world,
+                           shard_indices=[int(i) for i in shard])
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def save_result(result: TrainResult, name: str, *, models_dir: str | os.PathLike | None = None,
+                settings: Settings | None = None, overwrite: bool = False) -> Path | None:
+    """Write models/NAME/model.pt and its model card (rank 0 only; other ranks return None)."""
+    from hrm_core.checkpoint import save_checkpoint
+
+    if not result.is_main:
+        return None
+    settings = settings or load_settings()
+    root = Path(models_dir) if models_dir is not None else settings.data.path("models_dir")
+    return save_checkpoint(
+        root / name, result.model, feature_spec=result.feature_spec, scaler=result.scaler,
+        instruments=result.instruments, intervals=result.intervals, periods=result.periods,
+        metrics=result.metrics, data_hash=result.data_hash, name=name,
+        train_config=result.train_config.to_dict(), history=result.history,
+        command=train_command(result.train_config, name), overwrite=overwrite)
+
+
+def train_and_save(cfg: TrainConfig, name: str, *, models_dir: str | os.PathLike | None = None,
+                   settings: Settings | None = None, progress: ProgressFn | None = None,
+                   overwrite: bool = False,
+                   bars: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> tuple[TrainResult, Path | None]:
+    """train() then save_result(): what `hrm train` and the dashboard's Train page call."""
+    settings = settings or load_settings()
+    root = Path(models_dir) if models_dir is not None else settings.data.path("models_dir")
+    if not overwrite and (root / name / "model.pt").exists():
+        raise TrainingError(f"model {name!r} already exists in {root}: choose another name or overwrite it")
+    result = train(cfg, settings=settings, progress=progress, bars=bars)
+    return result, save_result(result, name, models_dir=root, settings=settings, overwrite=overwrite)
+
+
+def default_name(cfg: TrainConfig) -> str:
+    """A model name when none is given: preset + UTC time, e.g. default-20250101-120000."""
+    return f"{cfg.preset}-{pd.Timestamp.now(tz='UTC'):%Y%m%d-%H%M%S}"
+
+
+__all__ = ["TrainConfig", "TrainResult", "TrainProgress", "TrainingError", "train", "train_and_save",
+           "save_result", "prepare_data", "evaluate", "predict", "make_windows_for_period", "instrument_ids",
+           "instrument_vocab", "parse_overrides", "train_command", "loss_terms", "in_period", "data_hash"]

@@ -1,0 +1,75 @@
+"""Train: pick instruments, intervals, preset and epochs; train on the button with live progress; register in models/."""
+import datetime as dt
+
+import streamlit as st
+
+from hrm_core.checkpoint import list_checkpoints
+from hrm_core.config import PRESETS
+from hrm_core.data import INTERVALS
+from hrm_core.train import TrainConfig, default_name, train_and_save
+from ui.guard import guard
+from ui.state import selection, settings
+
+K = "train."  # session-state namespace of this page
+base = TrainConfig()
+s = settings()
+sel = selection()
+models_dir = s.data.path("models_dir")
+
+st.title("Train")
+st.caption("Trains on the training period only; the validation period picks the epoch; the test period is never "
+           "read, so `hrm evaluate` can judge the model on it. The same run from a terminal: `hrm train`.")
+
+left, right = st.columns(2)
+symbols = left.multiselect("Instruments", list(dict.fromkeys([*sel.symbols, *s.data.default_symbols])),
+                           default=list(sel.symbols), key=K + "symbols")
+intervals = left.multiselect("Timeframes", INTERVALS, default=[sel.interval], key=K + "intervals")
+preset = right.selectbox("Preset", [p for p in PRESETS if "paper" not in p], index=list(PRESETS).index("default"),
+                         key=K + "preset", help="tiny: seconds; default / flat: minutes on 2 CPU cores")
+epochs = right.number_input("Epochs", 1, 200, base.epochs, key=K + "epochs")
+name = right.text_input("Model name", placeholder="default: preset + time", key=K + "name")
+
+with st.expander("Periods and options"):
+    c = st.columns(3)
+    dates = {}
+    for i, (label, key) in enumerate((("Train", "train"), ("Validation", "val"), ("Test (held out)", "test"))):
+        dates[f"{key}_start"] = c[i].date_input(f"{label} from", dt.date.fromisoformat(getattr(base, f"{key}_start")),
+                                                key=K + key + "_start", min_value=dt.date(1970, 1, 1))
+        dates[f"{key}_end"] = c[i].date_input(f"{label} to", dt.date.fromisoformat(getattr(base, f"{key}_end")),
+                                              key=K + key + "_end", min_value=dt.date(1970, 1, 1))
+    c = st.columns(3)
+    horizon = c[0].number_input("Label horizon (bars)", 1, 60, base.horizon, key=K + "horizon")
+    stride = c[1].number_input("Use every k-th training window", 1, 50, base.stride, key=K + "stride")
+    seed = c[2].number_input("Seed", 0, 10_000, base.seed, key=K + "seed")
+    overwrite = st.checkbox("Overwrite a model of the same name", key=K + "overwrite")
+
+if st.button("Train", type="primary", icon=":material/model_training:", key=K + "go"):
+    with guard("train the model"):
+        cfg = TrainConfig(preset=preset, symbols=tuple(symbols), intervals=tuple(intervals), epochs=int(epochs),
+                          horizon=int(horizon), stride=int(stride), seed=int(seed),
+                          **{k: v.isoformat() for k, v in dates.items()})
+        model_name = name.strip() or default_name(cfg)
+        with st.status(f"Training {model_name}...", expanded=True) as status:
+            bar = st.progress(0.0, text="loading data")
+
+            def progress(p) -> None:
+                if p.kind == "batch":
+                    bar.progress(p.fraction, text=f"epoch {p.epoch}/{p.epochs}, batch {p.step}/{p.total_steps}")
+                elif p.message:
+                    status.write(p.message)
+
+            result, path = train_and_save(cfg, model_name, settings=s, progress=progress, overwrite=overwrite)
+            bar.progress(1.0, text="done")
+            status.update(label=f"Trained {model_name} in {result.seconds:.0f} s", state="complete")
+        m = result.metrics
+        st.success(f"Saved {model_name} to {path}: val accuracy {m['val_accuracy']:.3f}, "
+                   f"net Sharpe {m['val_net_sharpe']:+.2f}. Pick it in the sidebar's model list.")
+        st.dataframe([{k: h[k] for k in ("epoch", "loss", "policy", "value", "sizing", "q", "val_accuracy",
+                                        "val_logloss", "val_net_sharpe")} for h in result.history], hide_index=True)
+
+st.subheader("Models in models/")
+cards = list_checkpoints(models_dir)
+if cards:
+    st.dataframe([{"model": c.name, "summary": c.summary, "path": c.path} for c in cards], hide_index=True)
+else:
+    st.caption(f"No models yet in {models_dir}.")

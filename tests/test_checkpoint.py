@@ -1,0 +1,195 @@
+"""Checkpoints: round trip, refusal of corrupt / mismatched / pickled files, model cards, the shipped models."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hrm_core.checkpoint import (
+    DEFAULT_MODEL_NAME,
+    LoadedModel,
+    card_paths,
+    default_model_path,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
+from hrm_core.config import get_preset
+from hrm_core.errors import CheckpointError
+from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler
+from hrm_core.model import build_model
+from hrm_core.settings import DataSettings, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("hrm-default", "flat", "hrm-n1t1", "hrm-noact")
+torch.set_num_threads(1)
+
+
+def _save(tmp_path, name="m", arch="hrm") -> Path:
+    torch.manual_seed(0)
+    cfg = get_preset("tiny" if arch == "hrm" else "flat_tiny", n_features=len(FEATURE_NAMES))
+    model = build_model(cfg)
+    rng = np.random.default_rng(0)
+    scaler = Scaler.fit(pd.DataFrame(rng.standard_normal((50, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES)))
+    return save_checkpoint(
+        tmp_path / name, model, feature_spec=FeatureSpec(window=cfg.window), scaler=scaler,
+        instruments={"^GSPC": 1, "^IXIC": 2}, intervals=("1d",),
+        periods={"train": ["1999-01-01", "2012-12-31"], "validation": ["2013-01-01", "2015-12-31"],
+                 "test": ["2016-01-01", "2018-12-31"], "purge_bars": 5, "horizon": 5},
+        metrics={"val_net_sharpe": np.float64(0.41), "val_accuracy": 0.4, "val_logloss": float("nan")},
+        data_hash="abc", train_config={"preset": "tiny"}, command="hrm train --preset tiny")
+
+
+def _inputs(cfg, B=5):
+    g = torch.Generator().manual_seed(1)
+    return (torch.randn(B, cfg.window, cfg.n_features, generator=g), torch.tensor([1, 2, 0, 7, 1]),
+            torch.ones(B, dtype=torch.long))
+
+
+def _rewrite(path: Path, edit) -> None:
+    d = torch.load(path, weights_only=True)
+    edit(d)
+    torch.save(d, path)
+
+
+@pytest.mark.parametrize("arch", ["hrm", "flat"])
+def test_round_trip_gives_the_same_outputs_and_metadata(tmp_path, arch):
+    path = _save(tmp_path, arch=arch)
+    torch.manual_seed(0)
+    original = build_model(get_preset("tiny" if arch == "hrm" else "flat_tiny", n_features=len(FEATURE_NAMES))).eval()
+    loaded = load_checkpoint(path)
+    assert isinstance(loaded, LoadedModel) and not loaded.model.training
+    a, b = original.infer(*_inputs(original.config)), loaded.model.infer(*_inputs(loaded.config))
+    assert torch.equal(a.policy_logits, b.policy_logits) and torch.equal(a.quantity, b.quantity)
+    assert loaded.config == original.config
+    assert loaded.instruments == {"^GSPC": 1, "^IXIC": 2} and loaded.intervals == ("1d",)
+    assert loaded.periods["test"] == ["2016-01-01", "2018-12-31"]
+    assert loaded.metrics["val_net_sharpe"] == pytest.approx(0.41) and loaded.metrics["val_logloss"] is None
+    assert loaded.data_hash == "abc" and loaded.package_version == "0.1.0" and loaded.name == "m"
+    assert loaded.instrument_ids(["^ixic", "NOPE"]).tolist() == [2, 0]
+    assert load_checkpoint(tmp_path / "m").path == str(path)  # a model directory works too
+
+
+def test_model_card_is_written_beside_the_checkpoint_in_markdown_and_json(tmp_path):
+    path = _save(tmp_path)
+    md, js = card_paths(path)
+    card = json.loads(js.read_text())
+    assert card["periods"]["train"] == ["1999-01-01", "2012-12-31"]
+    assert card["summary"] == "tiny, val Sharpe 0.41, trained 1999-2012"
+    assert card["parameters"] > 0 and card["command"] == "hrm train --preset tiny"
+    text = md.read_text()
+    assert "1999-01-01 .. 2012-12-31" in text and "net Sharpe" in text and "hrm train --preset tiny" in text
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_a_corrupt_file_gives_a_checkpoint_error(tmp_path, damage):
+    path = _save(tmp_path)
+    raw = path.read_bytes()
+    path.write_bytes({"garbage": b"not a checkpoint at all" * 10, "truncated": raw[: len(raw) // 2],
+                      "empty": b""}[damage])
+    with pytest.raises(CheckpointError, match="corrupt|not readable|not an HRM"):
+        load_checkpoint(path)
+
+
+def test_a_missing_file_says_how_to_get_one(tmp_path):
+    with pytest.raises(CheckpointError, match="hrm train"):
+        load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_a_config_that_does_not_fit_the_weights_is_refused(tmp_path):
+    path = _save(tmp_path)
+    _rewrite(path, lambda d: d["config"].update(hidden=32))
+    with pytest.raises(CheckpointError, match="weights do not fit"):
+        load_checkpoint(path)
+
+
+def test_an_unknown_config_key_is_refused(tmp_path):
+    path = _save(tmp_path)
+    _rewrite(path, lambda d: d["config"].update(secret_sauce=1))
+    with pytest.raises(CheckpointError, match="does not match this code"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d["feature_spec"].update(names=d["feature_spec"]["names"][::-1]),
+    lambda d: d["feature_spec"].update(version="0"),
+    lambda d: d["scaler"].update(names=d["scaler"]["names"][:-1] + ["other"]),
+    lambda d: d["feature_spec"].update(window=32),
+], ids=["feature-order", "feature-version", "scaler-features", "window"])
+def test_a_feature_spec_or_scaler_from_other_features_is_refused(tmp_path, edit):
+    path = _save(tmp_path)
+    _rewrite(path, edit)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+
+
+class Exploit:
+    """Unpickling this would run a shell command (a real attack writes anything it likes)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_with_a_pickled_object_is_refused_without_running_it(tmp_path):
+    path = _save(tmp_path)
+    marker = tmp_path / "pwned"
+    d = torch.load(path, weights_only=True)
+    d["metrics"] = Exploit(str(marker))
+    torch.save(d, path)
+    with pytest.raises(CheckpointError, match="pickled Python objects"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_list_checkpoints_puts_the_default_first_and_reads_cards_only(tmp_path):
+    _save(tmp_path, "zeta")
+    _save(tmp_path, DEFAULT_MODEL_NAME)
+    _save(tmp_path, "alpha")
+    (tmp_path / "loose.pt").write_bytes(b"junk")  # listed (no card), fails only when loaded
+    cards = list_checkpoints(tmp_path)
+    assert [c.name for c in cards] == [DEFAULT_MODEL_NAME, "alpha", "loose", "zeta"]
+    assert cards[0].path.endswith("hrm-default/model.pt") and "val Sharpe 0.41" in cards[0].summary
+    assert cards[2].summary == "no model card"
+    assert list_checkpoints(tmp_path / "absent") == []
+    settings = Settings(data=DataSettings(models_dir=str(tmp_path)))
+    assert default_model_path(settings) == tmp_path / DEFAULT_MODEL_NAME / "model.pt"
+    assert default_model_path(Settings(data=DataSettings(models_dir=str(tmp_path / "absent")))) is None
+
+
+# ----------------------------------------------------------------------------- the shipped models
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_loads_and_its_card_states_periods_and_validation_figures(name):
+    path = ROOT / "models" / name / "model.pt"
+    assert path.exists(), "run scripts/train_shipped_models.sh"
+    m = load_checkpoint(path)
+    assert m.periods["train"] == ["1999-01-01", "2012-12-31"]
+    assert m.periods["test"] == ["2016-01-01", "2018-12-31"] and m.periods["purge_bars"] >= m.periods["horizon"]
+    assert m.instruments == {"^GSPC": 1, "^IXIC": 2} and m.intervals == ("1d",)
+    assert m.metrics["data_sources"] == {"^GSPC 1d": "sample", "^IXIC 1d": "sample"}
+    card = json.loads(card_paths(path)[1].read_text())
+    for key in ("val_accuracy", "val_logloss", "val_net_sharpe", "train_seconds"):
+        assert isinstance(card["metrics"][key], float), key
+    assert card["command"].startswith("hrm train --preset") and f"--out {name}" in card["command"]
+    assert f"--out {name}" in (ROOT / "scripts" / "train_shipped_models.sh").read_text()
+    assert path.stat().st_size < 2_000_000  # small enough to commit
+    x = torch.zeros(2, m.config.window, m.config.n_features)
+    out = m.model.infer(x, m.instrument_ids(["^GSPC", "^IXIC"]), torch.tensor([m.timeframe_id("1d")] * 2))
+    assert bool(out.finite.all())
+
+
+def test_shipped_models_have_the_configs_the_evaluation_needs():
+    cfg = {n: load_checkpoint(ROOT / "models" / n).config for n in SHIPPED}
+    assert cfg["hrm-default"].arch == "hrm" and cfg["hrm-default"].act
+    assert cfg["flat"].arch == "flat"
+    assert (cfg["hrm-n1t1"].h_cycles, cfg["hrm-n1t1"].l_cycles) == (1, 1)
+    assert cfg["hrm-noact"].act is False
+    cards = list_checkpoints(ROOT / "models")
+    assert cards[0].name == DEFAULT_MODEL_NAME and cards[0].summary.startswith("default, val Sharpe")
