@@ -3,6 +3,10 @@
 - latency: batch-1 `infer` wall time, p50/p99 in ms, per preset, at 1 thread and at --threads.
   An untrained Q-head never halts early (q_halt == q_continue at init), so an HRM decision here
   costs max_segments segments: the worst case. `paper_1_segment` shows one segment alone.
+- paper_int8_dynamic: the paper preset after `torch.ao.quantization.quantize_dynamic` (int8
+  Linear layers), batch-1 latency for 1 and all segments, and the largest |logit| change it causes.
+- shipped_default: the shipped models/hrm-default checkpoint on real sample windows, where its
+  trained Q-head halts per sample: the latency a user actually sees, and the mean segments used.
 - throughput: decisions per second for one batch-256 `infer` (paper: a smaller batch with --quick).
 - train_memory: one training segment (forward + backward) of `default` at batch 64 as N = T
   grows, one_step vs full gradient. Two measures:
@@ -71,6 +75,62 @@ def throughput(preset: str, threads: int, batch: int, repeats: int) -> dict:
         best = min(best, time.perf_counter() - t0)
     return {"decisions_per_s": round(batch / best, 1), "batch": batch, "threads": threads,
             "segments": int(out.steps.max()), "seconds_per_batch": round(best, 4)}
+
+
+def _timed(fn, iters: int) -> list[float]:
+    for _ in range(max(3, iters // 10)):
+        fn()
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return sorted(times)
+
+
+def paper_int8(threads: int, iters: int) -> dict:
+    """Dynamic int8 quantisation of the Linear layers: the cheapest CPU speed-up for the paper preset."""
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    fp32 = build_model(get_preset("paper")).eval()
+    int8 = torch.ao.quantization.quantize_dynamic(fp32, {torch.nn.Linear}, dtype=torch.qint8)
+    x, iid, tid = _batch(fp32.config, 1)
+    row = {"threads": threads, "iters": iters}
+    for segments in (1, fp32.config.max_segments):
+        t = _timed(lambda: int8.infer(x, iid, tid, max_segments=segments), iters)
+        row[f"{segments}_segment p50 [ms]"] = round(_percentile(t, 0.5), 3)
+    xs = _batch(fp32.config, 16, seed=1)
+    diff = (fp32.infer(*xs).policy_logits - int8.infer(*xs).policy_logits).abs().max()
+    row["max |logit change| vs fp32 (untrained)"] = round(float(diff), 4)
+    return row
+
+
+def shipped_default(threads: int, iters: int) -> dict | None:
+    """Latency of the shipped checkpoint on real windows, with its trained ACT halting."""
+    from hrm_core.checkpoint import default_model_path, load_checkpoint
+    from hrm_core.data import load_bars
+    from hrm_core.features import build_dataset
+
+    path = default_model_path()
+    if path is None:
+        return None
+    torch.set_num_threads(threads)
+    loaded = load_checkpoint(path)
+    bars = load_bars("^GSPC", "1d", end="2018-12-31").bars
+    ds = build_dataset(bars, window=loaded.config.window, scaler=loaded.scaler,
+                       horizon=loaded.feature_spec.horizon, threshold_k=loaded.feature_spec.threshold_k)
+    x = torch.from_numpy(ds.X[-iters:])
+    iid, tid = loaded.instrument_ids(["^GSPC"]), torch.tensor([loaded.timeframe_id("1d")])
+    model, times, steps = loaded.model, [], []
+    for i in range(len(x)):
+        t0 = time.perf_counter()
+        out = model.infer(x[i:i + 1], iid, tid)
+        times.append((time.perf_counter() - t0) * 1e3)
+        steps.append(int(out.steps[0]))
+    times.sort()
+    return {"model": str(path.parent.name), "threads": threads, "decisions": len(times),
+            "p50 [ms]": round(_percentile(times, 0.5), 3), "p99 [ms]": round(_percentile(times, 0.99), 3),
+            "mean segments": round(statistics.fmean(steps), 2)}
 
 
 def _rss_kib(field: str) -> int | None:
@@ -146,6 +206,8 @@ def main(argv: list[str] | None = None) -> dict:
         lat = {p: latency(p, threads, iters[p]) for p in LATENCY_PRESETS}
         lat["paper_1_segment"] = latency("paper", threads, iters["paper"], max_segments=1)
         result["latency_batch1"][f"threads={threads}"] = lat
+        result.setdefault("paper_int8_dynamic", {})[f"threads={threads}"] = paper_int8(threads, iters["paper"])
+        result.setdefault("shipped_default", {})[f"threads={threads}"] = shipped_default(threads, iters["default"])
     for p in LATENCY_PRESETS:
         batch = 64 if (p == "paper" and args.quick) else 256
         result["throughput"][p] = throughput(p, args.threads, batch, repeats=1 if p == "paper" else 5)
