@@ -7,6 +7,8 @@ st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", l
 
 pages = [
     st.Page("pages/signals.py", title="Signals", icon=":material/candlestick_chart:", default=True),
+    st.Page("pages/performance.py", title="Performance", icon=":material/monitoring:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 page = st.navigation(pages)
 draw_sidebar()

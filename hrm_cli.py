@@ -65,6 +65,219 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+# --- signals, backtest, evaluate ----------------------------------------------------------------
+
+def cmd_signals(args) -> int:
+    from hrm_core.signals import load_signals
+
+    if not args.symbol and not args.csv:
+        raise HRMError("give --symbol SYMBOL or --csv PATH")
+    res, _, sig = load_signals(args.model, args.symbol or "", args.interval, settings=args.settings, path=args.csv)
+    rows = sig.records(args.start, args.end)
+    if args.rows is not None:
+        rows = rows[-args.rows:] if args.rows > 0 else []
+    elif not args.json:
+        rows = rows[-20:]
+    payload = {**sig.summary(), "data": res.badge(), "rows_shown": len(rows), "signals_table": rows}
+    _emit(payload, args.json, lambda p: (
+        f"{p['symbol']} {p['interval']} - {p['model']} ({p['data']}{', cached' if p['cached'] else ''}): "
+        f"{p['signals']} signals, {p['warmup']} warm-up bars, {p['nonfinite']} non-finite -> flat; "
+        f"long {p['long']} / flat {p['flat']} / short {p['short']}\n"
+        + sig.between(args.start, args.end).tail(len(rows))[
+            ["action", "position", "p_short", "p_flat", "p_long", "value", "steps"]].to_string()))
+    return 0
+
+
+def cmd_backtest(args) -> int:
+    from hrm_core.evaluate import backtest_instrument, instrument_json
+    from hrm_core.settings import CostSettings
+
+    if not args.symbol and not args.csv:
+        raise HRMError("give --symbol SYMBOL or --csv PATH")
+    costs = CostSettings(commission_bps=args.costs_bps, slippage_bps=0.0) if args.costs_bps is not None else None
+    inst = backtest_instrument(settings=args.settings, symbol=args.symbol or "", interval=args.interval,
+                               model=args.model, path=args.csv, start=args.start, end=args.end, costs=costs,
+                               n_boot=args.n_boot)
+    payload = instrument_json(inst)
+    table = inst.metrics_table(["Sharpe", "Sharpe CI 95% low", "Sharpe CI 95% high", "Annual return [%]",
+                                "Max drawdown [%]", "Win rate per trade [%]", "Trades", "Turnover (two-way, annual)"])
+    _emit(payload, args.json, lambda p: (
+        f"{p['symbol']} {p['interval']}: {p['first'][:10]} .. {p['last'][:10]} ({p['bars']} bars, "
+        f"{p['period']['label']}; data {p['source']}; costs {p['strategies'][0]['costs_bps']} bps)\n"
+        + "".join(f"warning: {n}\n" for n in p["notes"]) + table.round(2).to_string()))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    import time as _time
+
+    from hrm_core.evaluate import headline, load_models, run_evaluation, write_report
+
+    t0 = _time.perf_counter()
+    models = load_models(args.settings, args.models)
+    ev = run_evaluation(settings=args.settings, models=models, symbols=args.symbols, csv_paths=args.csv or (),
+                        interval=args.eval_interval, start=args.start, end=args.end, extra_trials=args.extra_trials,
+                        n_boot=args.n_boot, progress=lambda msg: print(f"... {msg}", file=sys.stderr))
+    command = " ".join(["hrm evaluate", *(["--symbols", *args.symbols] if args.symbols else []),
+                        *(["--csv", *args.csv] if args.csv else []), *(["--models", *args.models] if args.models else [])])
+    md, js = write_report(ev, args.out, args.json_out, command=command)
+    payload = {"markdown": str(md), "json": str(js), "seconds": round(_time.perf_counter() - t0, 1),
+               "primary_model": ev.primary, "headline": [h.replace("**", "") for h in headline(ev)]}
+    _emit(payload, args.json, lambda p: f"wrote {p['markdown']} and {p['json']} in {p['seconds']} s\n"
+          + "\n".join(p["headline"]))
+    return 0
+
+
+def _add_evaluation_verbs(sub) -> None:
+    """`hrm signals`, `hrm backtest`, `hrm evaluate` (hrm_core.signals / hrm_core.evaluate)."""
+    p = sub.add_parser("signals", help="the model's signal table for one instrument (SQLite-cached)")
+    p.add_argument("--symbol", default=None)
+    p.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
+    p.add_argument("--rows", type=int, default=None, help="last N rows (default: 20 as text, all with --json)")
+    _add_data_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_signals)
+
+    p = sub.add_parser("backtest", help="model vs buy & hold, SMA and momentum, with costs and CIs")
+    p.add_argument("--symbol", default=None)
+    p.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
+    p.add_argument("--costs-bps", type=float, default=None,
+                   help="total cost per unit of turnover (default: settings commission + slippage)")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replications for the CIs")
+    _add_data_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("evaluate", help="every model and baseline on the test period -> docs/results.md + .json")
+    p.add_argument("--out", default="docs/results.md")
+    p.add_argument("--json-out", default=None, help="default: --out with .json")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: settings default_symbols")
+    p.add_argument("--csv", nargs="+", default=None, metavar="PATH", help="also evaluate your own OHLCV file(s)")
+    p.add_argument("--models", nargs="+", default=None, help="model names in models/ (default: all; first is primary)")
+    p.add_argument("--interval", dest="eval_interval", default=None, help="default: the primary model's interval")
+    p.add_argument("--start", default=None, help="default: the primary model's test period")
+    p.add_argument("--end", default=None)
+    p.add_argument("--extra-trials", type=int, default=0, help="configurations tried elsewhere, for the DSR")
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+
+# --- train, model info -------------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    from hrm_core.train import TrainConfig, default_name, parse_overrides, train_and_save
+
+    settings = args.settings
+    periods = {k: getattr(args, k) for k in ("train_start", "train_end", "val_start", "val_end",
+                                              "test_start", "test_end") if getattr(args, k) is not None}
+    options = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "horizon", "threshold_k", "purge_bars",
+                                              "stride", "seed", "patience", "early_stop", "cost_bps", "device")
+               if getattr(args, k) is not None}
+    cfg = TrainConfig(preset=args.preset, overrides=tuple(parse_overrides(args.override).items()),
+                      symbols=tuple(args.symbols or settings.data.default_symbols),
+                      intervals=tuple(args.intervals or (settings.data.default_interval,)), **periods, **options)
+    name = args.out or default_name(cfg)
+    bar = None
+    quiet = args.json or args.quiet
+
+    def progress(p) -> None:
+        nonlocal bar
+        if quiet:
+            return
+        if bar is None and p.kind != "start":
+            from tqdm import tqdm
+
+            bar = tqdm(total=p.total_steps, desc=f"train {name}", unit="batch", file=sys.stderr)
+        if p.kind == "batch":
+            bar.update(p.step - bar.n)
+            bar.set_postfix(epoch=f"{p.epoch}/{p.epochs}", loss=f"{p.metrics['loss']:.3f}")
+        elif p.kind == "epoch":
+            bar.write(p.message, file=sys.stderr)
+        elif p.kind == "start":
+            print(p.message, file=sys.stderr)
+        elif p.kind == "done":
+            bar.update(bar.total - bar.n)
+            bar.close()
+
+    result, path = train_and_save(cfg, name, settings=settings, progress=progress, overwrite=args.force)
+    if path is None:  # a non-zero torchrun rank: rank 0 reports
+        return 0
+    m = result.metrics
+    payload = {"name": name, "checkpoint": str(path), "seconds": round(result.seconds, 1),
+               "world_size": result.world_size, "device": result.device, "periods": result.periods,
+               "metrics": {k: v for k, v in m.items() if k.startswith("val_") or k in ("epoch", "epochs_run")}}
+    _emit(payload, args.json, lambda p: (
+        f"wrote {p['checkpoint']} (+ model card) in {p['seconds']} s on {p['world_size']} x {p['device']}; "
+        f"kept epoch {m.get('epoch')}: val accuracy {m.get('val_accuracy', float('nan')):.3f}, "
+        f"log-loss {m.get('val_logloss', float('nan')):.4f}, net Sharpe {m.get('val_net_sharpe', float('nan')):+.2f}"))
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    from hrm_core.config import get_preset
+    from hrm_core.features import FEATURE_NAMES
+    from hrm_core.model import describe_model
+
+    if args.model is not None or args.preset is None:
+        from hrm_core.checkpoint import load_checkpoint, read_card, resolve_model
+
+        path = resolve_model(args.model, args.settings)
+        loaded = load_checkpoint(path)
+        payload = {"model": loaded.name, "path": str(path), **describe_model(loaded.model),
+                   "card": read_card(path)}
+    else:
+        payload = {"preset": args.preset, **describe_model(get_preset(args.preset, n_features=len(FEATURE_NAMES)))}
+
+    def render(p) -> str:
+        lines = [f"{p.get('model') or p.get('preset')}: {p['arch']}, {p['parameters']:,} parameters, "
+                 f"{p['tokens']} tokens, {p['flops_per_decision_min']:,} .. {p['flops_per_decision_max']:,} FLOPs/decision"]
+        lines += [f"  {k:<24} {v:>10,}" for k, v in p["parameters_by_module"].items()]
+        lines += [f"  {k} = {v}" for k, v in p["config"].items()]
+        if p.get("card"):
+            lines.append(f"  card: {p['card'].get('summary')}; periods {p['card'].get('periods')}")
+        return "\n".join(lines)
+
+    _emit(payload, args.json, render)
+    return 0
+
+
+def _add_training_verbs(sub) -> None:
+    """`hrm train` and `hrm model info` (hrm_core.train / hrm_core.checkpoint)."""
+    p = sub.add_parser("train", help="train a model on chosen instruments x intervals; writes models/NAME (+ card)")
+    p.add_argument("--preset", default="default", help="tiny, default, paper, flat, flat_tiny, flat_paper")
+    p.add_argument("--symbols", nargs="+", default=None, help="default: settings default_symbols")
+    p.add_argument("--interval", dest="intervals", nargs="+", default=None, help="one or more of 1h 1d 1wk")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--out", default=None, metavar="NAME", help="model name in models/ (default: preset + time)")
+    p.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE", help="ModelConfig fields, e.g. act=False")
+    for flag in ("train-start", "train-end", "val-start", "val-end", "test-start", "test-end"):
+        p.add_argument(f"--{flag}", default=None, metavar="DATE")
+    p.add_argument("--horizon", type=int, default=None, help="label horizon in bars (default 5)")
+    p.add_argument("--threshold-k", type=float, default=None, help="flat band in vol units (0 = 2-class)")
+    p.add_argument("--purge-bars", type=int, default=None, help="gap before each boundary (>= horizon)")
+    p.add_argument("--stride", type=int, default=None, help="keep every k-th training window")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--early-stop", choices=("val_logloss", "val_net_sharpe"), default=None)
+    p.add_argument("--cost-bps", type=float, default=None, help="default: settings commission + slippage")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    p.add_argument("--force", action="store_true", help="overwrite models/NAME if it exists")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    model = sub.add_parser("model", help="model configs and checkpoints").add_subparsers(dest="action", required=True)
+    p = model.add_parser("info", help="config, parameters by module, FLOPs; with --model also its card")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--preset", default=None)
+    g.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_model_info)
+
+
 # --- parser ------------------------------------------------------------------------------------
 
 def _add_data_args(p: argparse.ArgumentParser, *, csv: bool = True) -> None:
@@ -97,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_show)
 
+    _add_evaluation_verbs(sub)
+    _add_training_verbs(sub)
     return parser
 
 

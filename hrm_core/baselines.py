@@ -1,0 +1,104 @@
+"""Rule baselines as target positions, on the same footing as the model's signals.
+
+Each rule maps closes to a target position decided at the close of bar t from closes
+through t only, in [-1, 1], 0 during its warm-up; `run_backtest` holds it over bar t+1,
+with the same costs and risk layer as the model (see `hrm_core.evaluate`). Compute them
+on the full history and slice to the evaluation period afterwards, so a 200-bar SMA is
+warm on the first test bar.
+
+- buy & hold: +1 on every bar (enters at the first close of the slice, pays entry cost).
+- SMA crossover: +1 while SMA(fast) > SMA(slow), else 0 (or -1 with allow_short).
+- time-series momentum (Moskowitz, Ooi & Pedersen 2012): sign of the trailing
+  `lookback`-bar return close_t / close_(t-L) - 1: long when positive, short when negative
+  (long_only=True: flat instead of short).
+
+Windows are given in *daily* bars and scaled to the interval with `bars_for(days, interval)`
+(50/200 days -> 10/40 weeks), so the rules mean the same thing on every timeframe.
+
+The model baselines (the flat transformer, the HRM with N = T = 1, the HRM without ACT)
+are shipped checkpoints run through `hrm_core.signals` like the main model; their names
+are listed in MODEL_BASELINES.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from hrm_core.metrics import periods_per_year
+
+MODEL_BASELINES = {
+    "flat": "flat transformer, same embeddings and heads, about the same parameter count",
+    "hrm-n1t1": "HRM ablation: N = T = 1 (one H cycle of one L step per segment)",
+    "hrm-noact": "HRM ablation: ACT off (always max_segments)",
+}
+
+
+def bars_for(days: int, interval: str) -> int:
+    """A window of `days` trading days in bars of `interval` (at least 2)."""
+    return max(2, int(round(days * periods_per_year(interval) / 252.0)))
+
+
+def _check(close: pd.Series) -> pd.Series:
+    if not isinstance(close, pd.Series):
+        raise TypeError("close must be a pandas Series")
+    px = close.astype(float)
+    if len(px) and (not np.isfinite(px.to_numpy()).all() or (px <= 0).any()):
+        raise ValueError("close must be finite and positive: drop or fill the bad bars")
+    return px
+
+
+def buy_and_hold(close: pd.Series) -> pd.Series:
+    """+1 on every bar."""
+    px = _check(close)
+    return pd.Series(1.0, index=px.index, name="buy_and_hold")
+
+
+def sma_crossover(close: pd.Series, *, fast: int = 50, slow: int = 200, allow_short: bool = False) -> pd.Series:
+    """+1 when SMA(fast) > SMA(slow) at the close, else 0 (-1 with allow_short); 0 until SMA(slow) exists."""
+    if not 1 <= fast < slow:
+        raise ValueError(f"need 1 <= fast < slow, got fast={fast}, slow={slow}")
+    px = _check(close)
+    f = px.rolling(fast, min_periods=fast).mean()
+    s = px.rolling(slow, min_periods=slow).mean()
+    off = -1.0 if allow_short else 0.0
+    pos = np.where(f > s, 1.0, off)
+    pos[s.isna().to_numpy()] = 0.0
+    return pd.Series(pos, index=px.index, name="sma_crossover")
+
+
+def momentum(close: pd.Series, *, lookback: int = 252, long_only: bool = False) -> pd.Series:
+    """sign(close_t / close_(t-lookback) - 1): +1 / -1 (0 instead of -1 when long_only); 0 in warm-up."""
+    if lookback < 1:
+        raise ValueError(f"lookback must be >= 1 bar, got {lookback}")
+    px = _check(close)
+    past = px / px.shift(lookback) - 1.0
+    pos = np.sign(past.to_numpy())
+    pos = np.where(np.isnan(pos), 0.0, pos)
+    if long_only:
+        pos = np.maximum(pos, 0.0)
+    return pd.Series(pos + 0.0, index=px.index, name="momentum")
+
+
+@dataclass(frozen=True)
+class RuleBaseline:
+    name: str
+    description: str
+    positions: Callable[[pd.Series, str], pd.Series]  # (close, interval) -> target position
+
+
+def rule_baselines() -> list[RuleBaseline]:
+    """The rule baselines every evaluation reports, with their parameters written into the description."""
+    return [
+        RuleBaseline("buy & hold", "long 1.0 on every bar", lambda c, iv: buy_and_hold(c)),
+        RuleBaseline("SMA 50/200", "long while SMA(50 d) > SMA(200 d), else flat",
+                     lambda c, iv: sma_crossover(c, fast=bars_for(50, iv), slow=bars_for(200, iv))),
+        RuleBaseline("momentum 12m", "long/short by the sign of the trailing 252-day return",
+                     lambda c, iv: momentum(c, lookback=bars_for(252, iv))),
+    ]
+
+
+__all__ = ["MODEL_BASELINES", "RuleBaseline", "bars_for", "buy_and_hold", "momentum", "rule_baselines",
+           "sma_crossover"]

@@ -1,0 +1,101 @@
+"""Performance (backtest): the model against buy & hold and the baselines, with costs, CIs, regimes and risk rules."""
+import pandas as pd
+import streamlit as st
+
+from hrm_core.baselines import bars_for
+from hrm_core.evaluate import (
+    DEFINITIONS, TABLE_KEYS, break_even_cost_bps, cost_sensitivity, monthly_returns, risk_effects, rolling_sharpe,
+)
+from ui import charts, loaders
+from ui.guard import guard
+from ui.state import selection, settings
+
+KEY = "performance."  # session-state namespace of this page
+COSTS_GRID_BPS = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
+
+sel = selection()
+s = settings()
+st.title("Performance")
+
+if sel.model is None:
+    st.info("No trained model found in models/, so only the rule baselines are shown. Train one with "
+            "`hrm train --preset default` (or ship one in models/) and pick it in the sidebar.",
+            icon=":material/info:")
+ablations = st.toggle("Include the model ablations (flat transformer, N = T = 1, no ACT)", key=KEY + "ablations",
+                      disabled=sel.model is None, help="Runs each shipped ablation checkpoint through the same "
+                      "signals, risk layer, backtest and costs.")
+
+with guard(f"backtest {sel.symbol} {sel.interval}"):
+    inst = loaders.performance(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
+    main = inst.runs[0]
+    st.caption(
+        f"{inst.symbol} {inst.interval}, **{inst.period.label}**: {inst.first:%Y-%m-%d} to {inst.last:%Y-%m-%d} "
+        f"({inst.n_bars:,} bars; data: {inst.source}). Costs {s.costs.commission_bps:g} bps commission + "
+        f"{s.costs.slippage_bps:g} bps slippage per unit of turnover; annualisation {inst.periods_per_year:g} bars "
+        f"per year; positions decided at a close earn the next bar. Settings: `{s.source}`.")
+    for note in inst.notes:
+        st.warning(f"Caution: {note}.", icon=":material/warning:")
+
+    st.plotly_chart(charts.equity_drawdown(inst.equity(), inst.drawdown(), "Equity and drawdown, net of costs"),
+                    width="stretch", key=KEY + "equity")
+
+    st.subheader("Metrics")
+    table = inst.metrics_table()
+    st.dataframe(table, width="stretch", key=KEY + "metrics", column_config={
+        "kind": st.column_config.TextColumn("kind", help="model, model baseline (ablation) or rule baseline"),
+        **{k: st.column_config.NumberColumn(k, help=DEFINITIONS.get(k, ""), format="%.2f") for k in TABLE_KEYS}})
+    with st.expander("Definitions"):
+        st.markdown("\n".join(f"- **{k}**: {DEFINITIONS[k]}" for k in TABLE_KEYS if k in DEFINITIONS))
+
+    st.subheader("Regimes")
+    st.caption("Each bar's return is grouped by the regime known when its position was decided "
+               "(causal rules: high volatility > bear > bull > sideways).")
+    st.dataframe(inst.regime_table(), width="stretch", key=KEY + "regimes")
+    st.dataframe(inst.regime_sharpes(), width="stretch", key=KEY + "regime_sharpes",
+                 column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
+                                for c in inst.regime_sharpes().columns})
+
+    names = [r.name for r in inst.runs]
+    name = st.selectbox("Strategy to inspect", names, key=KEY + "strategy")
+    run = inst.run(name)
+
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.monthly_heatmap(monthly_returns(run.net_returns), f"Monthly returns [%]: {name}"),
+                        width="stretch", key=KEY + "monthly")
+    with right:
+        window = st.number_input("Rolling window [bars]", min_value=10, max_value=max(10, inst.n_bars),
+                                 value=min(bars_for(126, inst.interval), max(10, inst.n_bars)), key=KEY + "window")
+        roll = {n: rolling_sharpe(inst.run(n).net_returns, window=int(window), periods_per_year=inst.periods_per_year)
+                for n in dict.fromkeys([name, "buy & hold"])}
+        st.plotly_chart(charts.lines(pd.DataFrame(roll), "Rolling Sharpe", "Sharpe"),
+                        width="stretch", key=KEY + "rolling")
+
+    st.subheader("Cost sensitivity")
+    sens = cost_sensitivity(run.backtest, costs_bps=COSTS_GRID_BPS, periods_per_year=inst.periods_per_year)
+    be = break_even_cost_bps(run.backtest)
+    c1, c2 = st.columns([1, 2])
+    c1.metric("Break-even cost [bps per unit of turnover]", "n/a (never trades)" if be == float("inf") else f"{be:.1f}",
+              help="Total cost at which the net compounded return over the period is 0; 0 = loses even without costs.")
+    c1.dataframe(sens, key=KEY + "costs_table")
+    c2.plotly_chart(charts.lines(sens[["Annual return [%]"]], f"Annual return vs cost: {name}", "%"),
+                    width="stretch", key=KEY + "costs_chart")
+
+    st.subheader("Risk rules")
+    st.caption(f"Cap {s.risk.max_abs_position:g}, volatility target {s.risk.vol_target_annual:g} (0 = off, "
+               f"lookback {s.risk.vol_lookback} bars), drawdown brake {s.risk.drawdown_brake:g} (0 = off, scale "
+               f"{s.risk.drawdown_brake_scale:g}). Each rule alone, and all together, on the same target positions.")
+    st.dataframe(risk_effects(run, s), width="stretch", key=KEY + "risk")
+
+    st.subheader("Trades")
+    trades = run.backtest.trades
+    st.caption(f"{len(trades):,} trades ({int(trades['open'].sum()) if len(trades) else 0} still open at the end).")
+    st.dataframe(trades, width="stretch", key=KEY + "trades")
+
+    export = run.backtest.frame.join(run.signals.table.drop(columns=["position"]), how="left") \
+        if run.signals is not None else run.backtest.frame
+    st.download_button("Download the backtest (CSV)", export.to_csv().encode(), key=KEY + "download",
+                       file_name=f"backtest_{inst.symbol}_{inst.interval}_{name}.csv".replace(" ", "_").replace("&", "and"),
+                       mime="text/csv")
+    st.download_button("Download the metrics table (CSV)", table.to_csv().encode(), key=KEY + "download_metrics",
+                       file_name=f"metrics_{inst.symbol}_{inst.interval}.csv", mime="text/csv")

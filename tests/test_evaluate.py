@@ -1,0 +1,193 @@
+"""Evaluation: analytics on hand examples, periods, an end-to-end report, and the backtest/evaluate CLI."""
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hrm_core.backtest import run_backtest
+from hrm_core.checkpoint import save_checkpoint
+from hrm_core.config import get_preset
+from hrm_core.evaluate import (
+    CLAIMS_LABEL, Period, break_even_cost_bps, cost_sensitivity, evaluation_period, in_sample_overlap, load_models,
+    monthly_returns, rolling_sharpe, run_evaluation, write_report,
+)
+from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler, compute_features
+from hrm_core.model import build_model
+from hrm_core.settings import load_settings
+
+torch.set_num_threads(1)
+
+PERIODS = {"train": ["2010-01-01", "2010-12-31"], "validation": ["2011-01-01", "2011-03-31"],
+           "test": ["2011-04-01", "2011-12-31"]}
+
+
+def make_bars(n: int = 700, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0.0003, 0.01, n)))
+    open_ = close * np.exp(rng.normal(0, 0.002, n))
+    idx = pd.bdate_range("2009-06-01", periods=n, tz="UTC", name="time")
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.004, "low": np.minimum(open_, close) * 0.996,
+                         "close": close, "volume": rng.uniform(1e6, 2e6, n)}, index=idx)
+
+
+def series(values, freq="D") -> pd.Series:
+    idx = pd.date_range("2020-01-01", periods=len(values), freq=freq, tz="UTC", name="time")
+    return pd.Series(np.asarray(values, dtype=float), index=idx)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Settings in tmp_path, a user CSV, and tiny checkpoints hrm-default + flat in tmp models/."""
+    monkeypatch.setenv("HRM_OFFLINE", "1")
+    toml = tmp_path / "hrm.toml"
+    toml.write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\nmodels_dir = "{tmp_path / "models"}"\n')
+    monkeypatch.setenv("HRM_SETTINGS", str(toml))
+    bars = make_bars()
+    csv = tmp_path / "SYNTH.csv"
+    bars.reset_index().rename(columns={"time": "Date"}).to_csv(csv, index=False)
+    scaler = Scaler.fit(compute_features(bars.loc[:"2010"]))
+    for name, over in (("hrm-default", {}), ("flat", {"arch": "flat"})):
+        torch.manual_seed(0)
+        cfg = get_preset("tiny", n_features=len(FEATURE_NAMES), **over)
+        save_checkpoint(tmp_path / "models" / name, build_model(cfg), feature_spec=FeatureSpec(window=cfg.window),
+                        scaler=scaler, instruments={"SYNTH": 1}, intervals=["1d"], periods=PERIODS, metrics={},
+                        data_hash="synthetic", name=name)
+    return tmp_path, load_settings(toml), csv
+
+
+# ----------------------------------------------------------------------------- analytics
+
+def test_monthly_returns_compound_within_each_month():
+    r = pd.Series([0.10, -0.10, 0.05], index=pd.DatetimeIndex(
+        ["2020-01-02", "2020-01-03", "2020-02-03"], tz="UTC", name="time"))
+    m = monthly_returns(r)
+    assert m.loc[2020, 1] == pytest.approx(100 * (1.1 * 0.9 - 1))
+    assert m.loc[2020, 2] == pytest.approx(5.0)
+    assert math.isnan(m.loc[2020, 3])
+    assert m.loc[2020, "Year"] == pytest.approx(100 * (1.1 * 0.9 * 1.05 - 1))
+
+
+def test_rolling_sharpe_matches_the_formula_on_its_window():
+    r = series([0.01, -0.02, 0.03, 0.0, 0.01])
+    rs = rolling_sharpe(r, window=3, periods_per_year=252)
+    assert rs.iloc[:2].isna().all()
+    w = np.array([0.03, 0.0, 0.01])
+    assert rs.iloc[-1] == pytest.approx(math.sqrt(252) * w.mean() / w.std(ddof=1))
+
+
+def test_break_even_cost_of_one_long_trade():
+    close = series([100.0, 101.0])
+    bt = run_backtest(series([1.0, 1.0]), close, commission_bps=0.0, slippage_bps=0.0)
+    # wealth (1 - c)(1.01) = 1  ->  c = 1 - 1/1.01
+    assert break_even_cost_bps(bt) == pytest.approx(1e4 * (1 - 1 / 1.01), rel=1e-6)
+    losing = run_backtest(series([1.0, 1.0]), series([100.0, 99.0]), commission_bps=0.0, slippage_bps=0.0)
+    assert break_even_cost_bps(losing) == 0.0
+    never = run_backtest(series([0.0, 0.0]), close, commission_bps=0.0, slippage_bps=0.0)
+    assert break_even_cost_bps(never) == math.inf
+
+
+def test_cost_sensitivity_reproduces_the_backtest_at_its_own_cost():
+    rng = np.random.default_rng(0)
+    close = series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200))))
+    target = series(np.sign(np.sin(np.arange(200) / 5.0)))
+    bt = run_backtest(target, close, commission_bps=1.0, slippage_bps=2.0)
+    table = cost_sensitivity(run_backtest(target, close, commission_bps=0.0, slippage_bps=0.0),
+                             costs_bps=[0.0, 3.0, 10.0], periods_per_year=252)
+    from hrm_core.metrics import cagr
+
+    assert table.loc[3.0, "Annual return [%]"] == pytest.approx(100 * cagr(bt.net_returns, periods_per_year=252))
+    assert table["Annual return [%]"].is_monotonic_decreasing
+
+
+# ----------------------------------------------------------------------------- periods
+
+def test_evaluation_period_prefers_dates_then_the_checkpoints_test_period():
+    class M:
+        name, periods = "m", PERIODS
+
+    assert evaluation_period(M()) == Period("2011-04-01", "2011-12-31", "test period of m")
+    assert evaluation_period(M(), start="2011-05-01").label == "custom"
+    assert evaluation_period(None).label == "all bars"
+    ts = pd.Timestamp
+    assert in_sample_overlap(M(), ts("2010-06-01", tz="UTC"), ts("2011-12-31", tz="UTC"))
+    assert not in_sample_overlap(M(), ts("2011-04-01", tz="UTC"), ts("2011-12-31", tz="UTC"))
+
+
+# ----------------------------------------------------------------------------- end to end
+
+def test_evaluation_end_to_end_writes_an_honest_report(env):
+    tmp, settings, csv = env
+    models = load_models(settings)
+    assert [m.name for m in models] == ["hrm-default", "flat"]  # the shipped default is primary
+    ev = run_evaluation(settings=settings, models=models, csv_paths=[str(csv)], n_boot=200)
+    inst = ev.instruments[0]
+    assert inst.symbol == "SYNTH" and inst.period.label == "test period of hrm-default"
+    assert inst.first >= pd.Timestamp("2011-04-01", tz="UTC") and inst.last <= pd.Timestamp("2011-12-31", tz="UTC")
+    assert [r.name for r in inst.runs] == ["hrm-default", "flat", "buy & hold", "SMA 50/200", "momentum 12m"]
+    assert [r.kind for r in inst.runs][:2] == ["model", "model baseline"]
+    assert ev.n_trials == 5 and all(r.metrics["Trials (N)"] == 5 for r in inst.runs)
+    # every strategy on the same bars, with the same costs
+    for r in inst.runs:
+        assert r.backtest.frame.index.equals(inst.runs[0].backtest.frame.index)
+        assert (r.backtest.commission_bps, r.backtest.slippage_bps) == (1.0, 2.0)
+    # signals were computed on the full history then sliced: the first test bar already has a decision
+    main = inst.runs[0]
+    assert main.signals.table.loc[inst.first, "status"] == "ok"
+    assert main.target.equals(main.signals.position.loc[main.target.index])
+
+    md, js = write_report(ev, tmp / "docs" / "results.md")
+    text = md.read_text()
+    for needle in (CLAIMS_LABEL, "2.34", "DSR", "N = 5", "1 bps commission + 2 bps slippage", "Regimes",
+                   "test period of hrm-default", "SYNTH", "Break-even"):
+        assert needle in text, needle
+    data = json.loads(js.read_text())  # strict JSON: NaN was written as null
+    assert data["claims"]["label"] == CLAIMS_LABEL and data["claims"]["Sharpe"] == 2.34
+    assert data["settings"]["costs"]["total_bps_per_unit_turnover"] == 3.0
+    assert data["settings"]["DSR trials"]["N"] == 5
+    strat = data["instruments"][0]["strategies"][0]
+    assert {"Sharpe", "Sharpe CI 95% low", "Annual return CI 95% high [%]", "DSR"} <= set(strat["metrics"])
+    assert data["headline"] and "Sharpe" in data["headline"][0]
+
+
+def test_rules_only_evaluation_when_there_is_no_model(env):
+    _, settings, csv = env
+    ev = run_evaluation(settings=settings, models=[], csv_paths=[str(csv)], n_boot=50)
+    assert ev.primary is None and ev.period.label == "all bars"
+    assert [r.name for r in ev.instruments[0].runs] == ["buy & hold", "SMA 50/200", "momentum 12m"]
+
+
+def test_cli_backtest_json(env, capsys):
+    import hrm_cli
+
+    _, _, csv = env
+    assert hrm_cli.main(["backtest", "--csv", str(csv), "--costs-bps", "5", "--n-boot", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["period"]["label"] == "test period of hrm-default"
+    names = [s["name"] for s in out["strategies"]]
+    assert names[0] == "hrm-default" and "buy & hold" in names
+    assert out["strategies"][0]["costs_bps"] == {"commission": 5.0, "slippage": 0.0}
+    assert out["strategies"][0]["metrics"]["Periods"] == out["bars"]
+
+
+def test_cli_backtest_outside_the_test_period_says_so(env, capsys):
+    import hrm_cli
+
+    _, _, csv = env
+    assert hrm_cli.main(["backtest", "--csv", str(csv), "--start", "2010-01-01", "--end", "2010-12-31",
+                         "--n-boot", "50", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["period"]["label"] == "custom" and any("in-sample" in n for n in out["notes"])
+
+
+def test_cli_evaluate_writes_markdown_and_json(env, capsys):
+    import hrm_cli
+
+    tmp, _, csv = env
+    out_md = tmp / "out" / "results.md"
+    assert hrm_cli.main(["evaluate", "--csv", str(csv), "--out", str(out_md), "--n-boot", "100", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["primary_model"] == "hrm-default" and out_md.exists() and (tmp / "out" / "results.json").exists()
+    assert "hrm evaluate --csv" in out_md.read_text()
