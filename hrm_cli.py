@@ -278,6 +278,32 @@ def _add_training_verbs(sub) -> None:
     p.set_defaults(func=cmd_model_info)
 
 
+# --- bench -------------------------------------------------------------------------------------
+
+BENCHMARKS = {"backtest": [], "signals": [], "model": ["--quick"]}
+
+
+def cmd_bench(args) -> int:
+    """Run the benchmarks in benchmarks/ (each a fresh interpreter, as documented there); one JSON."""
+    import subprocess
+
+    from hrm_core.settings import PROJECT_ROOT
+
+    if not (PROJECT_ROOT / "benchmarks").is_dir():
+        raise HRMError(f"benchmarks/ not found under {PROJECT_ROOT}; run `hrm bench` from a source checkout")
+    results = {}
+    for name in args.only or list(BENCHMARKS):
+        flags = [] if args.full and name == "model" else BENCHMARKS[name]
+        print(f"... benchmarks.{name} {' '.join(flags)}", file=sys.stderr)
+        done = subprocess.run([sys.executable, "-m", f"benchmarks.{name}", *flags], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise HRMError(f"benchmarks.{name} failed: {done.stderr.strip().splitlines()[-1:]}")
+        results[name] = json.loads(done.stdout)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
 # --- parser ------------------------------------------------------------------------------------
 
 def _add_data_args(p: argparse.ArgumentParser, *, csv: bool = True) -> None:
@@ -312,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_evaluation_verbs(sub)
     _add_training_verbs(sub)
+    p = sub.add_parser("bench", help="speed and memory benchmarks (JSON)")
+    p.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
+    p.add_argument("--full", action="store_true", help="model benchmark with full iteration counts")
+    p.set_defaults(func=cmd_bench)
+
     return parser
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 import streamlit as st
 
 from hrm_core.data import LoadResult, load_bars
+from hrm_core.settings import Settings
+from ui.state import settings
+
+# Every cached function takes the settings in force as an argument, so editing hrm.toml
+# (or HRM_SETTINGS) gives new cache entries instead of silently reusing old ones.
+
+
+def bars(symbol: str, interval: str, start=None, end=None) -> LoadResult:
+    """Bars and their source; cached for 10 minutes so a live source is re-polled."""
+    return _bars(symbol, interval, start, end, settings())
 
 
 @st.cache_data(ttl=600, show_spinner="Loading market data...")
-def bars(symbol: str, interval: str, start, end) -> LoadResult:
-    return load_bars(symbol, interval, start, end)
+def _bars(symbol: str, interval: str, start, end, s: Settings) -> LoadResult:
+    return load_bars(symbol, interval, start, end, settings=s)
 
 
 # --- models, signals and backtests (hrm_core.signals / hrm_core.evaluate) -----------------------
@@ -33,35 +43,34 @@ def model(path: str):
 
 def signals(symbol: str, interval: str, model_path: str):
     """The model's SignalResult over the full history of (symbol, interval)."""
-    return _signals(symbol, interval, model_path, _mtime(model_path))
+    return _signals(symbol, interval, model_path, _mtime(model_path), settings())
 
 
 def performance(symbol: str, interval: str, model_path: str | None, start=None, end=None, ablations: bool = False):
     """InstrumentEvaluation for the Performance page: model (if any), ablations (optional), rule baselines."""
-    return _performance(symbol, interval, model_path, _mtime(model_path) if model_path else 0.0, start, end, ablations)
+    mtime = _mtime(model_path) if model_path else 0.0
+    return _performance(symbol, interval, model_path, mtime, start, end, ablations, settings())
 
 
 @st.cache_data(show_spinner="Computing signals...", max_entries=32)
-def _signals(symbol: str, interval: str, model_path: str, mtime: float):
+def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Settings):
     """The model's SignalResult over the full history (also cached in SQLite across restarts)."""
     from hrm_core.signals import generate_signals, signals_db_path
-    from ui.state import settings
 
-    res = bars(symbol, interval, None, None)
+    res = _bars(symbol, interval, None, None, s)
     return generate_signals(model(model_path), res.bars, symbol=res.symbol, interval=interval,
-                            cache=signals_db_path(settings()))
+                            cache=signals_db_path(s))
 
 
 @st.cache_data(show_spinner="Backtesting the model and the baselines...", max_entries=16)
-def _performance(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool):
+def _performance(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
+                 s: Settings):
     from hrm_core.baselines import MODEL_BASELINES
     from hrm_core.checkpoint import list_checkpoints
     from hrm_core.evaluate import evaluate_instrument, evaluation_period
     from hrm_core.signals import signals_db_path
-    from ui.state import settings
 
-    s = settings()
-    res = bars(symbol, interval, None, None)
+    res = _bars(symbol, interval, None, None, s)
     models = []
     if model_path:
         main = model(model_path)

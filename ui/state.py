@@ -26,8 +26,8 @@ class Selection:
         return self.symbols[0]
 
 
-@st.cache_resource
 def settings() -> Settings:
+    """Read on every run (a small TOML file): edits to hrm.toml apply without a restart."""
     return load_settings()
 
 
