@@ -282,7 +282,7 @@ def _fmt_step(step: pd.Timedelta) -> str:
     return f"{hours:g} h" if hours < 24 else f"{hours / 24:g} d"
 
 
-def _as_utc(value: Any) -> pd.Timestamp:
+def as_utc(value: Any) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     return ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlite_utils
 
-from hrm_core.bars import COLUMNS, _as_utc, _one_line, empty_bars
+from hrm_core.bars import COLUMNS, as_utc, _one_line, empty_bars
 from hrm_core.errors import CacheError
 
 # --- cache -------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class BarCache:
         `replace=True` is what a download uses: Yahoo's adjusted history is rebased after each
         dividend or split, so mixing old and new rows would leave a seam.
         """
-        fetched_at = pd.Timestamp.now(tz="UTC") if fetched_at is None else _as_utc(fetched_at)
+        fetched_at = pd.Timestamp.now(tz="UTC") if fetched_at is None else as_utc(fetched_at)
         with self._transaction():
             if replace:
                 self.db.execute('DELETE FROM bars WHERE symbol = ? AND "interval" = ?', [symbol, interval])

@@ -27,7 +27,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from hrm_core.bars import (  # noqa: F401  (re-exported: the data layer's public API)
-    INTERVALS, PRICES, _as_utc, _check_interval, _fmt_time, _one_line, _to_utc_index,
+    INTERVALS, PRICES, as_utc, _check_interval, _fmt_time, _one_line, _to_utc_index,
     conform_interval, empty_bars, normalise_columns, read_ohlcv_file, resample_bars, validate_bars,
 )
 from hrm_core.cache import BarCache, cache_errors
@@ -168,7 +168,7 @@ class LoadResult:
         """Time since the download, or None when the bars were not downloaded."""
         if self.fetched_at is None:
             return None
-        now = pd.Timestamp.now(tz="UTC") if now is None else _as_utc(now)
+        now = pd.Timestamp.now(tz="UTC") if now is None else as_utc(now)
         return now - self.fetched_at
 
     def badge(self, now: pd.Timestamp | None = None) -> str:
@@ -203,7 +203,7 @@ def _parse_bound(value: Any, *, name: str, end: bool) -> pd.Timestamp | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
-        ts = _as_utc(value)
+        ts = as_utc(value)
     except (ValueError, TypeError) as exc:
         raise DataError(f"cannot read {name} date {value!r}; use a date like 2015-01-31") from exc
     if ts is pd.NaT:
