@@ -50,7 +50,10 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     st.subheader("Regimes")
     st.caption("Each bar's return is grouped by the regime known when its position was decided "
                "(causal rules: high volatility > bear > bull > sideways).")
-    st.dataframe(inst.regime_table(), width="stretch", key=KEY + "regimes")
+    regimes = inst.regime_table()
+    st.dataframe(regimes, width="stretch", key=KEY + "regimes", column_config={
+        c: st.column_config.NumberColumn(c, format="%d" if c == "Bars" else "%.2f")
+        for c in regimes.select_dtypes("number").columns})
     st.dataframe(inst.regime_sharpes(), width="stretch", key=KEY + "regime_sharpes",
                  column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
                                 for c in inst.regime_sharpes().columns})

@@ -30,7 +30,11 @@ if sel.model is not None and bars is not None:
                    f"{(table['status'] == 'nonfinite').sum():,} non-finite outputs (shown flat); "
                    f"position = direction x size, decided at the close and held over the next bar"
                    f"{' (served from the signal cache)' if sig.cached else ''}.")
-        st.plotly_chart(charts.signal_chart(bars, table, changes, f"{sel.symbol} - {sel.interval}"), width="stretch")
+        periods = loaders.model(sel.model).periods
+        st.caption(f"Shaded: where this model was trained ({' .. '.join(periods['train'])}) and validated; "
+                   f"only the test period ({' .. '.join(periods['test'])}) and later is out-of-sample.")
+        st.plotly_chart(charts.signal_chart(bars, table, changes, f"{sel.symbol} - {sel.interval}", periods),
+                        width="stretch")
         st.subheader("Recent decisions")
         st.dataframe(table.tail(20).iloc[::-1][["action", "position", "confidence", "p_short", "p_flat", "p_long",
                                                  "value", "steps", "latency_ms", "status"]],

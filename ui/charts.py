@@ -5,15 +5,25 @@ import pandas as pd
 import plotly.graph_objects as go
 
 BADGE_COLOURS = {"live": "green", "cache": "blue", "stale-cache": "orange", "sample": "gray", "file": "violet"}
+# Shading of a checkpoint's periods: a trader must see where signals are in-sample.
+PERIOD_STYLE = {"train": ("rgba(128,128,128,0.10)", "train (in-sample)"),
+                "validation": ("rgba(255,165,0,0.10)", "validation"),
+                "test": ("rgba(44,160,44,0.10)", "test (out-of-sample)")}
+
+
+def _frame(fig: go.Figure, title: str, height: int) -> go.Figure:
+    """Shared layout: title on top, legend under the plot so the two never overlap."""
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
+    return fig
 
 
 def candlestick(bars: pd.DataFrame, title: str) -> go.Figure:
     """Candlesticks of OHLC bars, with a range slider-free layout sized for the dashboard."""
     fig = go.Figure(go.Candlestick(x=bars.index, open=bars["open"], high=bars["high"],
                                    low=bars["low"], close=bars["close"], name="price"))
-    fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_rangeslider_visible=False, yaxis_title="price")
-    return fig
+    fig.update_layout(xaxis_rangeslider_visible=False, yaxis_title="price")
+    return _frame(fig, title, 520)
 
 
 # --- signals and performance (presentation of hrm_core.signals / hrm_core.evaluate results) ------
@@ -25,8 +35,12 @@ MARKERS = {  # action the model switched to -> marker
 }
 
 
-def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame, title: str) -> go.Figure:
-    """Candlesticks with decision markers; below, the target position and the confidence (max probability)."""
+def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame, title: str,
+                 periods: dict | None = None) -> go.Figure:
+    """Candlesticks with decision markers; below, the target position and the confidence (max probability).
+
+    `periods` (a checkpoint's {"train": [start, end], ...}) shades where the model was trained and validated.
+    """
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
@@ -43,8 +57,14 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
                              fill="tozeroy"), row=2, col=1)
     fig.add_trace(go.Scatter(x=table.index, y=table["confidence"], name="confidence", line=dict(width=1, dash="dot")),
                   row=2, col=1)
-    fig.update_layout(title=title, height=640, margin=dict(l=10, r=10, t=40, b=10), xaxis_rangeslider_visible=False,
-                      legend=dict(orientation="h", y=1.06))
+    for name, (colour, label) in PERIOD_STYLE.items():
+        if periods and name in periods:
+            start, end = (pd.Timestamp(t, tz="UTC") for t in periods[name])
+            if start <= bars.index[-1] and end >= bars.index[0]:
+                fig.add_vrect(x0=max(start, bars.index[0]), x1=min(end, bars.index[-1]), fillcolor=colour,
+                              line_width=0, layer="below", annotation_text=label,
+                              annotation_position="top left", row="all", col=1)
+    _frame(fig, title, 660).update_layout(xaxis_rangeslider_visible=False)
     fig.update_yaxes(title_text="price", row=1, col=1)
     fig.update_yaxes(title_text="position / confidence", range=[-1.05, 1.05], row=2, col=1)
     return fig
@@ -61,7 +81,7 @@ def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str) ->
                                  line=dict(width=width)), row=1, col=1)
         fig.add_trace(go.Scatter(x=drawdown.index, y=100 * drawdown[name], name=name, legendgroup=name,
                                  showlegend=False, line=dict(width=width)), row=2, col=1)
-    fig.update_layout(title=title, height=560, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=1.08))
+    _frame(fig, title, 580)
     fig.update_yaxes(title_text="equity (start = 1)", row=1, col=1)
     fig.update_yaxes(title_text="drawdown [%]", row=2, col=1)
     return fig
@@ -85,6 +105,5 @@ def lines(frame: pd.DataFrame, title: str, y_title: str, *, zero_line: bool = Tr
     fig = go.Figure([go.Scatter(x=frame.index, y=frame[c], name=str(c), mode="lines") for c in frame.columns])
     if zero_line:
         fig.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
-    fig.update_layout(title=title, height=340, margin=dict(l=10, r=10, t=40, b=10), yaxis_title=y_title,
-                      legend=dict(orientation="h", y=1.12))
-    return fig
+    fig.update_layout(yaxis_title=y_title)
+    return _frame(fig, title, 360)
