@@ -1,4 +1,6 @@
 """Performance (backtest): the model against buy & hold and the baselines, with costs, CIs, regimes and risk rules."""
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
@@ -85,10 +87,19 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
                     width="stretch", key=KEY + "costs_chart")
 
     st.subheader("Risk rules")
-    st.caption(f"Cap {s.risk.max_abs_position:g}, volatility target {s.risk.vol_target_annual:g} (0 = off, "
-               f"lookback {s.risk.vol_lookback} bars), drawdown brake {s.risk.drawdown_brake:g} (0 = off, scale "
-               f"{s.risk.drawdown_brake_scale:g}). Each rule alone, and all together, on the same target positions.")
-    st.dataframe(risk_effects(run, s), width="stretch", key=KEY + "risk")
+    st.caption("Each rule alone, and all together, on the same target positions and costs. Start from the "
+               f"settings in force (`{s.source}`) and try others here; the figures above always use the settings file.")
+    r = s.risk
+    c = st.columns(4)
+    what_if = replace(r, max_abs_position=c[0].number_input("Position cap", 0.05, 1.0, r.max_abs_position, 0.05,
+                                                            key=KEY + "cap"),
+                      vol_target_annual=c[1].number_input("Vol target (annual, 0 = off)", 0.0, 1.0,
+                                                          r.vol_target_annual, 0.01, key=KEY + "vol"),
+                      drawdown_brake=c[2].number_input("Drawdown brake (0 = off)", 0.0, 0.9, r.drawdown_brake, 0.01,
+                                                       key=KEY + "brake"),
+                      drawdown_brake_scale=c[3].number_input("Exposure while braking", 0.05, 1.0,
+                                                             r.drawdown_brake_scale, 0.05, key=KEY + "brake_scale"))
+    st.dataframe(risk_effects(run, replace(s, risk=what_if)), width="stretch", key=KEY + "risk")
 
     st.subheader("Trades")
     trades = run.backtest.trades

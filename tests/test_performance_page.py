@@ -12,33 +12,12 @@ SHIPPED = ROOT / "models" / "hrm-default" / "model.pt"
 torch.set_num_threads(1)
 
 
-def _tiny_models_dir(tmp_path: Path, monkeypatch) -> Path:
-    """A tiny untrained checkpoint saved like a shipped one (used until models/hrm-default exists)."""
-    from hrm_core.checkpoint import save_checkpoint
-    from hrm_core.config import get_preset
-    from hrm_core.data import load_bars
-    from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler, compute_features
-    from hrm_core.model import build_model
-    from hrm_core.settings import Settings
-
-    bars = load_bars("^GSPC", "1d", settings=Settings()).bars
-    torch.manual_seed(0)
-    cfg = get_preset("tiny", n_features=len(FEATURE_NAMES))
-    save_checkpoint(tmp_path / "models" / "hrm-default", build_model(cfg), feature_spec=FeatureSpec(window=cfg.window),
-                    scaler=Scaler.fit(compute_features(bars.loc[:"2012"])), instruments={"^GSPC": 1},
-                    intervals=["1d"], periods={"train": ["1999-01-01", "2012-12-31"],
-                                               "validation": ["2013-01-01", "2015-12-31"],
-                                               "test": ["2016-01-01", "2018-12-31"]},
-                    metrics={}, data_hash="sample", name="hrm-default")
-    return tmp_path / "models"
-
-
 def _app(tmp_path, monkeypatch, models_dir: Path) -> AppTest:
     monkeypatch.setenv("HRM_OFFLINE", "1")
     toml = tmp_path / "hrm.toml"
     toml.write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\nmodels_dir = "{models_dir}"\n')
     monkeypatch.setenv("HRM_SETTINGS", str(toml))
-    st.cache_data.clear()  # the sidebar's settings and loaders are process-wide caches
+    st.cache_data.clear()  # loaders are process-wide caches
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
@@ -47,8 +26,8 @@ def _app(tmp_path, monkeypatch, models_dir: Path) -> AppTest:
 
 @pytest.fixture
 def with_model(tmp_path, monkeypatch):
-    models = SHIPPED.parent.parent if SHIPPED.exists() else _tiny_models_dir(tmp_path, monkeypatch)
-    return _app(tmp_path, monkeypatch, models)
+    assert SHIPPED.exists(), "the shipped default model is part of the repository"
+    return _app(tmp_path, monkeypatch, SHIPPED.parent.parent)
 
 
 def test_performance_page_renders_metrics_table_and_charts_for_the_model(with_model):
@@ -73,6 +52,17 @@ def test_performance_page_can_inspect_a_baseline(with_model):
     at.run()
     at.selectbox(key="performance.strategy").select("buy & hold").run()
     assert not at.exception and not at.error
+
+
+def test_risk_what_if_changes_the_rule_effects(with_model):
+    at = with_model
+    at.switch_page("pages/performance.py")
+    at.run()
+    risk_table = next(df.value for df in at.dataframe if "variant" == df.value.index.name)
+    assert not risk_table["active"]["vol target only"]  # off in the settings in force
+    at.number_input(key="performance.vol").set_value(0.10).run()
+    risk_table = next(df.value for df in at.dataframe if "variant" == df.value.index.name)
+    assert risk_table["active"]["vol target only"] and not at.exception
 
 
 def test_signals_page_overlays_the_models_decisions(with_model):
