@@ -89,7 +89,8 @@ def cmd_signals(args) -> int:
 
 
 def cmd_backtest(args) -> int:
-    from hrm_core.evaluate import backtest_instrument, instrument_json
+    from hrm_core.evaluate import backtest_instrument
+    from hrm_core.report import instrument_json
     from hrm_core.settings import CostSettings
 
     if not args.symbol and not args.csv:
@@ -111,7 +112,8 @@ def cmd_backtest(args) -> int:
 def cmd_evaluate(args) -> int:
     import time as _time
 
-    from hrm_core.evaluate import headline, load_models, run_evaluation, write_report
+    from hrm_core.evaluate import load_models, run_evaluation
+    from hrm_core.report import headline, write_report
 
     t0 = _time.perf_counter()
     models = load_models(args.settings, args.models)

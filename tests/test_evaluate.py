@@ -11,9 +11,10 @@ from hrm_core.backtest import run_backtest
 from hrm_core.checkpoint import save_checkpoint
 from hrm_core.config import get_preset
 from hrm_core.evaluate import (
-    CLAIMS_LABEL, Period, break_even_cost_bps, cost_sensitivity, evaluation_period, in_sample_overlap, load_models,
-    monthly_returns, rolling_sharpe, run_evaluation, write_report,
+    Period, break_even_cost_bps, cost_sensitivity, evaluation_period, in_sample_overlap, load_models,
+    monthly_returns, rolling_sharpe, run_evaluation,
 )
+from hrm_core.report import CLAIMS_LABEL, write_report
 from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler, compute_features
 from hrm_core.model import build_model
 from hrm_core.settings import load_settings
