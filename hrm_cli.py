@@ -121,7 +121,8 @@ def cmd_evaluate(args) -> int:
                         interval=args.eval_interval, start=args.start, end=args.end, extra_trials=args.extra_trials,
                         n_boot=args.n_boot, progress=lambda msg: print(f"... {msg}", file=sys.stderr))
     command = " ".join(["hrm evaluate", *(["--symbols", *args.symbols] if args.symbols else []),
-                        *(["--csv", *args.csv] if args.csv else []), *(["--models", *args.models] if args.models else [])])
+                        *(["--csv", *args.csv] if args.csv else []), *(["--models", *args.models] if args.models else []),
+                        *(["--extra-trials", str(args.extra_trials)] if args.extra_trials else [])])
     md, js = write_report(ev, args.out, args.json_out, command=command)
     payload = {"markdown": str(md), "json": str(js), "seconds": round(_time.perf_counter() - t0, 1),
                "primary_model": ev.primary, "headline": [h.replace("**", "") for h in headline(ev)]}

@@ -2,7 +2,7 @@
 # Train the four shipped models on the bundled offline sample (^GSPC, ^IXIC daily 1999-2018).
 # Periods are TrainConfig's defaults: train 1999-01-01 .. 2012-12-31, validation 2013-01-01 .. 2015-12-31,
 # test 2016-01-01 .. 2018-12-31 (never read by training), purge = label horizon = 5 bars.
-#   models/hrm-default  HRM, preset default (N = T = 2, M = 4, ACT on)
+#   models/hrm-default  HRM, preset default (N = T = 2, M = 3, ACT on)
 #   models/flat         flat transformer baseline of about the same size
 #   models/hrm-n1t1     HRM ablation: N = T = 1
 #   models/hrm-noact    HRM ablation: ACT off (always M segments)
