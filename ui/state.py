@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from hrm_core.checkpoint import list_checkpoints
 from hrm_core.data import INTERVALS
 from hrm_core.settings import Settings, load_settings
 
@@ -56,10 +57,6 @@ def draw_sidebar() -> Selection:
 
 def _model_picker(sb) -> str | None:
     """List shipped and trained checkpoints; none yet -> None."""
-    try:
-        from hrm_core.checkpoint import list_checkpoints
-    except ImportError:  # training layer not installed in this build
-        return None
     cards = list_checkpoints(settings().data.path("models_dir"))
     if not cards:
         sb.caption("No trained model found in models/.")
