@@ -22,7 +22,7 @@ PRICES = ("open", "high", "low", "close")
 
 # Relative slack for low <= open, close <= high: data vendors round O/H/L/C separately.
 OHLC_REL_TOL = 1e-6
-_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
+BAR_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
 # pandas resample rules per target interval. Weekly bins run Monday 00:00 UTC to the next
 # Monday and are labelled by their Monday, like Yahoo's own 1wk bars.
 _RESAMPLE = {
@@ -267,7 +267,7 @@ def _bar_step(index: pd.DatetimeIndex) -> pd.Timedelta | None:
 def conform_interval(bars: pd.DataFrame, interval: str, *, what: str = "data") -> pd.DataFrame:
     """Return bars at `interval`: unchanged if already there, resampled if finer, DataError if coarser."""
     step = _bar_step(bars.index)
-    span = _SPAN[interval]
+    span = BAR_SPAN[interval]
     if step is None or abs(step - span) <= span * 0.05:  # already at this interval (5 % slack for odd gaps)
         return bars
     if step < span:
@@ -291,3 +291,15 @@ def _check_interval(interval: str) -> str:
     if interval not in INTERVALS:
         raise DataError(f"unknown interval {interval!r}; use one of {', '.join(INTERVALS)}")
     return interval
+
+
+def drop_unfinished(bars: pd.DataFrame, interval: str, now: pd.Timestamp) -> pd.DataFrame:
+    """Drop a last bar whose period has not ended yet (a live download during the session).
+
+    Its "close" is only the latest trade: a signal on it would be revised when the bar ends.
+    Bars are labelled by their start, so a bar is finished once start + span <= now (for a
+    daily bar that is midnight UTC after the session: conservative for US markets).
+    """
+    if len(bars) and bars.index[-1] + BAR_SPAN[interval] > now:
+        return bars.iloc[:-1]
+    return bars

@@ -38,8 +38,8 @@ CHECKPOINT_FILE = "model.pt"
 DEFAULT_MODEL_NAME = "hrm-default"
 
 LOSS_DOC = ("policy cross-entropy on the 3-class direction label + Huber on the forward return (scaled by the "
-            "training std) + a sizing term (minus the batch Sharpe of position = direction x size held one "
-            "horizon, net of round-trip cost) + the ACT Q-head BCE (halt target: the current decision is right; "
+            "training std) + a sizing term (minus the mean-variance utility, risk aversion 3, of position = "
+            "direction x size held one horizon, net of round-trip cost) + the ACT Q-head BCE (halt target: the current decision is right; "
             "continue target: the next segment's best Q); AdamW, warmup + cosine decay, gradient clipping, "
             "early stopping on a validation figure; see hrm_core/train.py")
 

@@ -28,10 +28,10 @@ import pandas as pd
 
 from hrm_core.bars import (  # noqa: F401  (re-exported: the data layer's public API)
     INTERVALS, PRICES, as_utc, _check_interval, _fmt_time, _one_line, _to_utc_index,
-    conform_interval, empty_bars, normalise_columns, read_ohlcv_file, resample_bars, validate_bars,
+    conform_interval, drop_unfinished, empty_bars, normalise_columns, read_ohlcv_file, resample_bars, validate_bars,
 )
 from hrm_core.cache import BarCache, cache_errors
-from hrm_core.errors import DataError, EmptyDataError, UnknownSymbolError
+from hrm_core.errors import CacheError, DataError, EmptyDataError, UnknownSymbolError
 from hrm_core.settings import Settings, load_settings
 
 SOURCES = ("live", "cache", "stale-cache", "sample", "file")
@@ -257,29 +257,45 @@ def load_bars(symbol: str, interval: str = "1d", start: Any = None, end: Any = N
     if not symbol:
         raise DataError("no symbol given; pass a ticker such as ^GSPC or a file path")
     what = f"{symbol} {interval}"
-    db_path = settings.data.path("cache_db")
-    with cache_errors(db_path):
-        return _load_cached_or_live(symbol, interval, start_ts, end_ts, db_path, settings, downloader, what)
+    return _load_cached_or_live(symbol, interval, start_ts, end_ts, settings.data.path("cache_db"), settings,
+                                downloader, what)
 
 
 def _load_cached_or_live(symbol: str, interval: str, start_ts: pd.Timestamp | None, end_ts: pd.Timestamp | None,
                          db_path: Path, settings: Settings, downloader: Downloader | None,
                          what: str) -> LoadResult:
-    """The cache/yfinance part of load_bars; falls through to the sample when both come up empty."""
+    """The cache/yfinance part of load_bars; falls through to the sample when both come up empty.
+
+    A broken, locked or read-only cache never blocks the data: it is skipped (or a download is
+    served uncached) and the LoadResult's note says why, so the user can fix the file.
+    """
     now = pd.Timestamp.now(tz="UTC")
-    with BarCache(db_path) as cache:
-        fetched = cache.fetched_at(symbol, interval)
-        if fetched is not None and now - fetched <= pd.Timedelta(hours=settings.data.max_age_hours):
-            return LoadResult(select_range(cache.read(symbol, interval), start_ts, end_ts, what=what),
-                              symbol, interval, "cache", fetched)
-        bars, note = _try_download(symbol, interval, downloader)
-        if not bars.empty:
-            cache.write(symbol, interval, bars, fetched_at=now, replace=True)
-            return LoadResult(select_range(bars, start_ts, end_ts, what=what), symbol, interval, "live", now)
-        if fetched is not None:
-            return LoadResult(select_range(cache.read(symbol, interval), start_ts, end_ts, what=what),
-                              symbol, interval, "stale-cache", fetched, note)
-    return _load_sample(symbol, interval, start_ts, end_ts, settings, note)
+    notes: list[str] = []
+    cached, fetched = None, None
+    try:
+        with cache_errors(db_path), BarCache(db_path) as cache:
+            fetched = cache.fetched_at(symbol, interval)
+            if fetched is not None:
+                cached = cache.read(symbol, interval)
+    except CacheError as exc:
+        notes.append(str(exc))
+    if cached is not None and now - fetched <= pd.Timedelta(hours=settings.data.max_age_hours):
+        return LoadResult(select_range(cached, start_ts, end_ts, what=what), symbol, interval, "cache", fetched)
+    bars, why = _try_download(symbol, interval, downloader)
+    bars = drop_unfinished(bars, interval, now)
+    if not bars.empty:
+        try:
+            with cache_errors(db_path), BarCache(db_path) as cache:
+                cache.write(symbol, interval, bars, fetched_at=now, replace=True)
+        except CacheError as exc:
+            notes.append(f"served without caching: {exc}")
+        return LoadResult(select_range(bars, start_ts, end_ts, what=what), symbol, interval, "live", now,
+                          "; ".join(notes))
+    notes.insert(0, why)
+    if cached is not None:
+        return LoadResult(select_range(cached, start_ts, end_ts, what=what), symbol, interval, "stale-cache",
+                          fetched, "; ".join(notes))
+    return _load_sample(symbol, interval, start_ts, end_ts, settings, "; ".join(n for n in notes if n))
 
 
 def _try_download(symbol: str, interval: str, downloader: Downloader | None) -> tuple[pd.DataFrame, str]:

@@ -10,9 +10,9 @@ The evaluation protocol (DESIGN "Evaluation protocol"):
   the drawdown brake) -> `run_backtest` (commission + slippage per unit of turnover,
   position decided at close t earns bar t+1) -> `backtest_metrics` + `metrics_with_ci`
   (stationary bootstrap). The risk layer starts fresh at the first evaluated bar.
-- **Deflation.** DSR uses N = every (strategy, instrument) backtest in the report plus
-  any configurations declared tried elsewhere (`extra_trials`), and the variance of their
-  per-period Sharpe ratios.
+- **Deflation.** DSR uses N = every (model, instrument) backtest in the report plus any
+  configurations declared tried elsewhere (`extra_trials`), and the variance of their
+  per-period Sharpe ratios. Rule baselines are references, not trials.
 
 Also here, because the Performance page and the report share them: monthly returns, a
 rolling Sharpe, and cost sensitivity with the break-even cost. `hrm_core.report` writes
@@ -115,6 +115,7 @@ class StrategyRun:
     interval: str
     target: pd.Series  # raw target position over the evaluated bars (before the risk layer)
     close: pd.Series  # closes of the evaluated bars
+    history: pd.Series  # closes just before them: warm-up of the risk layer's volatility estimate
     risk: RiskResult
     backtest: BacktestResult
     metrics: dict[str, float]
@@ -150,16 +151,18 @@ def backtest_target(
                              f"({period.start or '...'} .. {period.end or '...'}); the data covers {have}. "
                              "Pass --start/--end (or pick dates in the sidebar) inside the data")
     close = bars_full["close"][mask]
+    first = int(np.flatnonzero(mask)[0])
+    history = bars_full["close"].iloc[max(0, first - settings.risk.vol_lookback - 1):first]
     target = target_full[mask].astype(float)
     P = periods_per_year(interval)
-    risk = apply_risk(target, close, settings.risk, periods_per_year=P, costs_bps=costs.total_bps)
+    risk = apply_risk(target, close, settings.risk, periods_per_year=P, costs_bps=costs.total_bps, history=history)
     bt = run_backtest(risk.final.clip(-1.0, 1.0), close, commission_bps=costs.commission_bps,
                       slippage_bps=costs.slippage_bps)
     m = backtest_metrics(bt, periods_per_year=P)
     m.update(metrics_with_ci(bt.net_returns, periods_per_year=P, n_boot=n_boot, seed=seed,
                              alpha=1 - CI_LEVEL / 100))
     return StrategyRun(name=name, kind=kind, description=description, symbol=symbol, interval=interval,
-                       target=target, close=close, risk=risk, backtest=bt, metrics=m, signals=signals)
+                       target=target, close=close, history=history, risk=risk, backtest=bt, metrics=m, signals=signals)
 
 
 def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, period: Period, settings: Settings,
@@ -248,10 +251,11 @@ def evaluate_instrument(
     cache=None,
     n_boot: int = N_BOOT,
     progress: Callable[[str], None] | None = None,
+    extra_trials: int = 0,
 ) -> InstrumentEvaluation:
     """Models (pairs of LoadedModel and kind) then the rule baselines, on one instrument and period.
 
-    DSR is deflated over the strategies run here (N = len(runs))."""
+    DSR is deflated over the model runs here plus `extra_trials` (see `deflate`)."""
     period = period or evaluation_period(models[0][0] if models else None)
     runs: list[StrategyRun] = []
     for loaded, kind in models:
@@ -271,24 +275,34 @@ def evaluate_instrument(
     regimes = classify_regimes(bars_full["close"], periods_per_year=P).reindex(runs[0].backtest.frame.index)
     notes = [f"{r.name} held no position on any evaluated bar: its ratios are undefined (n/a)"
              for r in runs if r.metrics.get("Exposure [%]") == 0.0]
-    if models and in_sample_overlap(models[0][0], runs[0].backtest.frame.index[0], runs[0].backtest.frame.index[-1]):
-        notes.append(f"the evaluated bars overlap {models[0][0].name}'s training/validation period: "
-                     "these figures are in-sample, not an out-of-sample test")
+    first, last = runs[0].backtest.frame.index[[0, -1]]
+    notes += [f"the evaluated bars overlap {loaded.name}'s training/validation period: its figures are "
+              "in-sample, not an out-of-sample test" for loaded, _ in models if in_sample_overlap(loaded, first, last)]
     inst = InstrumentEvaluation(symbol=symbol, interval=interval, period=period, source=source, runs=runs,
                                 regimes=regimes, periods_per_year=P, notes=tuple(notes))
-    deflate([inst])  # N = the strategies here; run_evaluation re-deflates across every instrument
+    deflate([inst], extra_trials=extra_trials)  # run_evaluation re-deflates across every instrument
     return inst
 
 
 def deflate(instruments: Sequence[InstrumentEvaluation], *, extra_trials: int = 0) -> int:
-    """Set DSR and Trials (N) on every run: N = all backtests here + extra_trials; V from their Sharpes."""
+    """Set DSR and Trials (N) on every model run; return N.
+
+    N = every model backtest here (each checkpoint on each instrument) + `extra_trials`
+    (configurations tried elsewhere); V = the variance of their per-period Sharpe ratios.
+    Rule baselines are fixed textbook references, not configurations tried: they are not
+    counted and get no DSR.
+    """
     runs = [r for inst in instruments for r in inst.runs]
-    sharpes = [_m.sharpe_per_period(r.net_returns) for r in runs]
-    finite = [s for s in sharpes if np.isfinite(s)]
-    n = len(runs) + int(extra_trials)
+    trials = [r for r in runs if r.kind != "rule baseline"]
+    sharpes = [s for s in (_m.sharpe_per_period(r.net_returns) for r in trials) if np.isfinite(s)]
+    n = len(trials) + int(extra_trials)
     for r in runs:
-        r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n, trial_sharpes=finite or None)
-        r.metrics["Trials (N)"] = float(max(n, len(finite)))
+        if r.kind == "rule baseline":
+            r.metrics["DSR"], r.metrics["Trials (N)"] = math.nan, math.nan
+            continue
+        r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n,
+                                                     trial_sharpes=sharpes if len(sharpes) >= 2 else None)
+        r.metrics["Trials (N)"] = float(max(n, len(sharpes)))
     return n
 
 
@@ -365,7 +379,7 @@ def risk_effects(run: StrategyRun, settings: Settings, costs: CostSettings | Non
     """Each risk rule's effect on the run's raw target (hrm_core.risk.risk_rule_effects, same costs)."""
     costs = costs or settings.costs
     return risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=periods_per_year(run.interval),
-                             costs_bps=costs.total_bps)
+                             costs_bps=costs.total_bps, history=run.history)
 
 
 def backtest_instrument(

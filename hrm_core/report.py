@@ -180,7 +180,7 @@ def settings_facts(ev: Evaluation) -> dict:
         "position rule": "argmax(short, flat, long) -> -1/0/+1, times the quantity head; non-finite output -> flat",
         "timing": "position decided at the close of bar t earns bar t+1's return",
         "DSR trials": {"N": ev.n_trials, "extra declared": ev.extra_trials,
-                       "rule": "every (strategy, instrument) backtest in this report plus declared extra trials"},
+                       "rule": "every (model, instrument) backtest in this report plus declared extra trials; rule baselines are references, not trials"},
     }
 
 

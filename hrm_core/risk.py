@@ -116,11 +116,13 @@ def apply_risk(
     *,
     periods_per_year: float,
     costs_bps: float = 0.0,
+    history: pd.Series | None = None,
 ) -> RiskResult:
     """Cap, vol-target and brake a raw position series (all causal; see the module docstring).
 
-    Returns the intermediate columns so the UI can show what each rule did, the settings
-    used, and which rules are on.
+    `history`: closes before `close` (e.g. before a test period), used only to warm up the
+    volatility estimate so the first bars are not flat. Returns the intermediate columns
+    so the UI can show what each rule did, the settings used, and which rules are on.
     """
     pos, px = _validate(raw_position, close, settings, periods_per_year, costs_bps)
     s = settings
@@ -128,7 +130,9 @@ def apply_risk(
     capped = np.clip(pos, -m, m)
 
     if s.vol_target_annual > 0:
-        sigma = trailing_volatility(close, lookback=s.vol_lookback, periods_per_year=periods_per_year).to_numpy()
+        past = history if history is not None else close.iloc[:0]
+        sigma = trailing_volatility(pd.concat([past, close]), lookback=s.vol_lookback,
+                                    periods_per_year=periods_per_year).to_numpy()[len(past):]
         scale = np.full(len(px), VOL_SCALE_MAX)
         ok = sigma > 0  # NaN (warm-up) compares False
         scale[ok] = np.minimum(VOL_SCALE_MAX, s.vol_target_annual / sigma[ok])
@@ -169,8 +173,9 @@ def risk_rule_effects(
     *,
     periods_per_year: float,
     costs_bps: float = 0.0,
+    history: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Backtest raw, each rule alone, and all rules, with the same costs.
+    """Backtest raw, each rule alone, and all rules, with the same costs (`history` as in apply_risk).
 
     One row per variant: whether the rule is configured on, annual return (CAGR) [%], max
     drawdown [%], Sharpe, annual volatility [%], turnover (two-way, annual) and exposure [%].
@@ -188,7 +193,8 @@ def risk_rule_effects(
     }
     rows = []
     for name, (cfg, on) in variants.items():
-        pos = apply_risk(raw_position, close, cfg, periods_per_year=periods_per_year, costs_bps=costs_bps).final
+        pos = apply_risk(raw_position, close, cfg, periods_per_year=periods_per_year, costs_bps=costs_bps,
+                         history=history).final
         bt = run_backtest(pos.clip(-1.0, 1.0), close, commission_bps=costs_bps, slippage_bps=0.0)
         mt = backtest_metrics(bt, periods_per_year=periods_per_year)
         rows.append({

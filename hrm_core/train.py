@@ -16,18 +16,21 @@ Loss, per deep-supervision segment, averaged over the samples still reasoning:
 
     L = w_policy * CE(policy_logits, direction)                       3 classes short/flat/long
       + w_value  * Huber_s(value, fwd_return) / s                      Huber with delta s = std of train fwd returns
-      + w_sizing * -Sharpe_batch(pnl)                                 sizing objective (below)
+      + w_sizing * -(mean(pnl) - risk_aversion/2 * var(pnl)) / s       sizing objective (below)
       + w_q      * [BCE(q_halt, argmax == direction) + BCE(q_continue, target)]   ACT Q-head
 
 Sizing objective: position = direction x size, with direction = the policy's argmax as
 -1 / 0 / +1 (held fixed: the policy is trained by CE) and size = the quantity head. Each
 window is treated as a trade held for the label horizon, so its net P&L is
 pnl = position * fwd_return - cost * 2 * |position| (in and out, cost = settings
-commission + slippage per unit of turnover). The term is minus the batch Sharpe,
-mean(pnl) / std(pnl): differentiable, scale-free, and it pays the quantity head for
-sizing up where the policy is right and down where it is wrong or the trade does not
-cover its cost. (Sequential turnover needs ordered batches; the round-trip charge is
-its upper bound for a position held one horizon.)
+commission + slippage per unit of turnover). The term is minus a mean-variance utility,
+mean(pnl) - gamma/2 var(pnl) with gamma = `risk_aversion` (3: for an index's drift and
+variance the optimum size is ~0.8, Merton's fraction), divided by s so that its batch
+noise (~0.1) stays below the cross-entropy's scale (dividing by s^2 let it swamp the
+policy). It pays the quantity head for sizing up where the policy is right and down
+where it is wrong or the trade does not cover its cost, and, unlike a Sharpe term (blind
+to scaling every size by a constant), it sets the overall level of exposure. (Sequential
+turnover needs ordered batches; the round-trip charge is its upper bound for a position held one horizon.)
 
 Optimiser: AdamW (decay on matrices only), linear warmup then cosine decay to
 `min_lr_frac` x lr, per batch; gradients clipped to `grad_clip`; one optimiser step
@@ -60,6 +63,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
+from hrm_core.bars import BAR_SPAN
 from hrm_core.config import TIMEFRAMES, ModelConfig, get_preset
 from hrm_core.errors import DataError, ModelError
 from hrm_core.features import (
@@ -73,7 +77,7 @@ from hrm_core.metrics import periods_per_year, sharpe
 from hrm_core.model import build_model
 from hrm_core.settings import Settings, load_settings
 
-_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
+
 EARLY_STOP_METRICS = ("val_logloss", "val_net_sharpe")
 
 
@@ -112,6 +116,7 @@ class TrainConfig:
     w_policy: float = 1.0
     w_value: float = 0.5
     w_sizing: float = 0.2
+    risk_aversion: float = 3.0  # gamma of the sizing utility mean(pnl) - gamma/2 var(pnl)
     w_q: float = 0.5
     cost_bps: float | None = None  # per unit of turnover; None = settings commission + slippage
     early_stop: str = "val_logloss"  # or "val_net_sharpe"
@@ -248,7 +253,7 @@ def in_period(index: pd.DatetimeIndex, interval: str, start: str | None, end: st
     if start is not None:
         mask &= np.asarray(index >= _bound(start, end=False))
     if end is not None:
-        mask &= np.asarray(index + _SPAN[interval] <= _bound(end, end=True))
+        mask &= np.asarray(index + BAR_SPAN[interval] <= _bound(end, end=True))
     return mask
 
 
@@ -416,8 +421,8 @@ def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_sc
     value = mean(F.huber_loss(out.value.float(), fwd_return, reduction="none", delta=ret_scale)) / ret_scale
     pnl = sizing_pnl(logits, out.quantity.float(), fwd_return, cost)
     mu = mean(pnl)
-    sd = (mean((pnl - mu) ** 2) + 1e-12).sqrt()
-    sizing = -(mu / (sd + 1e-6)) if n.item() >= 2 else mu * 0.0
+    utility = mu - 0.5 * cfg.risk_aversion * mean((pnl - mu) ** 2)
+    sizing = -utility / ret_scale
     correct = (logits.detach().argmax(-1) == direction).float()  # halt target: the decision is already right
     q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none"))
     if out.target_q_continue is not None:
@@ -679,9 +684,11 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                                      f"early stop: no better {cfg.early_stop} for {cfg.patience} epoch(s)", h))
                 break
 
+        if best_state is None:  # every validation score was NaN: the run diverged, keep nothing
+            raise TrainingError(f"training diverged: validation {cfg.early_stop} was never finite; "
+                                "lower --lr or check the data for extreme values")
         model = model.cpu()
-        if best_state is not None:
-            model.load_state_dict(best_state)
+        model.load_state_dict(best_state)
         model.eval()
         seconds = time.perf_counter() - t0
         metrics = {**best_metrics, "early_stop": cfg.early_stop, "epochs_run": len(history),

@@ -15,6 +15,8 @@ with guard(f"load {sel.symbol} {sel.interval}"):
     bars = result.bars
     st.badge(result.badge(), icon=":material/database:", color=charts.BADGE_COLOURS.get(result.source, "gray"))
     st.caption(f"{len(bars):,} bars, {bars.index[0]:%Y-%m-%d} to {bars.index[-1]:%Y-%m-%d}")
+    if result.note:  # why a fallback happened (no network, a broken cache file, ...)
+        st.caption(f"Data note: {result.note}")
     if sel.model is None:
         st.info("No trained model found in models/: showing prices only. Train one with `hrm train` "
                 "(or ship one in models/) to see its signals here.", icon=":material/info:")

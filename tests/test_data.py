@@ -281,6 +281,15 @@ def test_successful_download_is_validated_cached_and_reported_live(settings):
     assert again.source == "cache" and again.fetched_at == res.fetched_at
 
 
+def test_a_bar_still_in_progress_is_not_served_or_cached(settings):
+    today = pd.Timestamp.now(tz="UTC").normalize()
+    live = bars(10, start=str((today - pd.Timedelta(days=9)).date()), freq="D")  # the last bar is today's
+    res = load_bars("MSFT", settings=settings, downloader=lambda *a, **k: yahoo_frame(live))
+    assert res.source == "live" and res.bars.index[-1] == today - pd.Timedelta(days=1)
+    with BarCache(settings.data.path("cache_db")) as cache:
+        assert cache.read("MSFT", "1d").index[-1] < today
+
+
 def test_invalid_download_is_rejected_and_not_cached(settings):
     bad = yahoo_frame(bars()).assign(Low=-5.0)  # a vendor glitch: negative prices
     res = load_bars("^GSPC", settings=settings, downloader=lambda *a, **k: bad)

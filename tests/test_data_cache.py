@@ -87,16 +87,26 @@ def test_a_failed_write_leaves_nothing_half_written(tmp_path, monkeypatch):
         assert cache.fetched_at("X", "1h") == first
 
 
-def test_broken_cache_file_is_a_cache_error(tmp_path, monkeypatch):
-    from hrm_core.errors import CacheError
+def test_broken_cache_file_never_blocks_the_data_and_is_named(tmp_path):
     from hrm_core.settings import load_settings
 
     db = tmp_path / "broken.db"
-    db.write_bytes(b"this is not a sqlite database" * 100)
+    junk = b"this is not a sqlite database" * 100
+    db.write_bytes(junk)
     toml = tmp_path / "hrm.toml"
     toml.write_text(f'[data]\ncache_db = "{db.as_posix()}"\n')
-    with pytest.raises(CacheError, match="broken.db"):
-        load_bars("^GSPC", settings=load_settings(toml), downloader=lambda *a, **k: None)
+    offline = load_bars("^GSPC", settings=load_settings(toml), downloader=lambda *a, **k: None)
+    assert offline.source == "sample" and "broken.db" in offline.note
+    live = load_bars("^GSPC", settings=load_settings(toml), downloader=lambda *a, **k: _yahoo_like(offline.bars))
+    assert live.source == "live" and "served without caching" in live.note and len(live.bars) == len(offline.bars)
+    assert db.read_bytes() == junk  # the user's file is left as it was
+
+
+def _yahoo_like(bars: pd.DataFrame) -> pd.DataFrame:
+    """A frame shaped like yfinance.download's (capitalised columns, a Date index)."""
+    out = bars.rename(columns=str.capitalize)
+    out.index = out.index.tz_localize(None).rename("Date")
+    return out
 
 
 # --- two processes at once ---------------------------------------------------------------------

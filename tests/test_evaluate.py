@@ -129,7 +129,9 @@ def test_evaluation_end_to_end_writes_an_honest_report(env):
     assert inst.first >= pd.Timestamp("2011-04-01", tz="UTC") and inst.last <= pd.Timestamp("2011-12-31", tz="UTC")
     assert [r.name for r in inst.runs] == ["hrm-default", "flat", "buy & hold", "SMA 50/200", "momentum 12m"]
     assert [r.kind for r in inst.runs][:2] == ["model", "model baseline"]
-    assert ev.n_trials == 5 and all(r.metrics["Trials (N)"] == 5 for r in inst.runs)
+    # DSR trials: the two model backtests; the rule baselines are references, not trials
+    assert ev.n_trials == 2 and all(r.metrics["Trials (N)"] == 2 for r in inst.runs[:2])
+    assert all(math.isnan(r.metrics["DSR"]) for r in inst.runs[2:])
     # every strategy on the same bars, with the same costs
     for r in inst.runs:
         assert r.backtest.frame.index.equals(inst.runs[0].backtest.frame.index)
@@ -141,13 +143,13 @@ def test_evaluation_end_to_end_writes_an_honest_report(env):
 
     md, js = write_report(ev, tmp / "docs" / "results.md")
     text = md.read_text()
-    for needle in (CLAIMS_LABEL, "2.34", "DSR", "N = 5", "1 bps commission + 2 bps slippage", "Regimes",
+    for needle in (CLAIMS_LABEL, "2.34", "DSR", "N = 2", "1 bps commission + 2 bps slippage", "Regimes",
                    "test period of hrm-default", "SYNTH", "Break-even"):
         assert needle in text, needle
     data = json.loads(js.read_text())  # strict JSON: NaN was written as null
     assert data["claims"]["label"] == CLAIMS_LABEL and data["claims"]["Sharpe"] == 2.34
     assert data["settings"]["costs"]["total_bps_per_unit_turnover"] == 3.0
-    assert data["settings"]["DSR trials"]["N"] == 5
+    assert data["settings"]["DSR trials"]["N"] == 2
     strat = data["instruments"][0]["strategies"][0]
     assert {"Sharpe", "Sharpe CI 95% low", "Annual return CI 95% high [%]", "DSR"} <= set(strat["metrics"])
     assert data["headline"] and "Sharpe" in data["headline"][0]
@@ -192,3 +194,17 @@ def test_cli_evaluate_writes_markdown_and_json(env, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["primary_model"] == "hrm-default" and out_md.exists() and (tmp / "out" / "results.json").exists()
     assert "hrm evaluate --csv" in out_md.read_text()
+
+
+def test_every_model_whose_training_covers_the_period_is_flagged_in_sample(env):
+    from hrm_core.checkpoint import load_checkpoint
+    from hrm_core.evaluate import evaluate_instrument
+
+    tmp, settings, _ = env
+    primary = load_checkpoint(tmp / "models" / "hrm-default")
+    late = load_checkpoint(tmp / "models" / "flat")
+    late = type(late)(**{**late.__dict__, "name": "late", "periods": {**PERIODS, "train": ["2010-01-01", "2011-12-31"]}})
+    inst = evaluate_instrument(make_bars(), symbol="SYNTH", interval="1d", settings=settings,
+                               models=[(primary, "model"), (late, "model baseline")], rules=False, n_boot=50)
+    in_sample = [n for n in inst.notes if "in-sample" in n]
+    assert len(in_sample) == 1 and "late" in in_sample[0]

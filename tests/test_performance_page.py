@@ -54,6 +54,17 @@ def test_performance_page_can_inspect_a_baseline(with_model):
     assert not at.exception and not at.error
 
 
+def test_the_dsr_trial_count_does_not_depend_on_showing_the_ablations(with_model):
+    at = with_model
+    at.switch_page("pages/performance.py")
+    at.run()
+    hidden = at.dataframe[0].value
+    at.toggle(key="performance.ablations").set_value(True).run()
+    shown = at.dataframe[0].value
+    assert "hrm-n1t1" not in hidden.index and "hrm-n1t1" in shown.index
+    assert hidden.loc["hrm-default", "Trials (N)"] == shown.loc["hrm-default", "Trials (N)"] == 4
+
+
 def test_risk_what_if_changes_the_rule_effects(with_model):
     at = with_model
     at.switch_page("pages/performance.py")

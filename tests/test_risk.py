@@ -135,3 +135,14 @@ def test_a_rule_that_is_off_reproduces_raw():
     assert not table.loc["drawdown brake only", "active"]
     pd.testing.assert_series_equal(table.loc["drawdown brake only"].drop("active"),
                                    table.loc["raw (no rules)"].drop("active"), check_names=False)
+
+
+def test_history_warms_the_vol_estimate_so_a_test_period_starts_invested():
+    close = random_walk(300)
+    raw = pd.Series(1.0, index=close.index)
+    s = RiskSettings(vol_target_annual=0.10, vol_lookback=20)
+    whole = apply_risk(raw, close, s, periods_per_year=252).final
+    cold = apply_risk(raw[200:], close[200:], s, periods_per_year=252).final
+    warm = apply_risk(raw[200:], close[200:], s, periods_per_year=252, history=close[179:200]).final
+    assert (cold.iloc[:20] == 0).all()  # without history: flat for the vol warm-up
+    pd.testing.assert_series_equal(warm, whole[200:])

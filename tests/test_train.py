@@ -247,3 +247,37 @@ def test_train_page_renders_without_training_and_trains_on_the_button(tmp_path, 
     assert not at.exception, at.exception
     assert (tmp_path / "models" / "ui-tiny" / "model.pt").exists()
     assert any("ui-tiny" in s.value for s in at.success)
+
+
+def test_a_run_whose_validation_is_never_finite_is_refused_not_saved(monkeypatch):
+    import hrm_core.train as train_module
+
+    real = train_module.evaluate
+    monkeypatch.setattr(train_module, "evaluate", lambda *a, **k: {**real(*a, **k), "logloss": float("nan")})
+    bars = {("SYN", "1d"): synthetic_bars(1200, drift=0.004)}
+    cfg = TrainConfig(preset="tiny", epochs=2, batch_size=64, symbols=("SYN",), train_start="2000-01-01",
+                      train_end="2002-12-31", val_start="2003-01-01", val_end="2003-12-31",
+                      test_start="2004-01-01", test_end="2004-12-31")
+    with pytest.raises(TrainingError, match="diverged"):
+        train(cfg, bars=bars)
+
+
+def test_sizing_utility_sets_the_level_of_exposure_unlike_a_sharpe_ratio():
+    """A Sharpe term is blind to scaling every size by a constant; the mean-variance utility is not:
+    with a positive edge below gamma x variance it prefers the larger size."""
+    from types import SimpleNamespace
+
+    from hrm_core.train import loss_terms
+
+    torch.manual_seed(0)
+    fwd = torch.randn(256) * 0.02 + 0.004  # optimum q = mean / (gamma var) > 1: bigger is better in [0, 1]
+    long = torch.full((256,), 2, dtype=torch.long)
+    cfg = TrainConfig(preset="tiny")
+
+    def sizing(q: float) -> float:
+        out = SimpleNamespace(active=None, policy_logits=torch.tensor([[0.0, 0.0, 1.0]]).repeat(256, 1),
+                              value=torch.zeros(256), quantity=torch.full((256,), q), q_halt=torch.zeros(256),
+                              target_q_continue=None)
+        return loss_terms(out, long, fwd, ret_scale=0.02, cost=0.0003, cfg=cfg)[1]["sizing"]
+
+    assert sizing(0.8) < sizing(0.4) < sizing(0.1)

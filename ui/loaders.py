@@ -71,14 +71,15 @@ def _performance(symbol: str, interval: str, model_path: str | None, mtime: floa
     from hrm_core.signals import signals_db_path
 
     res = _bars(symbol, interval, None, None, s)
-    models = []
+    models, hidden = [], 0
     if model_path:
-        main = model(model_path)
-        models.append((main, "model"))
-        if ablations:
-            for card in list_checkpoints(s.data.path("models_dir")):
-                if card.name in MODEL_BASELINES and card.path != model_path:
+        models.append((model(model_path), "model"))
+        for card in list_checkpoints(s.data.path("models_dir")):
+            if card.name in MODEL_BASELINES and card.path != model_path:
+                if ablations:
                     models.append((model(card.path), "model baseline"))
+                else:
+                    hidden += 1  # still trials: the DSR must not change with what is displayed
     period = evaluation_period(models[0][0] if models else None, start, end)
     return evaluate_instrument(res.bars, symbol=res.symbol, interval=interval, settings=s, models=models,
-                               period=period, source=res.badge(), cache=signals_db_path(s))
+                               period=period, source=res.badge(), cache=signals_db_path(s), extra_trials=hidden)
