@@ -35,7 +35,7 @@ from hrm_core import metrics as _m
 from hrm_core.backtest import BacktestResult, run_backtest
 from hrm_core.baselines import MODEL_BASELINES, rule_baselines
 from hrm_core.errors import EmptyDataError
-from hrm_core.metrics import METRIC_DEFINITIONS, backtest_metrics, metrics_with_ci, periods_per_year
+from hrm_core.metrics import METRIC_DEFINITIONS, backtest_metrics, metrics_with_ci, periods_per_year_of
 from hrm_core.regimes import classify_regimes, metrics_by_regime
 from hrm_core.risk import RiskResult, apply_risk, risk_rule_effects
 from hrm_core.settings import CostSettings, Settings
@@ -115,6 +115,7 @@ class StrategyRun:
     interval: str
     target: pd.Series  # raw target position over the evaluated bars (before the risk layer)
     close: pd.Series  # closes of the evaluated bars
+    periods_per_year: float  # annualisation of this instrument and interval (metrics.periods_per_year_of)
     history: pd.Series  # closes just before them: warm-up of the risk layer's volatility estimate
     risk: RiskResult
     backtest: BacktestResult
@@ -154,7 +155,7 @@ def backtest_target(
     first = int(np.flatnonzero(mask)[0])
     history = bars_full["close"].iloc[max(0, first - settings.risk.vol_lookback - 1):first]
     target = target_full[mask].astype(float)
-    P = periods_per_year(interval)
+    P = periods_per_year_of(bars_full.index, interval)
     risk = apply_risk(target, close, settings.risk, periods_per_year=P, costs_bps=costs.total_bps, history=history)
     bt = run_backtest(risk.final.clip(-1.0, 1.0), close, commission_bps=costs.commission_bps,
                       slippage_bps=costs.slippage_bps)
@@ -162,7 +163,8 @@ def backtest_target(
     m.update(metrics_with_ci(bt.net_returns, periods_per_year=P, n_boot=n_boot, seed=seed,
                              alpha=1 - CI_LEVEL / 100))
     return StrategyRun(name=name, kind=kind, description=description, symbol=symbol, interval=interval,
-                       target=target, close=close, history=history, risk=risk, backtest=bt, metrics=m, signals=signals)
+                       target=target, close=close, periods_per_year=P, history=history, risk=risk, backtest=bt,
+                       metrics=m, signals=signals)
 
 
 def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, period: Period, settings: Settings,
@@ -271,7 +273,7 @@ def evaluate_instrument(
                                         costs=costs, description=rb.description, n_boot=n_boot))
     if not runs:
         raise ValueError("nothing to evaluate: pass models or rules=True")
-    P = periods_per_year(interval)
+    P = periods_per_year_of(bars_full.index, interval)
     regimes = classify_regimes(bars_full["close"], periods_per_year=P).reindex(runs[0].backtest.frame.index)
     notes = [f"{r.name} held no position on any evaluated bar: its ratios are undefined (n/a)"
              for r in runs if r.metrics.get("Exposure [%]") == 0.0]
@@ -378,7 +380,7 @@ def break_even_cost_bps(result: BacktestResult, *, max_bps: float = 10_000.0) ->
 def risk_effects(run: StrategyRun, settings: Settings, costs: CostSettings | None = None) -> pd.DataFrame:
     """Each risk rule's effect on the run's raw target (hrm_core.risk.risk_rule_effects, same costs)."""
     costs = costs or settings.costs
-    return risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=periods_per_year(run.interval),
+    return risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=run.periods_per_year,
                              costs_bps=costs.total_bps, history=run.history)
 
 

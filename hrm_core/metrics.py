@@ -44,6 +44,22 @@ def periods_per_year(interval: str, *, calendar: str = "us_equities") -> float:
         raise ValueError(f"unknown interval {interval!r}; use one of {sorted(table)}") from None
 
 
+def periods_per_year_of(index: pd.DatetimeIndex, interval: str) -> float:
+    """REFERENCE's annualisation read off the bars themselves, so any instrument is annualised right.
+
+    Weekend bars (over 10 % of them) mean a 24/7 market: 365 days a year, else 252. Hourly
+    bars count the bars per session actually present (median per UTC day): 252 x 7 for a
+    US stock's yfinance hours, 365 x 24 for crypto. Daily and weekly use the fixed table.
+    """
+    if len(index) == 0:
+        return periods_per_year(interval)
+    always_open = float((index.dayofweek >= 5).mean()) > 0.10
+    if interval != "1h":
+        return periods_per_year(interval, calendar="24/7" if always_open else "us_equities")
+    per_day = float(pd.Series(1, index=index).groupby(index.normalize()).size().median())
+    return (365.0 if always_open else 252.0) * per_day
+
+
 # ---------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------
@@ -291,7 +307,11 @@ def stationary_bootstrap_indices(n: int, n_boot: int, mean_block: float, rng: np
 
 def _optimal_block(a: np.ndarray) -> float:
     """Politis & White (2004) block length via arch, for mean_block="auto"."""
-    from arch.bootstrap import optimal_block_length
+    try:
+        from arch.bootstrap import optimal_block_length
+    except ImportError:  # arch is a test/tooling dependency, not a runtime one
+        raise ValueError('mean_block="auto" needs the arch package (pip install arch); '
+                         "or pass a number of bars") from None
 
     return float(optimal_block_length(a)["stationary"].iloc[0])
 

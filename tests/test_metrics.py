@@ -218,3 +218,18 @@ def test_bootstrap_2000_reps_on_5000_points_is_fast():
     t0 = time.perf_counter()
     M.metrics_with_ci(r, periods_per_year=252, n_boot=2000)
     assert time.perf_counter() - t0 < 1.5  # ~0.25 s on one core; slack for a shared machine
+
+
+def test_annualisation_is_read_off_the_bars():
+    from hrm_core.metrics import periods_per_year_of
+
+    weekdays = pd.bdate_range("2024-01-01", periods=300, tz="UTC")
+    every_day = pd.date_range("2024-01-01", periods=300, freq="D", tz="UTC")
+    us_hours = pd.DatetimeIndex([d + pd.Timedelta(hours=14, minutes=30) + pd.Timedelta(hours=h)
+                                 for d in weekdays[:50] for h in range(7)])
+    crypto_hours = pd.date_range("2024-01-01", periods=24 * 50, freq="h", tz="UTC")
+    assert periods_per_year_of(weekdays, "1d") == 252
+    assert periods_per_year_of(every_day, "1d") == 365
+    assert periods_per_year_of(us_hours, "1h") == 252 * 7
+    assert periods_per_year_of(crypto_hours, "1h") == 365 * 24
+    assert periods_per_year_of(weekdays, "1wk") == 52
