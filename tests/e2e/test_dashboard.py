@@ -13,3 +13,14 @@ def test_signals_page_shows_sample_chart_and_offline_badge(browser, dashboard_ur
     assert "Signals" in body
     assert "Traceback" not in body
     page.close()
+
+
+def test_performance_page_shows_the_test_period_metrics(browser, dashboard_url):
+    page = browser.new_page()
+    page.goto(dashboard_url + "/performance", wait_until="domcontentloaded")
+    page.get_by_text("test period of hrm-default").first.wait_for(timeout=120_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    body = page.inner_text("body")
+    assert "Metrics" in body and "Regimes" in body
+    assert "Traceback" not in body and "This is a bug" not in body
+    page.close()
