@@ -32,18 +32,30 @@ def settings() -> Settings:
     return load_settings()
 
 
+def _add_ticker() -> None:
+    """Text-input callback (runs before the script): remember the ticker and chart it first."""
+    ticker = st.session_state[KEY + "new"].strip().upper()
+    st.session_state[KEY + "new"] = ""
+    if not ticker:
+        return
+    extra = st.session_state.setdefault(KEY + "extra", [])
+    if ticker not in extra:
+        extra.append(ticker)
+    chosen = st.session_state.get(KEY + "symbols", [])
+    st.session_state[KEY + "symbols"] = [ticker, *(t for t in chosen if t != ticker)]
+
+
 def draw_sidebar() -> Selection:
     """Draw the shared pickers and return what is selected (stored for the pages)."""
     s = settings()
     sb = st.sidebar
     sb.header("Instruments")
     known = list(dict.fromkeys([*s.data.default_symbols, *st.session_state.get(KEY + "extra", [])]))
-    symbols = sb.multiselect("Instruments", known, default=known[:1], key=KEY + "symbols",
+    st.session_state.setdefault(KEY + "symbols", known[:1])
+    symbols = sb.multiselect("Instruments", known, key=KEY + "symbols",
                              help="The first one is charted. Add any Yahoo ticker below.")
-    extra = sb.text_input("Add ticker", key=KEY + "new", placeholder="e.g. AAPL, EURUSD=X")
-    if extra and extra.strip().upper() not in known:
-        st.session_state[KEY + "extra"] = [*st.session_state.get(KEY + "extra", []), extra.strip().upper()]
-        st.rerun()
+    sb.text_input("Add ticker", key=KEY + "new", placeholder="e.g. AAPL, EURUSD=X", on_change=_add_ticker,
+                  help="Press Enter: the ticker is added and charted (downloaded when online, else a clear message).")
     interval = sb.selectbox("Timeframe", INTERVALS, index=INTERVALS.index(s.data.default_interval),
                             key=KEY + "interval")
     start = sb.date_input("From", value=None, key=KEY + "start", min_value=dt.date(1990, 1, 1))
