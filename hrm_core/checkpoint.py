@@ -233,12 +233,15 @@ class LoadedModel:
 def _read(f: Path) -> dict:
     if not f.exists():
         raise CheckpointError(f"no checkpoint at {f}: train one with `hrm train` or pick a model in models/")
+    if not zipfile.is_zipfile(f):  # torch.save writes a zip archive; anything else is damaged or foreign
+        raise CheckpointError(f"{f} is not a readable checkpoint (not a torch archive: corrupt, truncated or "
+                              "not made by `hrm train`); re-download or retrain it")
     try:
         payload = torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        lines = [ln.strip() for ln in str(exc).splitlines() if "global" in ln.lower()] or [type(exc).__name__]
         raise CheckpointError(
-            f"{f} holds pickled Python objects that a safe load refuses ({first[:200]}); it was not made by "
+            f"{f} holds pickled Python objects that a safe load refuses ({lines[0][:200]}); it was not made by "
             "`hrm train` or was tampered with. Only load checkpoints you trust, and retrain if unsure") from None
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
         raise CheckpointError(f"{f} is not a readable checkpoint (corrupt or truncated: "

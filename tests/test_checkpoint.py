@@ -193,3 +193,9 @@ def test_shipped_models_have_the_configs_the_evaluation_needs():
     assert cfg["hrm-noact"].act is False
     cards = list_checkpoints(ROOT / "models")
     assert cards[0].name == DEFAULT_MODEL_NAME and cards[0].summary.startswith("default, val Sharpe")
+
+
+def test_a_file_that_is_not_a_torch_archive_is_called_corrupt_not_malicious(tmp_path):
+    (tmp_path / "model.pt").write_text("garbage\n")
+    with pytest.raises(CheckpointError, match="not a torch archive"):
+        load_checkpoint(tmp_path / "model.pt")
