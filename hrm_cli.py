@@ -33,18 +33,25 @@ def cmd_data_list(args) -> int:
 
 
 def cmd_data_fetch(args) -> int:
+    """Each symbol on its own: one failure does not hide the others; exit 2 if any failed."""
     from hrm_core.data import load_bars
 
-    rows = []
+    rows, failed = [], 0
     for symbol in args.symbols:
-        res = load_bars(symbol, args.interval, args.start, args.end, settings=args.settings)
+        try:
+            res = load_bars(symbol, args.interval, args.start, args.end, settings=args.settings)
+        except HRMError as exc:
+            failed += 1
+            rows.append({"symbol": symbol, "interval": args.interval, "error": str(exc)})
+            print(f"hrm: error: {exc}", file=sys.stderr)
+            continue
         rows.append({"symbol": symbol, "interval": args.interval, "source": res.source,
                      "badge": res.badge(), "rows": len(res.bars),
                      "first": res.bars.index[0], "last": res.bars.index[-1]})
     _emit(rows, args.json, lambda r: "\n".join(
         f"{x['symbol']} {x['interval']}: {x['rows']} bars {x['first']:%Y-%m-%d} .. {x['last']:%Y-%m-%d} ({x['badge']})"
-        for x in r))
-    return 0
+        for x in r if "error" not in x))
+    return 2 if failed else 0
 
 
 def cmd_data_show(args) -> int:
