@@ -19,3 +19,21 @@ def _no_network(monkeypatch):
         return real_connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def offline_settings(tmp_path, monkeypatch):
+    """Point the app at a settings file in tmp_path (its own cache, optional models folder), offline.
+
+    Call it as offline_settings(models_dir=...) -> path of the hrm.toml it wrote.
+    """
+    def write(models_dir=None):
+        toml = tmp_path / "hrm.toml"
+        lines = ["[data]", f'cache_db = "{tmp_path / "market.db"}"']
+        if models_dir is not None:
+            lines.append(f'models_dir = "{models_dir}"')
+        toml.write_text("\n".join(lines) + "\n")
+        monkeypatch.setenv("HRM_OFFLINE", "1")
+        monkeypatch.setenv("HRM_SETTINGS", str(toml))
+        return toml
+    return write

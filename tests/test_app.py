@@ -9,10 +9,8 @@ PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.
 
 
 @pytest.fixture
-def app(monkeypatch, tmp_path):
-    monkeypatch.setenv("HRM_OFFLINE", "1")
-    monkeypatch.setenv("HRM_SETTINGS", str(tmp_path / "hrm.toml"))
-    (tmp_path / "hrm.toml").write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\n')
+def app(offline_settings):
+    offline_settings()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
     return at

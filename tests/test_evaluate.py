@@ -40,12 +40,9 @@ def series(values, freq="D") -> pd.Series:
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
+def env(tmp_path, offline_settings):
     """Settings in tmp_path, a user CSV, and tiny checkpoints hrm-default + flat in tmp models/."""
-    monkeypatch.setenv("HRM_OFFLINE", "1")
-    toml = tmp_path / "hrm.toml"
-    toml.write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\nmodels_dir = "{tmp_path / "models"}"\n')
-    monkeypatch.setenv("HRM_SETTINGS", str(toml))
+    toml = offline_settings(models_dir=tmp_path / "models")
     bars = make_bars()
     csv = tmp_path / "SYNTH.csv"
     bars.reset_index().rename(columns={"time": "Date"}).to_csv(csv, index=False)

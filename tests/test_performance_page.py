@@ -12,11 +12,8 @@ SHIPPED = ROOT / "models" / "hrm-default" / "model.pt"
 torch.set_num_threads(1)
 
 
-def _app(tmp_path, monkeypatch, models_dir: Path) -> AppTest:
-    monkeypatch.setenv("HRM_OFFLINE", "1")
-    toml = tmp_path / "hrm.toml"
-    toml.write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\nmodels_dir = "{models_dir}"\n')
-    monkeypatch.setenv("HRM_SETTINGS", str(toml))
+def _app(offline_settings, models_dir: Path) -> AppTest:
+    offline_settings(models_dir=models_dir)
     st.cache_data.clear()  # loaders are process-wide caches
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -25,9 +22,9 @@ def _app(tmp_path, monkeypatch, models_dir: Path) -> AppTest:
 
 
 @pytest.fixture
-def with_model(tmp_path, monkeypatch):
+def with_model(offline_settings):
     assert SHIPPED.exists(), "the shipped default model is part of the repository"
-    return _app(tmp_path, monkeypatch, SHIPPED.parent.parent)
+    return _app(offline_settings, SHIPPED.parent.parent)
 
 
 def test_performance_page_renders_metrics_table_and_charts_for_the_model(with_model):
@@ -85,8 +82,8 @@ def test_signals_page_overlays_the_models_decisions(with_model):
     assert any("offline sample" in m.value for m in at.markdown)  # st.badge renders as markdown
 
 
-def test_pages_without_a_model_show_a_clear_message(tmp_path, monkeypatch):
-    at = _app(tmp_path, monkeypatch, tmp_path / "no_models")
+def test_pages_without_a_model_show_a_clear_message(tmp_path, offline_settings):
+    at = _app(offline_settings, tmp_path / "no_models")
     assert not at.exception and any("No trained model" in i.value for i in at.info)
     at.switch_page("pages/performance.py")
     at.run()

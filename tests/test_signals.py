@@ -154,16 +154,13 @@ def test_raw_outputs_are_independent_of_batch_size(loaded, bars):
 # ----------------------------------------------------------------------------- CLI
 
 @pytest.fixture
-def cli_env(tmp_path, monkeypatch):
+def cli_env(tmp_path, offline_settings):
     """Settings in tmp_path (cache, signal db, models) and a tiny checkpoint saved as models/hrm-default."""
     from hrm_core.checkpoint import save_checkpoint
     from hrm_core.data import load_bars
     from hrm_core.settings import load_settings
 
-    monkeypatch.setenv("HRM_OFFLINE", "1")
-    toml = tmp_path / "hrm.toml"
-    toml.write_text(f'[data]\ncache_db = "{tmp_path / "market.db"}"\nmodels_dir = "{tmp_path / "models"}"\n')
-    monkeypatch.setenv("HRM_SETTINGS", str(toml))
+    toml = offline_settings(models_dir=tmp_path / "models")
     sample = load_bars("^GSPC", "1d", settings=load_settings(toml)).bars
     loaded = tiny_loaded("hrm-default", bars=sample.loc[:"2012"])
     save_checkpoint(tmp_path / "models" / "hrm-default", loaded.model, feature_spec=loaded.feature_spec,
