@@ -8,18 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Callable
 
 from hrm_core.errors import HRMError
 from hrm_core.settings import load_settings
-
-
-def _emit(payload, as_json: bool, render: Callable[[object], str] | None = None) -> None:
-    """Print a verb's result as JSON (machine) or text (human)."""
-    if as_json:
-        print(json.dumps(payload, indent=2, default=str))
-    else:
-        print(render(payload) if render else payload)
+from hrm_verbs import diagnose, explain, live
+from hrm_verbs.common import add_data_args as _add_data_args
+from hrm_verbs.common import emit as _emit
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -316,14 +310,6 @@ def cmd_bench(args) -> int:
 
 # --- parser ------------------------------------------------------------------------------------
 
-def _add_data_args(p: argparse.ArgumentParser, *, csv: bool = True) -> None:
-    p.add_argument("--interval", default=None, help="1h, 1d or 1wk (default from settings)")
-    p.add_argument("--start", default=None, help="first date, e.g. 2015-01-01")
-    p.add_argument("--end", default=None, help="last date")
-    if csv:
-        p.add_argument("--csv", default=None, metavar="PATH", help="your own OHLCV file (CSV or Parquet)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hrm", description="HRM Trader command line")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -348,6 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_evaluation_verbs(sub)
     _add_training_verbs(sub)
+    for verbs in (explain, diagnose, live):
+        verbs.add_verbs(sub)
     p = sub.add_parser("bench", help="speed and memory benchmarks (JSON)")
     p.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
     p.add_argument("--full", action="store_true", help="model benchmark with full iteration counts")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,28 @@ def write_report(ev: Evaluation, out_md: str | Path, out_json: str | Path | None
     md = Path(out_md)
     js = Path(out_json) if out_json is not None else md.with_suffix(".json")
     md.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text(render_markdown(ev, command=command))
+    kept = _sections(md.read_text()) if md.exists() else {}
+    md.write_text(render_markdown(ev, command=command) + "".join(f"\n{block}\n" for block in kept.values()))
     js.write_text(json.dumps(to_json(ev), indent=2, default=str, allow_nan=False))
     return md, js
+
+
+# Sections that other commands (hrm explain, hrm diagnose) write into docs/results.md survive
+# a new `hrm evaluate`: each sits between <!-- BEGIN name --> and <!-- END name -->.
+_SECTION = re.compile(r"<!-- BEGIN (?P<name>[\w-]+) -->.*?<!-- END (?P=name) -->", re.S)
+
+
+def _sections(text: str) -> dict[str, str]:
+    return {m["name"]: m[0] for m in _SECTION.finditer(text)}
+
+
+def update_section(md_path: str | Path, name: str, markdown: str) -> Path:
+    """Replace (or append) the named section of a markdown report, leaving the rest untouched."""
+    md = Path(md_path)
+    text = md.read_text() if md.exists() else ""
+    block = f"<!-- BEGIN {name} -->\n{markdown.strip()}\n<!-- END {name} -->"
+    old = _sections(text).get(name)
+    text = text.replace(old, block) if old else text.rstrip() + ("\n\n" if text else "") + block + "\n"
+    md.parent.mkdir(parents=True, exist_ok=True)
+    md.write_text(text)
+    return md

@@ -1,0 +1,5 @@
+"""`hrm live` verbs (being built)."""
+
+
+def add_verbs(sub) -> None:
+    """Register this module's verbs on the `hrm` subparsers."""

@@ -1,0 +1,4 @@
+"""Diagnostics page (being built)."""
+import streamlit as st
+
+st.title("Diagnostics")

@@ -1,0 +1,4 @@
+"""Explain page (being built)."""
+import streamlit as st
+
+st.title("Explain")

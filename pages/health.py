@@ -1,0 +1,4 @@
+"""Model health page (being built)."""
+import streamlit as st
+
+st.title("Model health")

@@ -1,0 +1,4 @@
+"""Live page (being built)."""
+import streamlit as st
+
+st.title("Live")

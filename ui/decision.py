@@ -1,0 +1,40 @@
+"""The decision being looked at (one bar), shared by Explain and Diagnostics and kept in the URL (?at=YYYY-MM-DD)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+PARAM = "at"
+
+
+def _snap(index: pd.DatetimeIndex, when: pd.Timestamp) -> pd.Timestamp | None:
+    """The last bar at or before `when` (a decision is made at a bar's close), or None if before the first."""
+    pos = index.searchsorted(when, side="right") - 1
+    return index[pos] if pos >= 0 else None
+
+
+def _from_url(index: pd.DatetimeIndex) -> pd.Timestamp | None:
+    raw = st.query_params.get(PARAM)
+    if not raw:
+        return None
+    try:
+        when = pd.Timestamp(raw)
+    except ValueError:
+        st.warning(f"The link's decision time {raw!r} is not a date; showing the latest decision instead.")
+        return None
+    when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+    return _snap(index, when.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1) if len(raw) <= 10 else when)
+
+
+def pick_decision(index: pd.DatetimeIndex, *, key: str, label: str = "Decision at") -> pd.Timestamp:
+    """A date picker over `index` (decidable bars, ascending), seeded from and written back to the URL."""
+    if len(index) == 0:
+        raise ValueError("no decidable bars to pick from")
+    chosen = _from_url(index) or index[-1]
+    day = st.date_input(label, value=chosen.date(), min_value=index[0].date(), max_value=index[-1].date(),
+                        key=key, help="The bar whose close the decision was made at; the link in the address "
+                                      "bar opens this decision.")
+    end_of_day = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1)
+    at = _snap(index, end_of_day) or index[0]
+    st.query_params[PARAM] = f"{at:%Y-%m-%d}" if at.normalize() == at else at.isoformat()
+    return at
