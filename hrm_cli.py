@@ -9,11 +9,23 @@ import argparse
 import json
 import sys
 
+from hrm_core.bars import parse_bound, snippet
 from hrm_core.errors import HRMError
 from hrm_core.settings import load_settings
 from hrm_verbs import diagnose, explain, live
 from hrm_verbs.common import add_data_args as _add_data_args
 from hrm_verbs.common import emit as _emit
+
+
+def _warn(message: str) -> None:
+    """One warning line on stderr: the result is still printed (and the exit code stays 0)."""
+    print(f"hrm: warning: {message}", file=sys.stderr)
+
+
+def _warn_problems(res) -> None:
+    """Cache trouble the user should fix (broken, locked, unwritable), on stderr; the bars were still served."""
+    for problem in res.problems:
+        _warn(problem)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -22,6 +34,8 @@ def cmd_data_list(args) -> int:
     from hrm_core.data import list_available
 
     table = list_available(settings=args.settings)
+    if table.attrs.get("note"):  # a broken cache: the sample is still listed
+        _warn(table.attrs["note"])
     _emit(table.to_dict(orient="records"), args.json, lambda _: table.to_string(index=False))
     return 0
 
@@ -54,6 +68,7 @@ def cmd_data_show(args) -> int:
     if not args.symbol and not args.csv:
         raise HRMError("give a SYMBOL or --csv PATH")
     res = load_bars(args.symbol or "", args.interval, args.start, args.end, path=args.csv, settings=args.settings)
+    _warn_problems(res)
     bars = res.bars
     payload = {
         "symbol": res.symbol, "interval": res.interval, "source": res.source, "badge": res.badge(),
@@ -73,7 +88,12 @@ def cmd_signals(args) -> int:
 
     if not args.symbol and not args.csv:
         raise HRMError("give --symbol SYMBOL or --csv PATH")
+    parse_bound(args.start, name="start", end=False)  # a bad date fails before the model runs
+    parse_bound(args.end, name="end", end=True)
     res, _, sig = load_signals(args.model, args.symbol or "", args.interval, settings=args.settings, path=args.csv)
+    _warn_problems(res)
+    for note in sig.notes:  # the model never saw this interval/instrument, or the signal cache failed
+        _warn(note)
     rows = sig.records(args.start, args.end)
     if args.rows is not None:
         rows = rows[-args.rows:] if args.rows > 0 else []
@@ -170,8 +190,11 @@ def _add_evaluation_verbs(sub) -> None:
 # --- train, model info -------------------------------------------------------------------------
 
 def cmd_train(args) -> int:
+    from hrm_core.identity import check_model_name
     from hrm_core.train import TrainConfig, default_name, parse_overrides, train_and_save
 
+    if args.out is not None:
+        check_model_name(args.out)  # before any data is loaded: the name cannot leave models/
     settings = args.settings
     periods = {k: getattr(args, k) for k in ("train_start", "train_end", "val_start", "val_end",
                                               "test_start", "test_end") if getattr(args, k) is not None}
@@ -344,7 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error_line(exc: BaseException) -> str:
+    """One line for any failure: the message for errors we raise on purpose, a bug report hint otherwise."""
+    if isinstance(exc, (HRMError, ValueError, OSError)):
+        return snippet(exc, 1000)
+    return (f"internal error {type(exc).__name__}: {snippet(exc, 300)}; this is a bug: rerun with --debug "
+            "for the traceback and report it")
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one verb; every failure is one `hrm: error:` line and exit 2 (a traceback only with --debug)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -352,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "interval", "unset") is None:
             args.interval = args.settings.data.default_interval
         return args.func(args)
-    except (HRMError, ValueError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"hrm: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the top of the program: nothing may escape as a traceback
+        if args.debug:
+            raise
+        print(f"hrm: error: {_error_line(exc)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -46,6 +46,12 @@ def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def snippet(text: object, limit: int = 80) -> str:
+    """User content safe to echo in one line: control and non-printable characters -> '?', capped at `limit`."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in " ".join(str(text).split()))
+    return clean if len(clean) <= limit else clean[:limit] + "..."
+
+
 def _label(symbol: str) -> str:
     return f"{symbol}: " if symbol else ""
 
@@ -76,7 +82,7 @@ def _parse_dates(raw: pd.Series, symbol: str) -> pd.Series:
     if bad.any():
         pos = int(np.argmax(bad))
         raise InvalidBarsError(
-            f"{_label(symbol)}unparseable date {raw.iloc[pos]!r} in row {pos + 1} "
+            f"{_label(symbol)}unparseable date {snippet(raw.iloc[pos], 40)!r} in row {pos + 1} "
             f"({int(bad.sum())} bad in all); use ISO dates like 2020-01-31 or 2020-01-31 14:30:00+00:00")
     return parsed
 
@@ -114,7 +120,7 @@ def validate_bars(df: pd.DataFrame, *, symbol: str = "", min_rows: int = 1) -> p
     if missing:
         raise InvalidBarsError(
             f"{who}missing column(s) {', '.join(missing)}; bars need open, high, low, close, volume "
-            f"(found: {', '.join(map(str, df.columns))}); add them (volume 0 if unknown)")
+            f"(found: {snippet(', '.join(map(str, df.columns)))}); add them (volume 0 if unknown)")
     if isinstance(df.index, pd.DatetimeIndex):
         times = df.index
     elif "time" in df.columns:
@@ -197,9 +203,12 @@ def normalise_columns(df: pd.DataFrame) -> pd.DataFrame:
         df = df.drop(columns="date")
     time_col = next((c for c in df.columns if c in _TIME_NAMES or c.startswith("unnamed:_0")), None)
     if time_col is None:
+        found = ", ".join(map(str, df.columns))
+        hint = next((f"; the file seems to use {d!r} as delimiter: save it comma-separated"
+                     for d in (";", "\t", "|") if d in found), "")
         raise InvalidBarsError(
             f"no date column: expected one of Date, Datetime, time, timestamp or a first index column "
-            f"(found: {', '.join(df.columns)})")
+            f"(found: {snippet(found)}){hint}")
     return df.rename(columns={time_col: "time"})
 
 
@@ -210,20 +219,45 @@ def _reverse_if_descending(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+_DELIMITERS = ",;\t|"
+
+
+def _sniff_delimiter(head: str) -> str:
+    """The CSV delimiter among , ; tab | (European exports use ';'); ',' when unsure."""
+    import csv
+
+    try:
+        return csv.Sniffer().sniff(head, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _read_text_table(path: Path) -> pd.DataFrame:
+    """A CSV with its delimiter detected; binary content is refused without echoing it."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    if b"\x00" in head:
+        raise DataError(f"{path.name}: not a text CSV file (binary content); export the data as CSV or Parquet")
+    sep = _sniff_delimiter(head.decode("utf-8", errors="replace"))
+    return pd.read_csv(path, sep=sep)
+
+
 def read_ohlcv_file(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a user's CSV or Parquet OHLCV file into validated bars; any failure is a DataError naming the file."""
+    """Read a user's CSV or Parquet OHLCV file into validated bars; any failure is a DataError naming the file.
+
+    Nothing of the file's content is echoed beyond a short, sanitised snippet (`snippet`)."""
     path = Path(path)
     name = path.name
     if not path.is_file():
         raise DataError(f"{name}: file not found ({path})")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            raw = pd.read_parquet(path)
-        else:
-            raw = pd.read_csv(path)
+        raw = pd.read_parquet(path) if parquet else _read_text_table(path)
+    except DataError:
+        raise
     except Exception as exc:  # pandas/pyarrow raise many types for a broken file; all mean "unreadable"
-        raise DataError(f"{name}: cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
-                        f"{_one_line(exc)}") from exc
+        raise DataError(f"{name}: cannot read as {'Parquet' if parquet else 'CSV'}: "
+                        f"{type(exc).__name__}: {snippet(exc, 160)}") from None
     try:
         df = normalise_columns(raw)
         if df.empty:
@@ -231,26 +265,81 @@ def read_ohlcv_file(path: str | os.PathLike) -> pd.DataFrame:
         times = _to_utc_index(df["time"], symbol=name)
         df = df.drop(columns="time").set_index(times)
         return validate_bars(_reverse_if_descending(df), symbol=name)
+    except InvalidBarsError as exc:
+        raise InvalidBarsError(f"{name}: {exc}" if not str(exc).startswith(name) else str(exc)) from None
     except DataError:
         raise
     except Exception as exc:
-        raise DataError(f"{name}: cannot parse: {_one_line(exc)}") from exc
+        raise DataError(f"{name}: cannot parse: {type(exc).__name__}: {snippet(exc, 160)}") from None
 
 
 # --- resampling --------------------------------------------------------------------------------
 
+# Session calendars for turning intraday bars into days (see `session_calendar`).
+CALENDARS = ("exchange", "24/5", "24/7")
+FX_ZONE = "America/New_York"
+FX_DAY_START_HOURS = 7  # the FX day runs 17:00 -> 17:00 New York: shift wall time by 7 h, take the date
+
+
+def session_calendar(index: pd.DatetimeIndex) -> str:
+    """Which trading calendar intraday bars follow, read off their UTC weekdays.
+
+    "24/7" (crypto): Saturdays are as busy as other days (over 5 % of bars). "24/5" (FX,
+    futures): trading from Sunday evening to Friday evening, so Sunday-UTC bars exist but
+    Saturdays are empty. "exchange": a session inside one UTC day (stocks, indices), and any
+    daily or coarser data (already one bar per trading day).
+    """
+    if len(index) < 2 or _bar_step(index) >= pd.Timedelta(hours=20):
+        return "exchange"
+    dow = np.asarray(index.day_of_week)
+    if (dow == 5).mean() > 0.05:
+        return "24/7"
+    if (dow == 6).mean() > 0.005:
+        return "24/5"
+    return "exchange"
+
+
+def session_dates(index: pd.DatetimeIndex, calendar: str) -> pd.DatetimeIndex:
+    """The trading day of each bar, as 00:00 UTC of that date (the label of its daily bar).
+
+    "exchange" and "24/7": the UTC calendar date (a US session, 13:30-20:00 UTC, sits inside it;
+    crypto's own daily bars are UTC days). "24/5": the FX convention, a day ends at 17:00 New
+    York time (DST-aware): Sunday 17:00 NY opens Monday's day, so the Sunday-evening hours
+    belong to Monday instead of forming a "Sunday" stub bar that would be fed to the model as a
+    full day and would push the annualisation to 365. Any bar still dated on a weekend (stray
+    ticks) is merged into the next Monday.
+    """
+    if calendar not in CALENDARS:
+        raise ValueError(f"unknown calendar {calendar!r}; use one of {CALENDARS}")
+    if calendar != "24/5":
+        return pd.DatetimeIndex(index.normalize(), name="time")
+    wall = index.tz_convert(FX_ZONE).tz_localize(None)  # New York wall clock: DST handled by the zone
+    days = (wall + pd.Timedelta(hours=FX_DAY_START_HOURS)).normalize()
+    dow = np.asarray(days.day_of_week)
+    days = days + pd.to_timedelta(np.where(dow >= 5, 7 - dow, 0), unit="D")
+    return pd.DatetimeIndex(days.tz_localize("UTC"), name="time")
+
+
 def resample_bars(df: pd.DataFrame, interval: str) -> pd.DataFrame:
     """Aggregate bars to a coarser interval: open first, high max, low min, close last, volume sum.
 
-    Bins are UTC: 1h bins start on the hour, 1d bins at 00:00 UTC, 1wk bins on Monday 00:00
-    UTC; each bin is labelled by its start (Yahoo's convention). Bins without bars are dropped;
-    a partial last bin (week in progress) is kept.
+    1h bins start on the hour (UTC). 1d bins are trading days of the bars' session calendar
+    (`session_calendar`, `session_dates`): UTC dates for exchange and 24/7 markets, FX days
+    (17:00 New York to 17:00) for 24/5 markets. 1wk bins are Monday-to-Sunday weeks of those
+    trading days, labelled by their Monday 00:00 UTC (Yahoo's convention). Bins without bars are
+    dropped; a partial last bin (week in progress) is kept.
     """
     _check_interval(interval)
     agg = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
-    out = df[list(COLUMNS)].resample(**_RESAMPLE[interval]).agg(agg)
-    out = out[out["open"].notna()]
-    out.index = pd.DatetimeIndex(out.index, freq=None, name="time")
+    if interval == "1h":
+        out = df[list(COLUMNS)].resample(**_RESAMPLE[interval]).agg(agg)
+        out = out[out["open"].notna()]
+    else:
+        days = session_dates(df.index, session_calendar(df.index))
+        if interval == "1wk":
+            days = days - pd.to_timedelta(np.asarray(days.day_of_week), unit="D")
+        out = df[list(COLUMNS)].groupby(days).agg(agg)
+    out.index = pd.DatetimeIndex(out.index, freq=None, name="time").as_unit("ns")
     return out.astype("float64")
 
 
@@ -272,14 +361,38 @@ def conform_interval(bars: pd.DataFrame, interval: str, *, what: str = "data") -
         return bars
     if step < span:
         return resample_bars(bars, interval)
-    raise DataError(
-        f"{what} has bars every {_fmt_step(step)}, coarser than {interval}; "
-        f"choose an interval of {_fmt_step(step)} or more, or provide finer data")
+    usable = [iv for iv in INTERVALS if BAR_SPAN[iv] * 1.05 >= step]
+    fix = (f"use --interval {' or '.join(usable)}" if usable else
+           f"no interval here is that coarse (the app offers {', '.join(INTERVALS)}): provide weekly or finer data")
+    raise DataError(f"{what} has bars every {_fmt_step(step)}, coarser than {interval}; {fix}")
 
 
 def _fmt_step(step: pd.Timedelta) -> str:
     hours = step.total_seconds() / 3600
     return f"{hours:g} h" if hours < 24 else f"{hours / 24:g} d"
+
+
+def parse_bound(value: Any, *, name: str, end: bool) -> pd.Timestamp | None:
+    """start/end as UTC; an end given as a date (midnight) covers that whole day; bad or out-of-range -> DataError."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    hint = (f"use a date like 2015-01-31 between {pd.Timestamp.min.date() + pd.Timedelta(days=1)} and "
+            f"{pd.Timestamp.max.date() - pd.Timedelta(days=1)}")
+    try:
+        ts = as_utc(value)
+        if ts is pd.NaT:
+            raise ValueError("not a date")
+        if end and ts == ts.normalize():
+            ts = ts + pd.Timedelta(days=1) - pd.Timedelta(1, unit="ns")
+    except (ValueError, TypeError, OverflowError) as exc:  # OutOfBoundsDatetime is a ValueError
+        shown = _one_line(value)[:40]
+        why = "is out of range" if _overflow(exc) else "is not a date"
+        raise DataError(f"cannot read {name} date {shown!r}: it {why}; {hint}") from None
+    return ts
+
+
+def _overflow(exc: BaseException) -> bool:
+    return isinstance(exc, (OverflowError, pd.errors.OutOfBoundsDatetime)) or "out of bounds" in str(exc).lower()
 
 
 def as_utc(value: Any) -> pd.Timestamp:

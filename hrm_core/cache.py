@@ -34,23 +34,23 @@ class BarCache:
     concurrent writers queue instead of failing.
     """
 
-    def __init__(self, db_path: str | os.PathLike, *, timeout_s: float = 30.0):
+    def __init__(self, db_path: str | os.PathLike, *, timeout_s: float = 10.0):
         self.path = Path(db_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout_s  # one budget for the whole open: a lock is waited for once
         conn = sqlite3.connect(str(self.path), timeout=timeout_s)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             self.db = sqlite_utils.Database(conn)
-            self._enable_wal(timeout_s)
+            self._enable_wal(deadline)
             self._create_tables()
         except BaseException:
             conn.close()  # a corrupt or locked file must not leak an open handle
             raise
 
-    def _enable_wal(self, timeout_s: float) -> None:
-        """Switch to WAL, retrying: the switch needs a moment alone with the file and SQLite does not
-        apply the busy timeout to it, so two processes opening a new cache together can collide."""
-        deadline = time.monotonic() + timeout_s
+    def _enable_wal(self, deadline: float) -> None:
+        """Switch to WAL, retrying until `deadline`: the switch needs a moment alone with the file and SQLite
+        does not apply the busy timeout to it, so two processes opening a new cache together can collide."""
         while True:
             try:
                 self.db.enable_wal()
@@ -131,7 +131,15 @@ class BarCache:
         """When the series was last downloaded (UTC), or None if it is not cached."""
         row = self.db.execute('SELECT fetched_at FROM series WHERE symbol = ? AND "interval" = ?',
                               [symbol, interval]).fetchone()
-        return pd.Timestamp(row[0]).tz_convert("UTC") if row else None
+        if row is None:
+            return None
+        try:
+            ts = as_utc(row[0])
+        except (ValueError, TypeError, OverflowError):
+            ts = pd.NaT
+        if ts is pd.NaT or not isinstance(row[0], str):
+            raise ValueError(f"fetched_at of {symbol} {interval} is not a timestamp: {_one_line(row[0])[:40]!r}")
+        return ts
 
     def summary(self) -> pd.DataFrame:
         """One row per cached series: symbol, interval, first, last, rows, fetched_at."""
@@ -145,11 +153,41 @@ class BarCache:
         return out
 
 
+class CacheLockedError(CacheError):
+    """Another process held the cache longer than the busy timeout: skip it now, do not retry (or delete it)."""
+
+
+def describe_cache_failure(what: str, path: Path, exc: BaseException) -> str:
+    """One line saying what is wrong with a SQLite cache file and the fix that fits that failure.
+
+    Deleting the file is advised only for a corrupt file in a writable folder: never for a
+    locked file (another process is using it) or a read-only folder (deleting cannot work)."""
+    text = _one_line(exc)[:200]
+    low = text.lower()
+    folder = path.parent
+    elsewhere = "point data.cache_db to a writable folder"
+    if "locked" in low or "busy" in low:
+        return (f"{what} {path} is locked by another process ({text}); skipped it this time: try again when "
+                "that process finishes")
+    if isinstance(exc, (NotADirectoryError, FileExistsError)) or (folder.exists() and not folder.is_dir()):
+        return f"{what} {path} cannot be created: {folder} is a file, not a folder; {elsewhere}"
+    if "readonly" in low or "read-only" in low or isinstance(exc, PermissionError):
+        return f"{what} {path} is read-only ({text}); results are not cached: make {folder} writable or {elsewhere}"
+    if "unable to open" in low:
+        return f"{what} {path} cannot be opened ({text}); make sure {folder} is a writable folder or {elsewhere}"
+    fix = "delete the file to rebuild it, or " + elsewhere if os.access(folder, os.W_OK) else elsewhere
+    if "not a database" in low or "malformed" in low or isinstance(exc, (ValueError, TypeError, OverflowError)):
+        return f"{what} {path} is corrupt ({text}); {fix}"
+    return f"{what} {path} is unusable ({text}); {fix}"
+
+
 @contextlib.contextmanager
 def cache_errors(db_path: Path) -> Iterator[None]:
-    """Turn SQLite failures into a CacheError that names the file: a broken cache is the user's to fix."""
+    """Turn any failure of the cache file (SQLite, the file system, garbage in a row) into a CacheError
+    that names the file and the fix: a broken cache is the user's to fix and never hides the data."""
     try:
         yield
-    except sqlite3.Error as exc:
-        raise CacheError(f"market-data cache {db_path} is unusable ({_one_line(exc)}); "
-                         f"delete the file or point data.cache_db elsewhere") from exc
+    except (sqlite3.Error, OSError, ValueError, TypeError, OverflowError) as exc:
+        message = describe_cache_failure("market-data cache", db_path, exc)
+        kind = CacheLockedError if "is locked by another process" in message else CacheError
+        raise kind(message) from exc

@@ -29,6 +29,7 @@ from torch import nn
 from hrm_core.config import TIMEFRAMES, ModelConfig
 from hrm_core.errors import CheckpointError, ModelError
 from hrm_core.features import FeatureSpec, Scaler
+from hrm_core.identity import instrument_ids
 from hrm_core.model import build_model, describe_model
 from hrm_core.settings import Settings, load_settings
 
@@ -219,8 +220,6 @@ class LoadedModel:
 
     def instrument_ids(self, symbols) -> torch.Tensor:
         """LongTensor of vocab ids; unknown symbols get 0 (the shared unknown embedding)."""
-        from hrm_core.train import instrument_ids
-
         return instrument_ids(symbols, self.instruments)
 
     @staticmethod
@@ -254,9 +253,26 @@ def _read(f: Path) -> dict:
     return payload
 
 
+def _build_and_fill(f: Path, config: ModelConfig, state_dict: Any) -> nn.Module:
+    """Build the (bounded, already validated) config and load its weights; any failure is a CheckpointError."""
+    try:
+        model = build_model(config)
+        model.load_state_dict(state_dict, strict=True)
+    except MemoryError:
+        raise CheckpointError(f"{f}: not enough memory to build its model ({config.hidden} hidden, "
+                              f"{config.n_instruments} instruments); use a smaller model") from None
+    except (RuntimeError, KeyError, TypeError, AttributeError, ValueError, ModelError) as exc:
+        raise CheckpointError(f"{f}: weights do not fit the stored config ({str(exc).splitlines()[0][:300]}); "
+                              "the file was edited or is from another model version: retrain") from None
+    return model
+
+
 def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> LoadedModel:
     """Load safely (weights_only) and check config, feature spec and scaler against this code."""
     f = _checkpoint_file(path)
+    if not f.exists():  # name the path the user gave, not the model.pt we derived from it
+        raise CheckpointError(f"no checkpoint at {str(path)!r}: train one with `hrm train` or pick a model in "
+                              "models/ (a .pt file or a folder holding model.pt)")
     d = _read(f)
     try:
         config = ModelConfig.from_dict(d["config"])
@@ -270,20 +286,32 @@ def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cp
     if config.n_features != len(spec.names) or config.window != spec.window:
         raise CheckpointError(f"{f}: config (n_features {config.n_features}, window {config.window}) disagrees with "
                               f"its feature spec ({len(spec.names)} features, window {spec.window}): corrupt; retrain")
-    model = build_model(config)
-    try:
-        model.load_state_dict(d["state_dict"], strict=True)
-    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
-        raise CheckpointError(f"{f}: weights do not fit the stored config ({str(exc).splitlines()[0][:300]}); "
-                              "the file was edited or is from another model version: retrain") from None
+    instruments, intervals = _vocabularies(f, d)
+    model = _build_and_fill(f, config, d["state_dict"])
     model.to(device).eval()
     return LoadedModel(
-        model=model, config=config, feature_spec=spec, scaler=scaler,
-        instruments={str(k): int(v) for k, v in (d.get("instruments") or {}).items()},
-        intervals=tuple(d.get("intervals") or ()), periods=dict(d.get("periods") or {}),
-        metrics=dict(d.get("metrics") or {}), data_hash=str(d.get("data_hash", "")),
-        package_version=str(d.get("package_version", "unknown")), name=str(d.get("name") or f.parent.name),
-        path=str(f), train_config=dict(d.get("train_config") or {}), command=d.get("command"))
+        model=model, config=config, feature_spec=spec, scaler=scaler, instruments=instruments, intervals=intervals,
+        periods=dict(d.get("periods") or {}), metrics=dict(d.get("metrics") or {}),
+        data_hash=str(d.get("data_hash", "")), package_version=str(d.get("package_version", "unknown")),
+        name=str(d.get("name") or f.parent.name), path=str(f), train_config=dict(d.get("train_config") or {}),
+        command=d.get("command"))
+
+
+def _vocabularies(f: Path, d: Mapping) -> tuple[dict[str, int], tuple[str, ...]]:
+    """The trained instruments {symbol: id} and intervals, type-checked (a checkpoint is untrusted input)."""
+    instruments, intervals = d.get("instruments") or {}, d.get("intervals") or []
+    try:
+        if not isinstance(instruments, Mapping) or not isinstance(intervals, (list, tuple)):
+            raise TypeError("instruments must be a mapping and intervals a list")
+        vocab = {str(k): int(v) for k, v in instruments.items()}
+        ivs = tuple(str(i) for i in intervals)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{f} has a malformed vocabulary ({str(exc)[:200]}): corrupt or edited; "
+                              "retrain") from None
+    for m in (d.get("periods"), d.get("metrics"), d.get("train_config")):
+        if m is not None and not isinstance(m, Mapping):
+            raise CheckpointError(f"{f} has malformed metadata (periods/metrics/train_config): corrupt; retrain")
+    return vocab, ivs
 
 
 # ----------------------------------------------------------------------------- listing
@@ -339,6 +367,13 @@ def resolve_model(model: str | os.PathLike | None, settings: Settings | None = N
                                   "run scripts/train_shipped_models.sh or `hrm train`")
         return f
     p = Path(model)
-    if not p.exists() and (settings.data.path("models_dir") / p).exists():
-        p = settings.data.path("models_dir") / p
-    return _checkpoint_file(p)
+    root = settings.data.path("models_dir")
+    if not p.exists() and (root / p).exists():
+        p = root / p
+    f = _checkpoint_file(p)
+    if not f.exists():
+        inside = f" (it has no {CHECKPOINT_FILE})" if p.is_dir() else ""
+        names = ", ".join(c.name for c in list_checkpoints(root)) or "none"
+        raise CheckpointError(f"no checkpoint at {str(model)!r}{inside}: give a .pt file, a folder with "
+                              f"{CHECKPOINT_FILE}, or a model name in {root} (have: {names})")
+    return f

@@ -7,10 +7,18 @@
 Presets (parameter counts from `describe_model`):
 
     name     arch  hidden heads H+L  N x T  M  window/patch  params
-    tiny     hrm     16     2   1+1  2x2    2   16 / 4        8,007
-    default  hrm     64     4   1+1  2x2    3   64 / 4      115,463
-    paper    hrm    512     8   4+4  2x2    4   64 / 4   27,334,663
-    flat     flat    64     4   2 layers    1   64 / 4      115,463  (same as default)
+    tiny     hrm     16     2   1+1  2x2    2   16 / 4        7,943
+    default  hrm     64     4   1+1  2x2    3   64 / 4      115,207
+    paper    hrm    512     8   4+4  2x2    4   64 / 4   27,332,615
+    flat     flat    64     4   2 layers    1   64 / 4      115,207  (same as default)
+
+All with the 15 features of `hrm_core.features` (n_features = 15).
+
+Every field is bounded (`BOUNDS`, checked in `__post_init__` before anything is allocated):
+a checkpoint is untrusted input, and `n_instruments = 2**40` or `h_cycles = 200000` must be
+refused in one line, not run out of memory or for hours. The bounds sit far above the
+`paper` preset; `MAX_PARAMETERS` and `MAX_BLOCK_CALLS` bound the model's size and the work
+of one decision (transformer blocks run per sample, at most M x N x (T x L_layers + H_layers)).
 
 `flat_tiny` and `flat_paper` are the flat twins of `tiny` and `paper`; any preset
 becomes flat with `get_preset(name, arch="flat")`.
@@ -27,13 +35,24 @@ TIMEFRAMES: dict[str, int] = {"1h": 0, "1d": 1, "1wk": 2}
 ARCHS = ("hrm", "flat")
 GRAD_MODES = ("one_step", "full")
 
+# Inclusive (low, high) per numeric field. Integers first, then floats.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "n_features": (1, 1024), "window": (1, 4096), "patch_size": (1, 512), "hidden": (2, 4096),
+    "n_heads": (1, 128), "h_layers": (1, 64), "l_layers": (1, 64), "h_cycles": (1, 64), "l_cycles": (1, 64),
+    "max_segments": (1, 64), "n_instruments": (1, 1_000_000), "n_timeframes": (1, 64), "flat_layers": (1, 128),
+    "expansion": (0.01, 64.0), "halt_explore_prob": (0.0, 1.0), "rms_norm_eps": (1e-12, 1.0),
+    "rope_theta": (1.0, 1e9),
+}
+MAX_PARAMETERS = 2_000_000_000  # rough count (blocks + embeddings); paper is 27 M
+MAX_BLOCK_CALLS = 20_000  # transformer block calls per decision; paper runs 4 x 2 x (2 x 4 + 4) = 96
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Everything needed to rebuild a model; checkpoints store `to_dict()`."""
 
     arch: str = "hrm"  # "hrm" or "flat" (plain transformer baseline, no recurrence)
-    n_features: int = 16
+    n_features: int = 15  # len(features.FEATURE_NAMES): 15 causal features per bar
     window: int = 64  # bars per input window
     patch_size: int = 4  # bars per token: 64 bars -> 16 tokens (+1 summary token); keeps CPU latency low
     hidden: int = 64
@@ -59,20 +78,31 @@ class ModelConfig:
             raise ModelError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         if self.grad_mode not in GRAD_MODES:
             raise ModelError(f"grad_mode must be one of {GRAD_MODES}, got {self.grad_mode!r}")
-        positive = ("n_features", "window", "patch_size", "hidden", "n_heads", "h_layers", "l_layers",
-                    "h_cycles", "l_cycles", "max_segments", "n_instruments", "n_timeframes", "flat_layers")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ModelError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("reset_l_each_cycle", "act"):
+            if not isinstance(getattr(self, name), bool):
+                raise ModelError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name, (low, high) in BOUNDS.items():
+            _check_bound(name, getattr(self, name), low, high, integer=isinstance(low, int))
+        self._check_cost()
         if self.hidden % self.n_heads or (self.hidden // self.n_heads) % 2:
             raise ModelError(f"hidden ({self.hidden}) must split into n_heads ({self.n_heads}) heads of even size (RoPE)")
         if self.window % self.patch_size:
             raise ModelError(f"window ({self.window}) must be a multiple of patch_size ({self.patch_size})")
-        if not 0.0 <= self.halt_explore_prob <= 1.0:
-            raise ModelError(f"halt_explore_prob must be in [0, 1], got {self.halt_explore_prob}")
-        if self.expansion <= 0:
-            raise ModelError(f"expansion must be > 0, got {self.expansion}")
+
+    def _check_cost(self) -> None:
+        """Refuse configs whose size or per-decision work no machine here can run (see MAX_*)."""
+        blocks = self.flat_layers if self.arch == "flat" else self.h_layers + self.l_layers
+        width = self.hidden * self.hidden * (4 + 2 * self.expansion)
+        params = blocks * width + (self.n_instruments + self.n_timeframes) * self.hidden
+        if params > MAX_PARAMETERS:
+            raise ModelError(f"config too large: about {params:,.0f} parameters (limit {MAX_PARAMETERS:,}); "
+                             "reduce hidden, layers or n_instruments")
+        calls = self.flat_layers if self.arch == "flat" else \
+            self.max_segments * self.h_cycles * (self.l_cycles * self.l_layers + self.h_layers)
+        if calls > MAX_BLOCK_CALLS:
+            raise ModelError(f"config too slow: {calls:,} transformer block calls per decision (limit "
+                             f"{MAX_BLOCK_CALLS:,} = max_segments x h_cycles x (l_cycles x l_layers + h_layers)); "
+                             "reduce max_segments, h_cycles or l_cycles")
 
     @property
     def n_tokens(self) -> int:
@@ -89,6 +119,15 @@ class ModelConfig:
         if unknown:
             raise ModelError(f"unknown ModelConfig key(s) {unknown}; valid keys are {sorted(known)}")
         return cls(**d)
+
+
+def _check_bound(name: str, value: object, low: float, high: float, *, integer: bool) -> None:
+    """One field: the right type (bool is not a number here) and inside [low, high]."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ModelError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if not (low <= value <= high):  # NaN fails this too
+        raise ModelError(f"{name} must be between {low:g} and {high:g}, got {value!r}")
 
 
 PRESETS: dict[str, ModelConfig] = {

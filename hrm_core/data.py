@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,9 +28,10 @@ import pandas as pd
 
 from hrm_core.bars import (  # noqa: F401  (re-exported: the data layer's public API)
     INTERVALS, PRICES, as_utc, _check_interval, _fmt_time, _one_line, _to_utc_index,
-    conform_interval, drop_unfinished, empty_bars, normalise_columns, read_ohlcv_file, resample_bars, validate_bars,
+    conform_interval, drop_unfinished, empty_bars, normalise_columns, parse_bound, read_ohlcv_file, resample_bars,
+    validate_bars,
 )
-from hrm_core.cache import BarCache, cache_errors
+from hrm_core.cache import BarCache, CacheLockedError, cache_errors
 from hrm_core.errors import CacheError, DataError, EmptyDataError, UnknownSymbolError
 from hrm_core.settings import Settings, load_settings
 
@@ -67,20 +68,29 @@ def _offline_summary(settings: Settings) -> str:
 
 
 def list_available(settings: Settings | None = None) -> pd.DataFrame:
-    """What can be loaded offline: columns symbol, interval, source ("sample"/"cache"), first, last, rows."""
+    """What can be loaded offline: columns symbol, interval, source ("sample"/"cache"), first, last, rows.
+
+    An unreadable cache is skipped: the sample is still listed and `table.attrs["note"]` says why."""
     settings = settings or load_settings()
     rows = []
     for e in sample_index(settings):
         bars = _read_sample(e, settings)
         rows.append({"symbol": e["symbol"], "interval": e["interval"], "source": "sample",
                      "first": bars.index[0], "last": bars.index[-1], "rows": len(bars)})
+    note = ""
     db_path = settings.data.path("cache_db")
     if db_path.is_file():  # listing must not create the cache file
-        with cache_errors(db_path), BarCache(db_path) as cache:
-            for r in cache.summary().itertuples():
-                rows.append({"symbol": r.symbol, "interval": r.interval, "source": "cache",
-                             "first": r.first, "last": r.last, "rows": int(r.rows)})
-    return pd.DataFrame(rows, columns=["symbol", "interval", "source", "first", "last", "rows"])
+        try:
+            with cache_errors(db_path), BarCache(db_path, timeout_s=settings.data.cache_timeout_s) as cache:
+                summary = cache.summary()
+        except CacheError as exc:  # a broken cache must not hide the bundled sample
+            note = str(exc)
+        else:
+            rows += [{"symbol": r.symbol, "interval": r.interval, "source": "cache", "first": r.first,
+                      "last": r.last, "rows": int(r.rows)} for r in summary.itertuples()]
+    table = pd.DataFrame(rows, columns=["symbol", "interval", "source", "first", "last", "rows"])
+    table.attrs["note"] = note  # why cached series may be missing from the list ("" when none)
+    return table
 
 
 # --- yfinance ----------------------------------------------------------------------------------
@@ -163,6 +173,7 @@ class LoadResult:
     source: str  # "live" | "cache" | "stale-cache" | "sample" | "file"
     fetched_at: pd.Timestamp | None
     note: str = ""  # why a fallback happened ("download failed: ConnectionError ..."), or the file read
+    problems: tuple[str, ...] = ()  # what the user should fix: a broken, locked or unwritable cache (also in note)
 
     def age(self, now: pd.Timestamp | None = None) -> pd.Timedelta | None:
         """Time since the download, or None when the bars were not downloaded."""
@@ -196,21 +207,6 @@ def _fmt_age(age: pd.Timedelta | None) -> str:
     if hours < 48:
         return f"{hours:.0f} h old"
     return f"{hours / 24:.0f} d old"
-
-
-def _parse_bound(value: Any, *, name: str, end: bool) -> pd.Timestamp | None:
-    """start/end as UTC; an end given as a date (midnight) covers that whole day."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        ts = as_utc(value)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"cannot read {name} date {value!r}; use a date like 2015-01-31") from exc
-    if ts is pd.NaT:
-        raise DataError(f"cannot read {name} date {value!r}; use a date like 2015-01-31")
-    if end and ts == ts.normalize():
-        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(1, unit="ns")
-    return ts
 
 
 def select_range(bars: pd.DataFrame, start: pd.Timestamp | None, end: pd.Timestamp | None, *,
@@ -247,8 +243,8 @@ def load_bars(symbol: str, interval: str = "1d", start: Any = None, end: Any = N
     """
     settings = settings or load_settings()
     interval = _check_interval(interval)
-    start_ts = _parse_bound(start, name="start", end=False)
-    end_ts = _parse_bound(end, name="end", end=True)
+    start_ts = parse_bound(start, name="start", end=False)
+    end_ts = parse_bound(end, name="end", end=True)
     if start_ts is not None and end_ts is not None and start_ts > end_ts:
         raise DataError(f"start {start} is after end {end}")
     if path is not None:
@@ -267,35 +263,58 @@ def _load_cached_or_live(symbol: str, interval: str, start_ts: pd.Timestamp | No
     """The cache/yfinance part of load_bars; falls through to the sample when both come up empty.
 
     A broken, locked or read-only cache never blocks the data: it is skipped (or a download is
-    served uncached) and the LoadResult's note says why, so the user can fix the file.
+    served uncached) and the LoadResult's note and `problems` say why, so the user can fix the file.
+    Cached bars are validated like a download (NULL closes, negative lows: skipped), and a lock
+    is waited for once (`cache_timeout_s`): after a locked read no write is attempted.
     """
     now = pd.Timestamp.now(tz="UTC")
     notes: list[str] = []
-    cached, fetched = None, None
+    timeout = settings.data.cache_timeout_s
+    cached, fetched, locked = None, None, False
     try:
-        with cache_errors(db_path), BarCache(db_path) as cache:
+        with cache_errors(db_path), BarCache(db_path, timeout_s=timeout) as cache:
             fetched = cache.fetched_at(symbol, interval)
             if fetched is not None:
-                cached = cache.read(symbol, interval)
+                cached = _valid_cached(cache.read(symbol, interval), symbol, interval, db_path, notes)
+    except CacheLockedError as exc:
+        locked = True  # waiting again to write would pay the busy timeout twice
+        notes.append(str(exc))
     except CacheError as exc:
         notes.append(str(exc))
+    problems = tuple(notes)  # so far only cache trouble: what the user should fix
     if cached is not None and now - fetched <= pd.Timedelta(hours=settings.data.max_age_hours):
         return LoadResult(select_range(cached, start_ts, end_ts, what=what), symbol, interval, "cache", fetched)
     bars, why = _try_download(symbol, interval, downloader)
     bars = drop_unfinished(bars, interval, now)
     if not bars.empty:
-        try:
-            with cache_errors(db_path), BarCache(db_path) as cache:
-                cache.write(symbol, interval, bars, fetched_at=now, replace=True)
-        except CacheError as exc:
-            notes.append(f"served without caching: {exc}")
+        if locked:
+            notes.append("served without caching (the cache is locked)")
+        else:
+            try:
+                with cache_errors(db_path), BarCache(db_path, timeout_s=timeout) as cache:
+                    cache.write(symbol, interval, bars, fetched_at=now, replace=True)
+            except CacheError as exc:
+                notes.append(f"served without caching: {exc}")
+                problems += (notes[-1],)
         return LoadResult(select_range(bars, start_ts, end_ts, what=what), symbol, interval, "live", now,
-                          "; ".join(notes))
+                          "; ".join(notes), problems)
     notes.insert(0, why)
     if cached is not None:
         return LoadResult(select_range(cached, start_ts, end_ts, what=what), symbol, interval, "stale-cache",
-                          fetched, "; ".join(notes))
-    return _load_sample(symbol, interval, start_ts, end_ts, settings, "; ".join(n for n in notes if n))
+                          fetched, "; ".join(notes), problems)
+    res = _load_sample(symbol, interval, start_ts, end_ts, settings, "; ".join(n for n in notes if n))
+    return replace(res, problems=problems)
+
+
+def _valid_cached(bars: pd.DataFrame, symbol: str, interval: str, db_path: Path,
+                  notes: list[str]) -> pd.DataFrame | None:
+    """Cached bars checked like any other source; invalid ones (NULL closes, negative lows) are skipped with a note."""
+    try:
+        return validate_bars(bars, symbol=f"{symbol} {interval} in {db_path.name}")
+    except DataError as exc:
+        notes.append(f"market-data cache {db_path} holds invalid bars ({exc}); ignored them: a fresh download "
+                     "replaces them")
+        return None
 
 
 def _try_download(symbol: str, interval: str, downloader: Downloader | None) -> tuple[pd.DataFrame, str]:

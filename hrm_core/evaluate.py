@@ -280,6 +280,7 @@ def evaluate_instrument(
     first, last = runs[0].backtest.frame.index[[0, -1]]
     notes += [f"the evaluated bars overlap {loaded.name}'s training/validation period: its figures are "
               "in-sample, not an out-of-sample test" for loaded, _ in models if in_sample_overlap(loaded, first, last)]
+    notes += list(dict.fromkeys(n for r in runs if r.signals is not None for n in r.signals.notes))  # fit, cache
     inst = InstrumentEvaluation(symbol=symbol, interval=interval, period=period, source=source, runs=runs,
                                 regimes=regimes, periods_per_year=P, notes=tuple(notes))
     deflate([inst], extra_trials=extra_trials)  # run_evaluation re-deflates across every instrument

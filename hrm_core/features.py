@@ -276,10 +276,18 @@ class FeatureSpec:
             raise ValueError(f"not a stored FeatureSpec: {exc!r}") from None
 
     def check_matches_code(self) -> None:
-        """Raise ValueError if this spec was made with different features than this code computes."""
+        """Raise ValueError if this spec was made with different features than this code computes, or its
+        sizes are beyond what this code runs (horizon, vol_lookback, window)."""
         if self.names != FEATURE_NAMES or self.version != FEATURE_VERSION:
             raise ValueError(f"model expects features {list(self.names)} (version {self.version}) but this code "
                              f"computes {list(FEATURE_NAMES)} (version {FEATURE_VERSION}): retrain the model")
+        limits = {"horizon": (1, 1000), "vol_lookback": (2, 10_000), "window": (1, 4096)}
+        for name, (low, high) in limits.items():  # a checkpoint is untrusted: bound what sizes the work
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"feature spec {name} must be between {low} and {high}, got {getattr(self, name)}")
+        if self.warmup != WARMUP_BARS or not (math.isfinite(self.threshold_k) and 0 <= self.threshold_k <= 100):
+            raise ValueError(f"feature spec warm-up {self.warmup} / threshold_k {self.threshold_k} do not fit this "
+                             f"code (warm-up {WARMUP_BARS}, threshold_k in [0, 100]): retrain the model")
 
 
 @dataclass(frozen=True, eq=False)

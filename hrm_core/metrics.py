@@ -47,13 +47,15 @@ def periods_per_year(interval: str, *, calendar: str = "us_equities") -> float:
 def periods_per_year_of(index: pd.DatetimeIndex, interval: str) -> float:
     """REFERENCE's annualisation read off the bars themselves, so any instrument is annualised right.
 
-    Weekend bars (over 10 % of them) mean a 24/7 market: 365 days a year, else 252. Hourly
+    Weekend bars (over 10 % of them) mean a 24/7 market: 365 days a year, else 252 (24/5
+    markets such as FX trade 252 days: their Sunday-evening hours are about 2 % of the bars,
+    and `bars.resample_bars` folds them into Monday's daily bar). Hourly
     bars count the bars per session actually present (median per UTC day): 252 x 7 for a
     US stock's yfinance hours, 365 x 24 for crypto. Daily and weekly use the fixed table.
     """
     if len(index) == 0:
         return periods_per_year(interval)
-    always_open = float((index.dayofweek >= 5).mean()) > 0.10
+    always_open = float((np.asarray(index.day_of_week) >= 5).mean()) > 0.10
     if interval != "1h":
         return periods_per_year(interval, calendar="24/7" if always_open else "us_equities")
     per_day = float(pd.Series(1, index=index).groupby(index.normalize()).size().median())

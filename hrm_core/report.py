@@ -221,6 +221,19 @@ def to_json(ev: Evaluation) -> dict:
     return out
 
 
+# Facts that only a hierarchical model has: the flat transformer has no cycles and no ACT.
+_HRM_ONLY = ("N (h_cycles)", "T (l_cycles)", "max_segments", "act")
+
+
+def _model_row(facts: Mapping) -> dict:
+    """One row of the Models table: nested values as text; N, T, segments and ACT as 'n/a' for a flat model."""
+    row = {k: (str(v) if isinstance(v, (dict, list)) else v)
+           for k, v in facts.items() if k not in ("periods", "instruments", "path")}
+    if facts.get("arch") == "flat":
+        row.update({k: "n/a" for k in _HRM_ONLY if k in row})
+    return row
+
+
 def render_markdown(ev: Evaluation, *, command: str = "hrm evaluate") -> str:
     """docs/results.md: headline, claims beside measurements, tables per instrument, regimes, settings."""
     f = settings_facts(ev)
@@ -258,9 +271,7 @@ def render_markdown(ev: Evaluation, *, command: str = "hrm evaluate") -> str:
               _md_table(inst.regime_sharpes()), ""]
     L += ["## Models", ""]
     if ev.models:
-        mt = pd.DataFrame.from_dict({k: {kk: (str(vv) if isinstance(vv, (dict, list)) else vv)
-                                         for kk, vv in v.items() if kk not in ("periods", "instruments", "path")}
-                                     for k, v in ev.models.items()}, orient="index")
+        mt = pd.DataFrame.from_dict({k: _model_row(v) for k, v in ev.models.items()}, orient="index")
         mt.index.name = "model"
         L += [_md_table(mt, {"parameters": ".0f"}), ""]
     else:

@@ -1,12 +1,31 @@
-"""User settings: defaults in code, overridden by `hrm.toml` at the project root (or $HRM_SETTINGS)."""
+"""User settings: defaults in code, overridden by `hrm.toml` at the project root (or $HRM_SETTINGS).
+
+Every section of `Settings` is a dataclass; `load_settings` checks the file against their
+field annotations generically (a new section needs no new parsing code): an unknown
+section or key, a wrong type (`max_age_hours = "twelve"`, `vol_lookback = 2.5`,
+`default_symbols = "^GSPC"` where a list is expected) or invalid TOML raises
+SettingsError naming the file, the key, the expected type and the value found. A file
+named by `--settings` or $HRM_SETTINGS must exist; only the implicit ./hrm.toml may be missing.
+"""
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+import types
+import typing
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
+
+from hrm_core.errors import HRMError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(HRMError, ValueError):
+    """The settings file is missing, not TOML, or holds an unknown key or a value of the wrong type."""
 
 
 @dataclass(frozen=True)
@@ -17,6 +36,13 @@ class DataSettings:
     max_age_hours: float = 12.0
     default_symbols: tuple[str, ...] = ("^GSPC", "^IXIC")
     default_interval: str = "1d"
+    cache_timeout_s: float = 10.0  # how long to wait for a cache another process holds; paid at most once per load
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.cache_timeout_s <= 600.0:  # a huge wait would make a locked cache hang every command
+            raise SettingsError(f"cache_timeout_s must be between 0 and 600 seconds, got {self.cache_timeout_s!r}")
+        if self.max_age_hours < 0:
+            raise SettingsError(f"max_age_hours must be >= 0, got {self.max_age_hours!r}")
 
     def path(self, name: str) -> Path:
         """Resolve a path setting relative to the project root (absolute paths pass through)."""
@@ -44,32 +70,167 @@ class RiskSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    """Alert thresholds of `hrm health` (hrm_core.monitor); amber < red for each rule."""
+
+    psi_amber: float = 0.10  # PSI of a feature / prediction vs its reference: >= this is moderate drift
+    psi_red: float = 0.25  # PSI >= this is major drift (credit-scoring convention, REFERENCE "PSI")
+    ks_alpha: float = 0.01  # drift counts only where the KS test also rejects "same distribution" at this level
+    min_drift_bars: int = 30  # fewer decisions than this: drift is reported but raises no alert (PSI is noisy)
+    latency_p95_amber_ms: float = 250.0  # decision latency (signal + risk + fill, no data load) p95 above this
+    latency_p95_red_ms: float = 1000.0
+    nonfinite_red_share: float = 0.05  # any non-finite model output is amber; this share of decisions is red
+    fallback_red_share: float = 0.5  # live decisions served by the sample / a stale cache: any amber, this share red
+    stale_amber_bars: float = 4.0  # live ledger: newest decided bar older than this many bar spans -> amber
+    stale_red_bars: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     data: DataSettings = field(default_factory=DataSettings)
     costs: CostSettings = field(default_factory=CostSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     source: str = "defaults"  # which file the values came from, shown in the UI
 
 
-def _section(cls, values: dict):
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(values) - set(known)
+# ----------------------------------------------------------------------------- typed parsing
+
+def _type_name(tp: Any) -> str:
+    """'a number', 'a list of strings', ... for messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if origin in (tuple, list) and args:
+        return f"a list of {_type_name(args[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin is dict:
+        return "a table"
+    if origin is typing.Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _show(value: Any) -> str:
+    """The value as the user wrote it, short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` (from TOML) against annotation `tp`; return it in the field's type or raise SettingsError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    fail = SettingsError(f"{where} must be {_type_name(tp)}, got {_show(value)} ({type(value).__name__})")
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(value, option, where)
+            except SettingsError:
+                continue
+        raise fail
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise fail
+    if tp is bool or tp is str:
+        if isinstance(value, tp):
+            return value
+        raise fail
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise fail
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+        raise fail
+    if origin in (tuple, list):
+        if not isinstance(value, list):  # a bare string would become a list of characters
+            raise fail
+        inner = args[0] if args else Any
+        items = [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise fail
+        kt, vt = args if args else (Any, Any)
+        return {_coerce(k, kt, where): _coerce(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise fail
+        return _section(tp, value, where)
+    raise SettingsError(f"{where}: the code declares an unsupported setting type {tp!r}")  # a bug, said plainly
+
+
+def _section(cls: type, values: dict, where: str) -> Any:
+    """One [section] -> an instance of its dataclass, every key checked against the field's annotation."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.init}
+    unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown setting(s) {sorted(unknown)} in [{cls.__name__}]; known: {sorted(known)}")
-    cleaned = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return replace(cls(), **cleaned)
+        raise SettingsError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}") for k, v in values.items()}
+    try:
+        return cls(**kwargs)
+    except (HRMError, ValueError, TypeError) as exc:  # a section's own range checks (__post_init__)
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def _sections() -> dict[str, type]:
+    """Settings fields that are sections: {name: dataclass}, read from the annotations (new sections included)."""
+    hints = typing.get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in fields(Settings) if dataclasses.is_dataclass(hints[f.name])}
+
+
+def parse_settings(raw: dict, source: str) -> Settings:
+    """A TOML document (as a dict) -> Settings; SettingsError naming `source`, the key, the type and the value."""
+    sections = _sections()
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise SettingsError(f"{source}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
+                            f"known: {', '.join(f'[{s}]' for s in sections)}")
+    parsed = {}
+    for name, cls in sections.items():
+        values = raw.get(name, {})
+        if not isinstance(values, dict):
+            raise SettingsError(f"{source}: {name} must be a [{name}] section, got {_show(values)}")
+        parsed[name] = _section(cls, values, f"{source}: {name}")
+    return Settings(**parsed, source=source)
+
+
+def _settings_path(path: str | os.PathLike | None) -> tuple[Path, bool]:
+    """(file, required): an explicit path or $HRM_SETTINGS must exist; the implicit ./hrm.toml may be missing."""
+    if path:
+        return Path(path), True
+    env = os.environ.get("HRM_SETTINGS", "").strip()
+    if env:
+        return Path(env), True
+    return PROJECT_ROOT / "hrm.toml", False
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
-    """Read settings from `path`, $HRM_SETTINGS, or ./hrm.toml; missing file -> defaults."""
-    path = Path(path or os.environ.get("HRM_SETTINGS") or PROJECT_ROOT / "hrm.toml")
-    if not path.exists():
+    """Read settings from `path`, $HRM_SETTINGS, or ./hrm.toml (that one may be missing: defaults)."""
+    file, required = _settings_path(path)
+    if not file.exists():
+        if required:
+            via = "--settings" if path else "$HRM_SETTINGS"
+            raise SettingsError(f"settings file {file} (from {via}) does not exist; fix the path or unset it "
+                                "to use ./hrm.toml and the defaults")
         return Settings()
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    return Settings(
-        data=_section(DataSettings, raw.get("data", {})),
-        costs=_section(CostSettings, raw.get("costs", {})),
-        risk=_section(RiskSettings, raw.get("risk", {})),
-        source=str(path),
-    )
+    try:
+        with open(file, "rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {file} is not valid TOML: {exc}; fix that line") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read settings file {file}: {exc}") from None
+    return parse_settings(raw, str(file))

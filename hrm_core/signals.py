@@ -26,24 +26,30 @@ Conventions:
   id is the checkpoint name plus a fingerprint of its weights, config, feature spec and
   scaler, so a retrained model under the same name never reads stale signals; the data hash
   covers every bar's time and OHLCV values. A second request for the same key does not run
-  the model. Writes are one transaction.
+  the model. Writes are one BEGIN IMMEDIATE transaction. The cache is best-effort: a
+  corrupt, read-only or locked file never stops the signals; `SignalResult.notes` says why
+  they were not cached (the CLI prints it to stderr, the pages show it).
+- **Fit.** When the bars' interval or instrument is not among the checkpoint's trained
+  `intervals` / `instruments`, `notes` says so (`model_fit_notes`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
 
-from hrm_core.bars import as_utc
-from hrm_core.errors import CacheError
+from hrm_core.bars import parse_bound
+from hrm_core.cache import describe_cache_failure
 from hrm_core.features import DIRECTION_CLASSES, build_dataset
 
 if TYPE_CHECKING:
@@ -56,6 +62,7 @@ TABLE_COLUMNS = (
     "value", "steps", "latency_ms", "status", "model",
 )
 _RAW = ("p_short", "p_flat", "p_long", "quantity", "value", "steps", "finite", "latency_ms")
+log = logging.getLogger("hrm.signals")
 DEFAULT_BATCH = 256  # measured on 2 CPU cores: smaller batches stay in cache (0.55 vs 0.85 ms per decision at 1024)
 
 
@@ -69,6 +76,12 @@ class SignalResult:
     position_rule: str
     cached: bool  # True when served from the SQLite cache without running the model
     elapsed_s: float  # wall time of this call (model or cache read + table building)
+    notes: tuple[str, ...] = ()  # warnings to show with the signals: signal cache failures, bars the model never saw
+
+    @property
+    def note(self) -> str:
+        """All notes as one line ("" when none): the pages show it, the CLI prints it to stderr."""
+        return "; ".join(self.notes)
 
     @property
     def position(self) -> pd.Series:
@@ -86,11 +99,11 @@ class SignalResult:
     def between(self, start: Any = None, end: Any = None) -> pd.DataFrame:
         """Rows with start <= time <= end (an end given as a date covers that whole day)."""
         t = self.table
-        if start is not None:
-            t = t[t.index >= as_utc(start)]
-        if end is not None:
-            e = as_utc(end)
-            t = t[t.index <= (e + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if e == e.normalize() else e)]
+        lo, hi = parse_bound(start, name="start", end=False), parse_bound(end, name="end", end=True)
+        if lo is not None:
+            t = t[t.index >= lo]
+        if hi is not None:
+            t = t[t.index <= hi]
         return t
 
     def records(self, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
@@ -113,7 +126,7 @@ class SignalResult:
             "mean_steps": float(t.loc[ok, "steps"].mean()) if ok.any() else None,
             "mean_latency_ms": float(t.loc[ok, "latency_ms"].mean()) if ok.any() else None,
             "position_rule": self.position_rule, "cached": self.cached, "data_hash": self.data_hash,
-            "elapsed_s": round(self.elapsed_s, 4),
+            "elapsed_s": round(self.elapsed_s, 4), "notes": list(self.notes),
         }
 
 
@@ -153,36 +166,64 @@ def signals_db_path(settings) -> Path:
     return settings.data.path("cache_db").parent / "signals.db"
 
 
-class SignalCache:
-    """Raw model outputs per (model id, symbol, interval, data hash) in one SQLite file."""
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signal_runs (
+    run_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id TEXT NOT NULL, symbol TEXT NOT NULL, interval TEXT NOT NULL,
+    data_hash TEXT NOT NULL, created_at TEXT NOT NULL, rows INTEGER NOT NULL,
+    UNIQUE (model_id, symbol, interval, data_hash));
+CREATE TABLE IF NOT EXISTS signal_rows (
+    run_id INTEGER NOT NULL REFERENCES signal_runs(run_id) ON DELETE CASCADE,
+    t INTEGER NOT NULL,
+    p_short REAL, p_flat REAL, p_long REAL, quantity REAL, value REAL,
+    steps INTEGER, finite INTEGER, latency_ms REAL,
+    PRIMARY KEY (run_id, t)) WITHOUT ROWID;
+"""
+_KEY = "model_id=? AND symbol=? AND interval=? AND data_hash=?"
 
-    def __init__(self, path: str | Path, *, timeout_s: float = 30.0):
+
+class SignalCache:
+    """Raw model outputs per (model id, symbol, interval, data hash) in one SQLite file: best-effort.
+
+    The cache is an optimisation, so it never fails its caller: any failure (corrupt file,
+    read-only folder, a lock held past the busy timeout) makes `read` a miss and `write` a
+    no-op, logs a warning and keeps it in `warning` for the UI and the CLI. A write is one
+    BEGIN IMMEDIATE transaction (check, delete and insert together), so two processes writing
+    the same key queue on the lock instead of colliding on the UNIQUE key.
+    """
+
+    def __init__(self, path: str | Path, *, timeout_s: float = 10.0):
         self.path = Path(path)
-        try:
+        self.timeout_s = timeout_s
+        self.warning: str = ""  # the last failure, one line ("" when the cache worked)
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open once (autocommit mode: transactions are explicit) and create the schema under the write lock."""
+        if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=timeout_s)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            with self._conn:
-                self._conn.executescript(
-                    """
-                    CREATE TABLE IF NOT EXISTS signal_runs (
-                        run_id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        model_id TEXT NOT NULL, symbol TEXT NOT NULL, interval TEXT NOT NULL,
-                        data_hash TEXT NOT NULL, created_at TEXT NOT NULL, rows INTEGER NOT NULL,
-                        UNIQUE (model_id, symbol, interval, data_hash));
-                    CREATE TABLE IF NOT EXISTS signal_rows (
-                        run_id INTEGER NOT NULL REFERENCES signal_runs(run_id) ON DELETE CASCADE,
-                        t INTEGER NOT NULL,
-                        p_short REAL, p_flat REAL, p_long REAL, quantity REAL, value REAL,
-                        steps INTEGER, finite INTEGER, latency_ms REAL,
-                        PRIMARY KEY (run_id, t)) WITHOUT ROWID;
-                    """
-                )
-        except sqlite3.Error as exc:
-            raise CacheError(f"cannot open the signal cache {self.path}: {exc}; delete the file to rebuild it") from exc
+            conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
+            try:
+                _try_wal(conn)
+                if conn.execute("SELECT count(*) FROM sqlite_master WHERE name='signal_rows'").fetchone()[0] == 0:
+                    with _immediate(conn):
+                        for statement in filter(str.strip, _SCHEMA.split(";")):
+                            conn.execute(statement)
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.warning = (describe_cache_failure("signal cache", self.path, exc)
+                        + f"; {what}: signals were computed without it")
+        log.warning(self.warning)
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def __enter__(self) -> SignalCache:
         return self
@@ -191,71 +232,112 @@ class SignalCache:
         self.close()
 
     def read(self, model_id: str, symbol: str, interval: str, data_hash: str) -> pd.DataFrame | None:
-        """Raw outputs indexed by bar time (ns, UTC), or None on a miss."""
+        """Raw outputs indexed by bar time (ns, UTC), or None on a miss or any failure (see `warning`)."""
         try:
-            row = self._conn.execute(
-                "SELECT run_id, rows FROM signal_runs WHERE model_id=? AND symbol=? AND interval=? AND data_hash=?",
-                (model_id, symbol, interval, data_hash)).fetchone()
-            if row is None:
-                return None
-            raw = pd.read_sql_query(
-                f"SELECT t, {', '.join(_RAW)} FROM signal_rows WHERE run_id=? ORDER BY t", self._conn,
-                params=(row[0],))
-        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
-            raise CacheError(f"cannot read the signal cache {self.path}: {exc}") from exc
-        if len(raw) != row[1]:
-            return None  # incomplete run (should not happen: writes are transactions)
-        raw.index = pd.DatetimeIndex(pd.to_datetime(raw.pop("t").to_numpy(), unit="ns", utc=True), name="time")
-        return raw.astype({c: "float64" for c in _RAW if c not in ("steps", "finite")})
+            conn = self._connect()
+            with _snapshot(conn):  # both SELECTs see one state, even while another process replaces the run
+                row = conn.execute(f"SELECT run_id, rows FROM signal_runs WHERE {_KEY}",
+                                   (model_id, symbol, interval, data_hash)).fetchone()
+                if row is None:
+                    return None
+                raw = pd.read_sql_query(f"SELECT t, {', '.join(_RAW)} FROM signal_rows WHERE run_id=? ORDER BY t",
+                                        conn, params=(row[0],))
+            if len(raw) != row[1]:
+                return None  # incomplete run (should not happen: writes are transactions)
+            raw.index = pd.DatetimeIndex(pd.to_datetime(raw.pop("t").to_numpy(), unit="ns", utc=True), name="time")
+            return raw.astype({c: "float64" for c in _RAW if c not in ("steps", "finite")})
+        except (sqlite3.Error, pd.errors.DatabaseError, OSError, ValueError, TypeError, OverflowError) as exc:
+            self._failed("not read", exc)
+            return None
 
-    def write(self, model_id: str, symbol: str, interval: str, data_hash: str, raw: pd.DataFrame) -> None:
-        """Replace the run for this key, in one transaction."""
+    def write(self, model_id: str, symbol: str, interval: str, data_hash: str, raw: pd.DataFrame) -> bool:
+        """Replace the run for this key in one BEGIN IMMEDIATE transaction; False (and `warning`) on any failure."""
         values = raw[list(_RAW)].astype(object).where(raw[list(_RAW)].notna(), None)
-        t = _ns(raw.index).tolist()
-        rows = [(tt, *vals) for tt, vals in zip(t, values.itertuples(index=False, name=None))]
+        rows = [(tt, *vals) for tt, vals in zip(_ns(raw.index).tolist(), values.itertuples(index=False, name=None))]
+        key = (model_id, symbol, interval, data_hash)
         try:
-            with self._conn:
-                old = self._conn.execute(
-                    "SELECT run_id FROM signal_runs WHERE model_id=? AND symbol=? AND interval=? AND data_hash=?",
-                    (model_id, symbol, interval, data_hash)).fetchone()
+            conn = self._connect()
+            with _immediate(conn):
+                old = conn.execute(f"SELECT run_id FROM signal_runs WHERE {_KEY}", key).fetchone()
                 if old is not None:
-                    self._conn.execute("DELETE FROM signal_rows WHERE run_id=?", old)
-                    self._conn.execute("DELETE FROM signal_runs WHERE run_id=?", old)
-                cur = self._conn.execute(
+                    conn.execute("DELETE FROM signal_rows WHERE run_id=?", old)
+                    conn.execute("DELETE FROM signal_runs WHERE run_id=?", old)
+                cur = conn.execute(
                     "INSERT INTO signal_runs (model_id, symbol, interval, data_hash, created_at, rows) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (model_id, symbol, interval, data_hash, dt.datetime.now(dt.timezone.utc).isoformat(), len(raw)))
-                run_id = cur.lastrowid
-                self._conn.executemany(
+                    "VALUES (?, ?, ?, ?, ?, ?)", (*key, dt.datetime.now(dt.timezone.utc).isoformat(), len(raw)))
+                conn.executemany(
                     f"INSERT INTO signal_rows (run_id, t, {', '.join(_RAW)}) VALUES (?, ?{', ?' * len(_RAW)})",
-                    [(run_id, *r) for r in rows])
-        except sqlite3.Error as exc:
-            raise CacheError(f"cannot write the signal cache {self.path}: {exc}") from exc
+                    [(cur.lastrowid, *r) for r in rows])
+            return True
+        except (sqlite3.Error, OSError, ValueError, TypeError, OverflowError) as exc:
+            self._failed("not written", exc)
+            return False
 
     def runs(self) -> pd.DataFrame:
         """One row per cached run (for `hrm data list`-style listings and tests)."""
         return pd.read_sql_query(
             "SELECT model_id, symbol, interval, data_hash, created_at, rows FROM signal_runs ORDER BY run_id",
-            self._conn)
+            self._connect())
+
+
+def _try_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL (readers never wait for a writer). SQLite does not apply the busy timeout to the
+    switch, so two processes opening a new file together can collide: the loser simply carries on in
+    the default journal mode (the other one is switching the file to WAL anyway)."""
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+
+
+@contextlib.contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction: in autocommit mode each SELECT would otherwise see its own state."""
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so the busy timeout applies and
+    no other writer can slip in between our check and our insert."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 # ----------------------------------------------------------------------------- running the model
+
+def model_inputs(loaded: LoadedModel, bars: pd.DataFrame, *, symbol: str, interval: str):
+    """(WindowDataset, instrument id, timeframe id) exactly as the checkpoint expects them (also used by diagnostics)."""
+    spec = loaded.feature_spec
+    spec.check_matches_code()
+    ds = build_dataset(bars, window=int(loaded.config.window), scaler=loaded.scaler, horizon=spec.horizon,
+                       threshold_k=spec.threshold_k, vol_lookback=spec.vol_lookback)
+    return ds, int(loaded.instrument_ids([symbol])[0]), loaded.timeframe_id(interval)
+
 
 def run_model(loaded: LoadedModel, bars: pd.DataFrame, *, symbol: str, interval: str,
               batch_size: int = DEFAULT_BATCH) -> pd.DataFrame:
     """Raw outputs per bar (NaN rows for the warm-up): the only place torch runs."""
     import torch
 
-    spec = loaded.feature_spec
-    spec.check_matches_code()
-    window = int(loaded.config.window)
-    ds = build_dataset(bars, window=window, scaler=loaded.scaler, horizon=spec.horizon,
-                       threshold_k=spec.threshold_k, vol_lookback=spec.vol_lookback)
+    ds, inst, tf = model_inputs(loaded, bars, symbol=symbol, interval=interval)
     n_bars, n = len(bars), len(ds)
     out = {k: np.full(n_bars, np.nan) for k in _RAW}
     out["steps"] = np.zeros(n_bars)
     out["finite"] = np.zeros(n_bars)
-    inst, tf = int(loaded.instrument_ids([symbol])[0]), loaded.timeframe_id(interval)
     model = loaded.model
     if model.training:
         model.eval()
@@ -350,12 +432,31 @@ def generate_signals(
             raw = run_model(loaded, bars, symbol=symbol, interval=interval, batch_size=batch_size)
             if store is not None:
                 store.write(model_id, symbol, interval, data_hash, raw)
+        cache_note = store.warning if store is not None else ""
     finally:
         if own and store is not None:
             store.close()
     table = build_table(raw, model_id=model_id, position_rule=position_rule)
+    notes = tuple(n for n in (*model_fit_notes(loaded, symbol, interval), cache_note) if n)
     return SignalResult(table=table, model_id=model_id, symbol=symbol, interval=interval, data_hash=data_hash,
-                        position_rule=position_rule, cached=cached, elapsed_s=time.perf_counter() - t0)
+                        position_rule=position_rule, cached=cached, elapsed_s=time.perf_counter() - t0, notes=notes)
+
+
+def model_fit_notes(loaded: LoadedModel, symbol: str, interval: str) -> list[str]:
+    """Warnings when the bars are not what the checkpoint was trained on: another interval, an unseen instrument.
+
+    Such signals still run (an unseen symbol uses the shared "unknown" embedding), but they are
+    outside the model's training distribution and the user must know it."""
+    notes = []
+    trained = tuple(getattr(loaded, "intervals", ()) or ())
+    if trained and interval not in trained:
+        notes.append(f"model {loaded.name} was trained on {', '.join(trained)} bars, not {interval}: its {interval} "
+                     f"signals are outside what it learned; use --interval {trained[0]} or train on {interval}")
+    vocab = dict(getattr(loaded, "instruments", {}) or {})
+    if vocab and symbol.strip().upper() not in vocab:
+        notes.append(f"model {loaded.name} was not trained on {symbol} (trained on {', '.join(sorted(vocab))}): "
+                     "it reads it as an unknown instrument")
+    return notes
 
 
 def action_changes(table: pd.DataFrame) -> pd.DataFrame:
@@ -383,12 +484,13 @@ def load_signals(model: str | Path | None, symbol: str, interval: str, *, settin
 
     loaded = load_checkpoint(resolve_model(model, settings))
     res = load_bars(symbol, interval, path=path, settings=settings)
-    sig = generate_signals(loaded, res.bars, symbol=res.symbol, interval=interval, cache=signals_db_path(settings),
-                           position_rule=position_rule)
+    with SignalCache(signals_db_path(settings), timeout_s=settings.data.cache_timeout_s) as cache:
+        sig = generate_signals(loaded, res.bars, symbol=res.symbol, interval=interval, cache=cache,
+                               position_rule=position_rule)
     return res, loaded, sig
 
 
 __all__ = [
     "POSITION_RULES", "STATUSES", "action_changes", "TABLE_COLUMNS", "SignalCache", "SignalResult", "bars_hash", "build_table",
-    "generate_signals", "load_signals", "model_fingerprint", "run_model", "signals_db_path",
+    "generate_signals", "load_signals", "model_fingerprint", "model_fit_notes", "model_inputs", "run_model", "signals_db_path",
 ]

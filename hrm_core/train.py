@@ -46,7 +46,6 @@ saves. On CUDA the forward runs under bf16 autocast.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shlex
@@ -64,6 +63,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from hrm_core.bars import BAR_SPAN
+from hrm_core.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from hrm_core.config import TIMEFRAMES, ModelConfig, get_preset
 from hrm_core.errors import DataError, ModelError
 from hrm_core.features import (
@@ -73,6 +73,7 @@ from hrm_core.features import (
     build_dataset,
     compute_features,
 )
+from hrm_core.identity import check_model_name, data_hash, instrument_ids, instrument_vocab  # noqa: F401 (re-exported)
 from hrm_core.metrics import periods_per_year, sharpe
 from hrm_core.model import build_model
 from hrm_core.settings import Settings, load_settings
@@ -224,21 +225,6 @@ def train_command(cfg: TrainConfig, name: str | None = None) -> str:
 
 # ----------------------------------------------------------------------------- data
 
-def instrument_vocab(symbols) -> dict[str, int]:
-    """{symbol: id} with ids from 1 in the order given; 0 is the shared "unknown" instrument."""
-    vocab: dict[str, int] = {}
-    for s in symbols:
-        vocab.setdefault(s.strip().upper(), len(vocab) + 1)
-    return vocab
-
-
-def instrument_ids(symbols, vocab: Mapping[str, int]) -> torch.Tensor:
-    """LongTensor of ids for `symbols` (a str or a sequence); symbols not in the vocab get 0 (unknown)."""
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    return torch.tensor([int(vocab.get(s.strip().upper(), 0)) for s in symbols], dtype=torch.long)
-
-
 def _bound(date: str, *, end: bool) -> pd.Timestamp:
     ts = pd.Timestamp(date)
     ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
@@ -255,17 +241,6 @@ def in_period(index: pd.DatetimeIndex, interval: str, start: str | None, end: st
     if end is not None:
         mask &= np.asarray(index + BAR_SPAN[interval] <= _bound(end, end=True))
     return mask
-
-
-def data_hash(series: Mapping[tuple[str, str], pd.DataFrame]) -> str:
-    """sha256 over every (symbol, interval) bar series used (timestamps and OHLCV values)."""
-    h = hashlib.sha256()
-    for (sym, iv) in sorted(series):
-        df = series[(sym, iv)]
-        h.update(f"{sym}|{iv}|{len(df)}|".encode())
-        h.update(df.index.asi8.tobytes())
-        h.update(np.ascontiguousarray(df[["open", "high", "low", "close", "volume"]].to_numpy("float64")).tobytes())
-    return h.hexdigest()
 
 
 def load_training_bars(cfg: TrainConfig, settings: Settings | None = None,
@@ -709,9 +684,10 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
 
 def save_result(result: TrainResult, name: str, *, models_dir: str | os.PathLike | None = None,
                 settings: Settings | None = None, overwrite: bool = False) -> Path | None:
-    """Write models/NAME/model.pt and its model card (rank 0 only; other ranks return None)."""
-    from hrm_core.checkpoint import save_checkpoint
+    """Write models/NAME/model.pt and its model card (rank 0 only; other ranks return None).
 
+    NAME is checked by `check_model_name`: it cannot point outside the models folder."""
+    name = check_model_name(name)
     if not result.is_main:
         return None
     settings = settings or load_settings()
@@ -728,10 +704,13 @@ def train_and_save(cfg: TrainConfig, name: str, *, models_dir: str | os.PathLike
                    settings: Settings | None = None, progress: ProgressFn | None = None,
                    overwrite: bool = False,
                    bars: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> tuple[TrainResult, Path | None]:
-    """train() then save_result(): what `hrm train` and the dashboard's Train page call."""
+    """train() then save_result(): what `hrm train` and the dashboard's Train page call.
+
+    The name is checked before training starts, so a bad name costs nothing."""
+    name = check_model_name(name)
     settings = settings or load_settings()
     root = Path(models_dir) if models_dir is not None else settings.data.path("models_dir")
-    if not overwrite and (root / name / "model.pt").exists():
+    if not overwrite and (root / name / CHECKPOINT_FILE).exists():
         raise TrainingError(f"model {name!r} already exists in {root}: choose another name or overwrite it")
     result = train(cfg, settings=settings, progress=progress, bars=bars)
     return result, save_result(result, name, models_dir=root, settings=settings, overwrite=overwrite)

@@ -6,6 +6,7 @@ import streamlit as st
 from hrm_core.checkpoint import list_checkpoints
 from hrm_core.config import PRESETS
 from hrm_core.data import INTERVALS
+from hrm_core.identity import check_model_name
 from hrm_core.train import TrainConfig, default_name, train_and_save
 from ui.guard import guard
 from ui.state import selection, settings
@@ -32,11 +33,12 @@ name = right.text_input("Model name", placeholder="default: preset + time", key=
 with st.expander("Periods and options"):
     c = st.columns(3)
     dates = {}
+    lo, hi = dt.date(1970, 1, 1), dt.date.today()  # without max_value Streamlit caps the pickers at value + 10 years
     for i, (label, key) in enumerate((("Train", "train"), ("Validation", "val"), ("Test (held out)", "test"))):
         dates[f"{key}_start"] = c[i].date_input(f"{label} from", dt.date.fromisoformat(getattr(base, f"{key}_start")),
-                                                key=K + key + "_start", min_value=dt.date(1970, 1, 1))
+                                                key=K + key + "_start", min_value=lo, max_value=hi)
         dates[f"{key}_end"] = c[i].date_input(f"{label} to", dt.date.fromisoformat(getattr(base, f"{key}_end")),
-                                              key=K + key + "_end", min_value=dt.date(1970, 1, 1))
+                                              key=K + key + "_end", min_value=lo, max_value=hi)
     c = st.columns(3)
     horizon = c[0].number_input("Label horizon (bars)", 1, 60, base.horizon, key=K + "horizon")
     stride = c[1].number_input("Use every k-th training window", 1, 50, base.stride, key=K + "stride")
@@ -48,7 +50,7 @@ if st.button("Train", type="primary", icon=":material/model_training:", key=K + 
         cfg = TrainConfig(preset=preset, symbols=tuple(symbols), intervals=tuple(intervals), epochs=int(epochs),
                           horizon=int(horizon), stride=int(stride), seed=int(seed),
                           **{k: v.isoformat() for k, v in dates.items()})
-        model_name = name.strip() or default_name(cfg)
+        model_name = check_model_name(name) if name.strip() else default_name(cfg)  # cannot leave models/
         with st.status(f"Training {model_name}...", expanded=True) as status:
             bar = st.progress(0.0, text="loading data")
 
