@@ -1,4 +1,106 @@
-"""Explain page (being built)."""
+"""Explain: why the model decided at one bar (H vs L, cycle by cycle, feature x time), the period view, the report."""
+import pandas as pd
 import streamlit as st
 
+from explain import BASELINES, DEFAULT_BASELINE, DEFAULT_TARGET, TARGETS
+from explain.features import FEATURE_WORDS
+from ui import charts, loaders
+from ui.decision import pick_decision
+from ui.guard import guard
+from ui.state import selection
+
+sel = selection()
 st.title("Explain")
+st.caption("Why did the model decide what it decided at this bar? Attributions by Captum's integrated gradients; "
+           "the decision is in the address bar, so a link opens the same explanation.")
+
+ex = None
+if sel.model is None:
+    st.info("No trained model found in models/: there is nothing to explain. Train one with `hrm train`.",
+            icon=":material/info:")
+else:
+    with guard(f"explain {sel.symbol} {sel.interval}"):
+        sig = loaders.signals(sel.symbol, sel.interval, sel.model)
+        decidable = sig.table.index[sig.table["status"] == "ok"]
+        left, mid, right = st.columns([2, 2, 2])
+        with left:
+            at = pick_decision(decidable, key="explain.at")
+        target = mid.selectbox("Explain", list(TARGETS), index=list(TARGETS).index(DEFAULT_TARGET),
+                               format_func=lambda t: TARGETS[t].split(":")[0], key="explain.target",
+                               help="The number whose change from the baseline is split up.")
+        baseline = right.selectbox("Baseline", list(BASELINES), index=list(BASELINES).index(DEFAULT_BASELINE),
+                                   key="explain.baseline", help="; ".join(f"{k}: {v}" for k, v in BASELINES.items()))
+        ex = loaders.explanation(sel.symbol, sel.interval, sel.model, at, target, baseline)
+
+if ex is not None:
+    d, m = ex.decision, ex.module
+    st.caption(f"{ex.symbol} {ex.interval}, decision at the close of {ex.time:%Y-%m-%d %H:%M}, model "
+               f"`{ex.model_id}`, target: {TARGETS[ex.target]}, {ex.n_steps} integration steps.")
+    st.success(ex.summary, icon=":material/lightbulb:")
+    cols = st.columns(4)
+    cols[0].metric("Action", d["action"], f"position {d['position']:+.2f}", delta_color="off")
+    cols[1].metric("Reasoning segments", d["steps"])
+    cols[2].metric("H share", f"{100 * m.h_share:.0f} %" if m.applicable else "n/a",
+                   help="Share of the final H update's inputs: strategic context carried in (H) vs the last "
+                        "cycle's tactical computation (L). Not a share of decisions.")
+    cols[3].metric("Completeness error", f"{100 * abs(m.completeness_delta):.3f} %"
+                   if m.completeness_delta is not None else "n/a",
+                   help="|sum of attributions - (F(x) - F(baseline))| / |F(x) - F(baseline)|: under 1 % is good.")
+
+    st.subheader("Strategic (H) vs tactical (L)")
+    if m.applicable:
+        st.plotly_chart(charts.module_bars(m.h, m.l, m.h_share, ex.target), width="stretch", key="explain.module")
+    else:
+        st.info(f"Module attribution {m.note}.", icon=":material/info:")
+
+    st.subheader("How the decision formed, cycle by cycle")
+    if ex.cycles["applicable"]:
+        st.caption(ex.cycles["label"][0].upper() + ex.cycles["label"][1:] + ".")
+        st.plotly_chart(charts.cycle_chart(ex.cycles["steps"]), width="stretch", key="explain.cycles")
+    else:
+        st.info(ex.cycles["note"][0].upper() + ex.cycles["note"][1:] + ".", icon=":material/info:")
+
+    st.subheader("Which inputs, at which bars")
+    f = ex.features
+    st.plotly_chart(charts.feature_heatmap(f["attributions"], FEATURE_WORDS), width="stretch", key="explain.heatmap")
+    st.dataframe(pd.DataFrame(f["top_features"])[["words", "attribution", "direction"]], width="stretch",
+                 hide_index=True, key="explain.top")
+    rc = f["ranking_change"]
+    if rc:
+        st.caption(f"Against the {f['compared_with']} baseline: rank correlation {rc['spearman']:.2f}, "
+                   f"{rc['top_k_overlap']} of the top {rc['top_k']} inputs shared, largest rank move "
+                   f"{rc['max_rank_move']}. Feature completeness error "
+                   + (f"{100 * abs(f['completeness_delta']):.3f} %." if f["completeness_delta"] is not None else "n/a."))
+
+    with st.expander("Caveats"):
+        for c in ex.caveats:
+            st.markdown(f"- {c}")
+
+    st.download_button("Download the report (HTML, works offline)", key="explain.report",
+                       data=lambda: loaders.explanation_report(sel.symbol, sel.interval, sel.model, ex.time,
+                                                               ex.target, ex.baseline),
+                       file_name=f"explain-{sel.symbol}-{sel.interval}-{ex.time:%Y-%m-%d}.html", mime="text/html",
+                       icon=":material/download:")
+
+    st.subheader("Over the test period")
+    if not m.applicable:
+        st.caption("The period's H/L split needs a hierarchical model.")
+    elif st.toggle("Show the H/L split of every test-period decision (the first time takes a few seconds)",
+                   key="explain.period"):
+        with guard("explain the test period"):
+            pe = loaders.explanation_period(sel.symbol, sel.interval, sel.model)
+            s = pe.stats()
+            claims = s["claims"]
+            st.plotly_chart(charts.h_share_histogram(pe.frame), width="stretch", key="explain.hist")
+            st.dataframe(pd.DataFrame({
+                "seed (claimed, unverified)": [claims["strategic share of decisions"],
+                                               claims["share of performance from strategic decisions"]],
+                "measured": [s["h_dominant_share"], s["pnl_share_h_dominant"]]},
+                index=["H-dominant share of decisions", "share of net PnL from H-dominant decisions"]),
+                width="stretch", key="explain.claims", column_config={
+                    c: st.column_config.NumberColumn(format="percent") for c in ("seed (claimed, unverified)",
+                                                                                  "measured")})
+            st.caption(f"{s['decisions']} decisions, {pe.period['label']} ({pe.period['start']} .. "
+                       f"{pe.period['end']}); H-dominant = h_share > 0.5. {s['pnl_note']}")
+            by = st.radio("Group by", ["action", "regime", "steps"], horizontal=True, key="explain.by")
+            st.dataframe(pd.DataFrame(s[f"by_{by}"]).T, width="stretch", key="explain.by_table")

@@ -3,6 +3,7 @@ import streamlit as st
 
 from hrm_core.signals import action_changes
 from ui import charts, loaders
+from ui.decision import open_in_explain
 from ui.guard import guard
 from ui.state import selection
 
@@ -32,11 +33,17 @@ if sel.model is not None and bars is not None:
                    f"{(table['status'] == 'nonfinite').sum():,} non-finite outputs (shown flat); "
                    f"position = direction x size, decided at the close and held over the next bar"
                    f"{' (served from the signal cache)' if sig.cached else ''}.")
+        for note in sig.notes:  # a model trained on other bars, or a signal cache that could not be used
+            st.warning(note, icon=":material/warning:")
         periods = loaders.model(sel.model).periods
         st.caption(f"Shaded: where this model was trained ({' .. '.join(periods['train'])}) and validated; "
                    f"only the test period ({' .. '.join(periods['test'])}) and later is out-of-sample.")
-        st.plotly_chart(charts.signal_chart(bars, table, changes, f"{sel.symbol} - {sel.interval}", periods),
-                        width="stretch")
+        fig = charts.signal_chart(bars, table, changes, f"{sel.symbol} - {sel.interval}", periods)
+        event = st.plotly_chart(fig, width="stretch", key="signals.chart", on_select="rerun", selection_mode="points")
+        st.caption("Click a buy/sell marker to see why the model decided there (opens Explain).")
+        clicked = charts.clicked_decision(fig, event)
+        if clicked is not None:
+            open_in_explain(clicked)
         st.subheader("Recent decisions")
         st.dataframe(table.tail(20).iloc[::-1][["action", "position", "confidence", "p_short", "p_flat", "p_long",
                                                  "value", "steps", "latency_ms", "status"]],

@@ -70,6 +70,18 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
     return fig
 
 
+def clicked_decision(fig: go.Figure, event) -> pd.Timestamp | None:
+    """The bar of a decision marker the user clicked in `signal_chart` (a Plotly selection event), else None."""
+    names = {style["name"] for style in MARKERS.values()}
+    curves = {i for i, trace in enumerate(fig.data) if trace.name in names}
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    for p in points:
+        if p.get("curve_number") in curves and p.get("x") is not None:
+            t = pd.Timestamp(p["x"])
+            return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return None
+
+
 def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str) -> go.Figure:
     """Equity curves (top) and drawdowns in % (bottom), one line per strategy."""
     from plotly.subplots import make_subplots
@@ -107,3 +119,57 @@ def lines(frame: pd.DataFrame, title: str, y_title: str, *, zero_line: bool = Tr
         fig.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))
     fig.update_layout(yaxis_title=y_title)
     return _frame(fig, title, 360)
+
+
+# --- explanations (presentation of explain/ results) ---------------------------------------------
+
+MODULE_COLOURS = {"H": "#1f77b4", "L": "#ff7f0e"}
+
+
+def module_bars(h: float, l: float, h_share: float, target: str) -> go.Figure:
+    """Signed attribution of the final H update's two inputs: z_H carried in (H) and z_L (L)."""
+    fig = go.Figure(go.Bar(x=[h, l], y=["H: strategic context (z_H)", "L: tactical computation (z_L)"],
+                           orientation="h", marker_color=[MODULE_COLOURS["H"], MODULE_COLOURS["L"]],
+                           text=[f"{h:+.4f}", f"{l:+.4f}"], textposition="auto"))
+    fig.add_vline(x=0, line=dict(color="gray", width=1))
+    fig.update_layout(xaxis_title=f"attribution to the {target.replace('_', ' ')}")
+    return _frame(fig, f"H share {100 * h_share:.0f} % / L share {100 * (1 - h_share):.0f} %", 240)
+
+
+def cycle_chart(steps: list[dict]) -> go.Figure:
+    """Probe probabilities after every H cycle (left) and the attribution through each cycle's z_H (right)."""
+    from plotly.subplots import make_subplots
+
+    x = [f"{s['index'] + 1} (seg {s['segment']})" for s in steps]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Probe: heads read after each cycle",
+                                                        "Attribution through z_H after each cycle"))
+    for action in ("short", "flat", "long"):
+        fig.add_trace(go.Scatter(x=x, y=[s[f"p_{action}"] for s in steps], mode="lines+markers", name=action,
+                                 line=dict(color=MARKERS[action]["color"])), row=1, col=1)
+    fig.add_trace(go.Bar(x=x, y=[s["attribution"] for s in steps], name="attribution",
+                         marker_color=MODULE_COLOURS["H"]), row=1, col=2)
+    fig.update_yaxes(title_text="probability (probe)", range=[0, 1], row=1, col=1)
+    fig.update_xaxes(title_text="H cycle", row=1, col=1)
+    fig.update_xaxes(title_text="H cycle", row=1, col=2)
+    return _frame(fig, "", 360).update_layout(legend=dict(y=-0.3))
+
+
+def feature_heatmap(grid: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """Features (named in words) x bars (dated) of attribution; red pushes toward the target, blue against."""
+    z = grid.to_numpy().T
+    lim = float(abs(z).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=z, x=[f"{t:%Y-%m-%d}" for t in grid.index],
+                               y=[labels.get(c, c) for c in grid.columns], colorscale="RdBu", reversescale=True,
+                               zmin=-lim, zmax=lim, colorbar=dict(title="attr.")))
+    fig.update_yaxes(autorange="reversed")  # features top to bottom in the order of the feature table
+    return _frame(fig, "Feature x time attribution", 460)
+
+
+def h_share_histogram(frame: pd.DataFrame) -> go.Figure:
+    """Distribution of h_share over a period's decisions, by action; the 0.5 line splits H- from L-dominant."""
+    fig = go.Figure([go.Histogram(x=frame.loc[frame["action"] == a, "h_share"], name=a, nbinsx=40,
+                                  marker_color=MARKERS[a]["color"], opacity=0.75)
+                     for a in ("short", "flat", "long") if (frame["action"] == a).any()])
+    fig.add_vline(x=0.5, line=dict(color="black", dash="dot"), annotation_text="H-dominant ->")
+    fig.update_layout(barmode="overlay", xaxis_title="h_share", yaxis_title="decisions", xaxis_range=[0, 1])
+    return _frame(fig, "h_share over the period", 340)

@@ -36,5 +36,15 @@ def pick_decision(index: pd.DatetimeIndex, *, key: str, label: str = "Decision a
                                       "bar opens this decision.")
     end_of_day = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(1)
     at = _snap(index, end_of_day) or index[0]
-    st.query_params[PARAM] = f"{at:%Y-%m-%d}" if at.normalize() == at else at.isoformat()
+    st.query_params[PARAM] = url_time(at)
     return at
+
+
+def url_time(at: pd.Timestamp) -> str:
+    """A bar time as the URL writes it: the date for daily bars, the full ISO time otherwise."""
+    return f"{at:%Y-%m-%d}" if at.normalize() == at else at.isoformat()
+
+
+def open_in_explain(at: pd.Timestamp) -> None:
+    """Go to the Explain page for the decision at `at`, keeping the sidebar's symbol, interval and model in the URL."""
+    st.switch_page("pages/explain.py", query_params={**st.query_params.to_dict(), PARAM: url_time(at)})

@@ -50,33 +50,75 @@ def draw_sidebar() -> Selection:
     s = settings()
     sb = st.sidebar
     sb.header("Instruments")
+    cards = list_checkpoints(s.data.path("models_dir"))
+    _seed_from_url(cards)
     known = list(dict.fromkeys([*s.data.default_symbols, *st.session_state.get(KEY + "extra", [])]))
     st.session_state.setdefault(KEY + "symbols", known[:1])
     symbols = sb.multiselect("Instruments", known, key=KEY + "symbols",
                              help="The first one is charted. Add any Yahoo ticker below.")
     sb.text_input("Add ticker", key=KEY + "new", placeholder="e.g. AAPL, EURUSD=X", on_change=_add_ticker,
                   help="Press Enter: the ticker is added and charted (downloaded when online, else a clear message).")
-    interval = sb.selectbox("Timeframe", INTERVALS, index=INTERVALS.index(s.data.default_interval),
-                            key=KEY + "interval")
+    st.session_state.setdefault(KEY + "interval", s.data.default_interval)
+    interval = sb.selectbox("Timeframe", INTERVALS, key=KEY + "interval")
     start = sb.date_input("From", value=None, key=KEY + "start", min_value=dt.date(1990, 1, 1))
     end = sb.date_input("To", value=None, key=KEY + "end", min_value=dt.date(1990, 1, 1))
-    model = _model_picker(sb)
+    model = _model_picker(sb, cards)
     sb.caption(f"Settings: `{s.source}`")
     selection = Selection(tuple(symbols) or (s.data.default_symbols[0],), interval, start, end, model)
     st.session_state[KEY + "selection"] = selection
+    _write_url(selection, cards)
     return selection
 
 
-def _model_picker(sb) -> str | None:
+def _model_picker(sb, cards) -> str | None:
     """List shipped and trained checkpoints; none yet -> None."""
-    cards = list_checkpoints(settings().data.path("models_dir"))
     if not cards:
         sb.caption("No trained model found in models/.")
         return None
     labels = {c.path: f"{c.name} ({c.summary})" for c in cards}
+    if st.session_state.get(KEY + "model") not in labels:  # first run, or the models folder changed
+        st.session_state[KEY + "model"] = cards[0].path
     return sb.selectbox("Model", list(labels), format_func=labels.get, key=KEY + "model")
 
 
+# A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ a page's own ?at=...).
+
+def _seed_from_url(cards) -> None:
+    """Once per session, before the widgets exist: take symbol, interval and model from the address bar."""
+    if st.session_state.get(KEY + "url_seeded"):
+        return
+    st.session_state[KEY + "url_seeded"] = True
+    qp = st.query_params
+    symbol = (qp.get("symbol") or "").strip().upper()
+    if symbol:
+        extra = st.session_state.setdefault(KEY + "extra", [])
+        if symbol not in settings().data.default_symbols and symbol not in extra:
+            extra.append(symbol)
+        st.session_state[KEY + "symbols"] = [symbol]
+    if qp.get("interval") in INTERVALS:
+        st.session_state[KEY + "interval"] = qp["interval"]
+    wanted = qp.get("model")
+    match = next((c.path for c in cards if wanted in (c.name, c.path)), None) if wanted else None
+    if match:
+        st.session_state[KEY + "model"] = match
+
+
+def _write_url(sel: Selection, cards) -> None:
+    """Keep the address bar in step with the sidebar (only keys that changed, so the history stays quiet)."""
+    name = next((c.name for c in cards if c.path == sel.model), None)
+    for key, value in (("symbol", sel.symbol), ("interval", sel.interval), ("model", name)):
+        if value is None:
+            if key in st.query_params:
+                del st.query_params[key]
+        elif st.query_params.get(key) != value:
+            st.query_params[key] = value
+
+
 def selection() -> Selection:
-    """What the sidebar selected in this run (app.py draws it before the page runs)."""
+    """What the sidebar selected in this run (app.py draws it before the page runs).
+
+    A deep link (/explain?at=...) that is a fresh server's first request makes Streamlit run the page
+    without app.py (its pages/ folder fallback, until st.navigation has run once): draw the sidebar here."""
+    if KEY + "selection" not in st.session_state:
+        return draw_sidebar()
     return st.session_state[KEY + "selection"]

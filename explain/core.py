@@ -1,0 +1,190 @@
+"""One decision explained: find the bar, rebuild infer's exact input, run every attribution, package it.
+
+    ex = explain_decision(loaded, bars, "2017-06-01", symbol="^GSPC", interval="1d")
+    ex.summary, ex.module.h_share, ex.features["top_features"], ex.to_dict()
+
+The decision explained is the one `infer` makes for that bar (the signal table's row): the
+same window, instrument and timeframe ids (built as hrm_core.signals.run_model builds them),
+and attribution runs exactly the segments infer used there.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from explain.cycles import cycle_trajectory
+from explain.features import BASELINE_WHY, BASELINES, DEFAULT_BASELINE, baseline_window, check_baseline, feature_attribution
+from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
+from explain.summary import summarise
+from explain.targets import DEFAULT_TARGET, TARGETS, check_target
+from hrm_core.bars import as_utc
+from hrm_core.errors import DataError, ModelError
+from hrm_core.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
+from hrm_core.signals import model_fingerprint, model_inputs
+
+DEFAULT_N_STEPS = 32  # Gauss-Legendre points: completeness well under 1 % on the shipped models (tests/test_explain.py)
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: torch.nn.Module) -> threading.RLock:
+    """One lock per model object: Captum hooks the shared taps, so explanations of one model take turns."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+def decision_dataset(loaded, bars: pd.DataFrame, *, symbol: str, interval: str) -> WindowDataset:
+    """Windows for every decidable bar, exactly as hrm_core.signals.run_model builds them."""
+    return model_inputs(loaded, bars, symbol=symbol, interval=interval)[0]
+
+
+def locate(ds: WindowDataset, bars: pd.DataFrame, at: Any) -> int:
+    """Row of `ds` for the last bar at or before `at` (a date covers its whole day); DataError outside the data."""
+    try:
+        ts = as_utc(at)
+    except (ValueError, TypeError):
+        raise DataError(f"--at {at!r} is not a date or time; write e.g. 2017-06-01") from None
+    shown = f"{ts:%Y-%m-%d %H:%M}"
+    if isinstance(at, str) and len(at.strip()) <= 10:
+        shown = f"{ts:%Y-%m-%d}"
+        ts = ts.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    first, last = ds.times[0], bars.index[-1]
+    if ts.normalize() > last.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns"):
+        raise DataError(f"{shown} is after the data (last bar {last:%Y-%m-%d %H:%M}): pick an earlier time")
+    pos = int(bars.index.searchsorted(ts, side="right")) - 1
+    if pos < 0 or bars.index[pos] < first:
+        raise DataError(f"{shown} is before the first complete window (first decision "
+                        f"{first:%Y-%m-%d %H:%M}): pick a later time")
+    row = int(ds.times.searchsorted(bars.index[pos], side="right")) - 1
+    if ds.times[row] != bars.index[pos]:
+        raise DataError(f"no decision at {bars.index[pos]:%Y-%m-%d %H:%M}: its features are incomplete "
+                        f"(the nearest earlier decision is {ds.times[row]:%Y-%m-%d %H:%M})")
+    return row
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Everything the page, the CLI, the report and the tests show about one decision."""
+
+    model_id: str
+    model_name: str
+    arch: str
+    symbol: str
+    interval: str
+    time: pd.Timestamp
+    decision: dict  # action, position, size, quantity, p_*, value, steps, reproduction_error
+    target: str
+    baseline: str
+    n_steps: int
+    module: ModuleAttribution
+    cycles: dict  # applicable, steps (probe + attribution per cycle), firmed_up, label, note
+    features: dict  # attributions (W x F frame), per_feature, per_bar, top_features, by_baseline, ranking_change
+    summary: str
+    caveats: tuple[str, ...]
+    window: pd.DataFrame  # the bars of the window (OHLCV), for charts
+    elapsed_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-safe form (the CLI's --json and the report's data)."""
+        f = self.features
+        return {
+            "model": self.model_id, "model_name": self.model_name, "arch": self.arch, "symbol": self.symbol,
+            "interval": self.interval, "time": self.time.isoformat(), "decision": self.decision,
+            "target": {"name": self.target, "description": TARGETS[self.target]},
+            "baseline": {"name": self.baseline, "description": BASELINES[self.baseline], "why": BASELINE_WHY,
+                         "compared_with": f["compared_with"]},
+            "n_steps": self.n_steps, "module": self.module.to_dict(), "cycles": self.cycles,
+            "top_features": f["top_features"],
+            "features": {"completeness_delta": f["completeness_delta"], "f_input": f["f_input"],
+                         "f_baseline": f["f_baseline"], "delta": f["delta"],
+                         "per_feature": {k: float(v) for k, v in f["per_feature"].items()},
+                         "per_bar": {t.isoformat(): float(v) for t, v in f["per_bar"].items()},
+                         "by_baseline": f["by_baseline"], "ranking_change": f["ranking_change"]},
+            "summary": self.summary, "caveats": list(self.caveats), "elapsed_s": round(self.elapsed_s, 4),
+        }
+
+
+def _caveats(module: ModuleAttribution, features: dict, decision: dict, target: str) -> tuple[str, ...]:
+    out = ["H share is a share of the two inputs of the final H update (strategic context carried in vs the "
+           "last cycle's tactical computation), measured against a baseline; it is not a share of decisions, "
+           "and not a causal 'percent strategic' figure.",
+           "Attributions explain the model's output, not the market: a large attribution means the model relied "
+           "on an input, not that the input predicts returns.",
+           "Cycle readings before the last one are a probe (the heads were trained on the final state only)."]
+    for name, delta in (("module", module.completeness_delta), ("feature", features["completeness_delta"])):
+        if delta is not None and abs(delta) > 0.01:
+            out.append(f"The {name} attribution's completeness error is {100 * abs(delta):.1f} % (> 1 %): "
+                       "raise n_steps before trusting its detail.")
+    rc = features.get("ranking_change")
+    if rc and rc["top_k_overlap"] < rc["top_k"] - 1:
+        out.append(f"The top-{rc['top_k']} inputs change with the baseline ({rc['top_k_overlap']} of "
+                   f"{rc['top_k']} shared): the answer depends on what 'normal' means.")
+    if target == "position" and decision["action"] == "flat":
+        out.append("The position target is identically 0 for a flat decision: every attribution is 0.")
+    return tuple(out)
+
+
+def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interval: str,
+                     target: str = DEFAULT_TARGET, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
+                     dataset: WindowDataset | None = None) -> Explanation:
+    """Explain the decision infer made at the last bar at or before `at` (pass the full history as `bars`)."""
+    t0 = time.perf_counter()
+    check_target(target)
+    check_baseline(baseline)
+    if int(n_steps) < 2:
+        raise ValueError(f"n_steps must be >= 2, got {n_steps}")
+    ds = dataset if dataset is not None else decision_dataset(loaded, bars, symbol=symbol, interval=interval)
+    row = locate(ds, bars, at)
+    model = loaded.model
+    hierarchical = is_hierarchical(model)
+    x = torch.from_numpy(np.ascontiguousarray(ds.X[row: row + 1]))
+    iid = loaded.instrument_ids([symbol]).long().view(1)
+    tid = torch.tensor([loaded.timeframe_id(interval)], dtype=torch.long)
+
+    out = model.infer(x, iid, tid, trace=hierarchical)
+    probs = torch.softmax(out.policy_logits.float(), -1)[0].double().numpy()
+    if not bool(out.finite[0]) or not np.isfinite(probs).all():
+        raise ModelError(f"the model's output at {ds.times[row]:%Y-%m-%d} is not finite (the signal is forced "
+                         "flat): there is no decision to explain")
+    a = int(np.argmax(probs))
+    K = int(out.steps[0])
+    qty = float(np.clip(float(out.quantity[0]), 0.0, 1.0))
+    position = float((a - 1) * qty) + 0.0
+    action = torch.tensor([a], dtype=torch.long)
+    with model_lock(model), torch.no_grad():  # replayed through the taps (hooked by Captum elsewhere): must equal infer
+        replay = model.attribution_forward(x, iid, tid, segments=K)
+    decision = {"time": ds.times[row].isoformat(), "action": DIRECTION_CLASSES[a], "position": position,
+                "size": abs(position), "quantity": float(out.quantity[0]), "p_short": float(probs[0]),
+                "p_flat": float(probs[1]), "p_long": float(probs[2]), "value": float(out.value[0]), "steps": K,
+                "reproduction_error": float((replay.policy_logits - out.policy_logits).abs().max())}
+
+    baselines = {name: baseline_window(name, ds.X, row) for name in BASELINES}
+    base_x = torch.from_numpy(baselines[baseline])[None]
+    kw = dict(segments=K, target=target, baseline_x=base_x, n_steps=int(n_steps))
+    with model_lock(model):
+        module = module_attribution(model, x, iid, tid, action, **kw)
+        cycles = cycle_trajectory(model, out.trace, x, iid, tid, action, action_name=DIRECTION_CLASSES[a], **kw)
+        feats = feature_attribution(model, x, iid, tid, action, segments=K, target=target, baselines=baselines,
+                                    primary=baseline, n_steps=int(n_steps), names=list(FEATURE_NAMES),
+                                    times=bars.index[ds.end_idx[row] - ds.X.shape[1] + 1: ds.end_idx[row] + 1])
+    end = ds.end_idx[row]
+    window = bars.iloc[end - ds.X.shape[1] + 1: end + 1][["open", "high", "low", "close", "volume"]]
+    summary = summarise(decision, module.to_dict(), cycles, feats)
+    return Explanation(
+        model_id=model_fingerprint(loaded), model_name=loaded.name, arch=loaded.config.arch, symbol=symbol,
+        interval=interval, time=ds.times[row], decision=decision, target=target, baseline=baseline,
+        n_steps=int(n_steps), module=module, cycles=cycles, features=feats, summary=summary,
+        caveats=_caveats(module, feats, decision, target), window=window, elapsed_s=time.perf_counter() - t0)
+

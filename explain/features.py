@@ -1,0 +1,121 @@
+"""Feature x time attribution of the input window with IntegratedGradients, under two baselines.
+
+Baselines for a standardised market window (the scaler maps each feature's training mean to 0):
+- "zeros": every feature at its training-period mean at every bar, "an average market". The
+  default: fixed, the same for every decision, and inside the data the model was trained on.
+- "history": every bar set to the mean of the last HISTORY_BARS decision rows up to the bar
+  explained (causal), "the recent normal". It answers "what was unusual compared with lately".
+Both are computed; the ranking change between them says how much the answer depends on the choice.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from captum.attr import IntegratedGradients
+
+from explain.modules import relative_delta
+from explain.targets import forward_fn
+
+BASELINES: dict[str, str] = {
+    "zeros": "zeros = every feature at its training-period mean (after the scaler) at every bar of the window",
+    "history": "the average of the last 250 bars' standardised features up to the decision, at every bar",
+}
+BASELINE_WHY = ("zeros is the training mean of each standardised feature: a fixed, average market that lies inside "
+                "the training data, so F(baseline) is a meaningful reference and every decision is measured "
+                "against the same point")
+DEFAULT_BASELINE = "zeros"
+HISTORY_BARS = 250
+TOP_K = 5
+
+FEATURE_WORDS: dict[str, str] = {
+    "ret_1": "1-bar return", "ret_5": "5-bar return", "ret_20": "20-bar return", "ret_60": "60-bar return",
+    "range_hl": "intrabar range", "gap": "overnight gap", "close_loc": "close location in the bar",
+    "vol_20": "realised volatility (20 bars)", "vol_ratio_5_60": "volatility ratio 5/60",
+    "volume_z_20": "volume z-score", "rsi_14": "RSI (14)", "sma_dist_20": "distance to the 20-bar average",
+    "sma_dist_50": "distance to the 50-bar average", "macd_12_26": "MACD trend 12/26",
+    "drawdown_60": "drawdown from the 60-bar high",
+}
+
+
+def check_baseline(baseline: str) -> str:
+    if baseline not in BASELINES:
+        raise ValueError(f"unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}")
+    return baseline
+
+
+def baseline_window(name: str, X: np.ndarray, row: int) -> np.ndarray:
+    """(W, F) baseline for window `row` of a WindowDataset's X (rows <= row only: causal)."""
+    check_baseline(name)
+    W, F = X.shape[1:]
+    if name == "zeros":
+        return np.zeros((W, F), dtype=np.float32)
+    recent = X[max(0, row - HISTORY_BARS + 1): row + 1, -1, :]  # each window's last bar = that decision's features
+    return np.broadcast_to(recent.mean(axis=0, dtype=np.float64), (W, F)).astype(np.float32)
+
+
+def recent_span(col: np.ndarray, share: float = 0.5) -> int:
+    """Smallest k such that the last k bars hold `share` of the feature's absolute attribution."""
+    a = np.abs(col[::-1])
+    total = a.sum()
+    if total <= 0:
+        return len(col)
+    return int(np.searchsorted(np.cumsum(a) / total, share) + 1)
+
+
+def describe_feature(name: str, col: np.ndarray) -> str:
+    """'20-bar return, last 5 bars' from a feature's attribution over the window."""
+    k = recent_span(col)
+    return f"{FEATURE_WORDS.get(name, name)}, {'last bar' if k == 1 else f'last {k} bars'}"
+
+
+def top_features(attr: np.ndarray, names: list[str], k: int = TOP_K) -> list[dict]:
+    """Features ranked by |signed total over the window|, with words and direction."""
+    totals = attr.sum(axis=0)
+    order = np.argsort(-np.abs(totals), kind="stable")[:k]
+    return [{"feature": names[j], "words": describe_feature(names[j], attr[:, j]), "attribution": float(totals[j]),
+             "direction": "for" if totals[j] > 0 else "against", "recent_bars": recent_span(attr[:, j])}
+            for j in order]
+
+
+def ranking_change(a: np.ndarray, b: np.ndarray, names: list[str], k: int = TOP_K) -> dict:
+    """How the per-feature ranking by |total| moves between two baselines' attributions."""
+    ra = pd.Series(np.abs(a.sum(0)), index=names).rank(ascending=False)
+    rb = pd.Series(np.abs(b.sum(0)), index=names).rank(ascending=False)
+    top_a, top_b = set(ra.nsmallest(k).index), set(rb.nsmallest(k).index)
+    return {"spearman": float(ra.corr(rb, method="pearson")), "top_k": k, "top_k_overlap": len(top_a & top_b),
+            "max_rank_move": int((ra - rb).abs().max()), "top_feature_same": ra.idxmin() == rb.idxmin()}
+
+
+def feature_attribution(model, x: torch.Tensor, instrument_id, timeframe_id, action, *, segments: int, target: str,
+                        baselines: dict[str, np.ndarray], primary: str, n_steps: int, names: list[str],
+                        times: pd.DatetimeIndex) -> dict:
+    """IG of F over the (W, F) window under every baseline in one batched call; the primary one in full.
+
+    Call under explain.core.model_lock(model)."""
+    f = forward_fn(model, segments, target)
+    keys = list(baselines)
+    n = len(keys)
+    xs = x.expand(n, *x.shape[1:]).contiguous()
+    bs = torch.from_numpy(np.stack([baselines[k] for k in keys]))
+    args = (instrument_id.expand(n), timeframe_id.expand(n), action.expand(n))
+    attr, delta = IntegratedGradients(f).attribute(xs, baselines=bs, additional_forward_args=args, n_steps=n_steps,
+                                                   return_convergence_delta=True)
+    with torch.no_grad():
+        f_x, f_b = f(xs, *args).double().numpy(), f(bs, *args).double().numpy()
+    attr = attr.detach().double().numpy()
+    rel = relative_delta(delta.detach().double().numpy(), f_x, f_b)
+    by = {k: {"f_baseline": float(f_b[i]), "delta": float(delta[i]),
+              "completeness_delta": None if not np.isfinite(rel[i]) else float(rel[i]),
+              "top_features": top_features(attr[i], names)} for i, k in enumerate(keys)}
+    p = keys.index(primary)
+    other = [k for k in keys if k != primary]
+    grid = pd.DataFrame(attr[p], index=times, columns=names)
+    return {
+        "baseline": primary, "f_input": float(f_x[p]), "f_baseline": float(f_b[p]), "delta": float(delta[p]),
+        "completeness_delta": by[primary]["completeness_delta"], "attributions": grid,
+        "per_feature": grid.sum(axis=0), "per_bar": grid.sum(axis=1), "top_features": by[primary]["top_features"],
+        "by_baseline": by,
+        "ranking_change": ranking_change(attr[p], attr[keys.index(other[0])], names) if other else None,
+        "compared_with": other[0] if other else None,
+    }
