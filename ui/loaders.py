@@ -83,3 +83,185 @@ def _performance(symbol: str, interval: str, model_path: str | None, mtime: floa
     period = evaluation_period(models[0][0] if models else None, start, end)
     return evaluate_instrument(res.bars, symbol=res.symbol, interval=interval, settings=s, models=models,
                                period=period, source=res.badge(), cache=signals_db_path(s), extra_trials=hidden)
+
+
+# --- reasoning diagnostics (hrm_core.diagnostics) -------------------------------------------------
+
+def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=None) -> dict:
+    """Period diagnostics of one checkpoint (also kept in SQLite, results.db, across restarts)."""
+    return _diagnostics(symbol, interval, model_path, _mtime(model_path), start, end, settings())
+
+
+def diagnostics_compare(symbol: str, interval: str, start=None, end=None) -> list[dict]:
+    """The headline diagnostics of every checkpoint in models/ on the same bars and period."""
+    from hrm_core.checkpoint import list_checkpoints
+
+    s = settings()
+    paths = tuple((c.path, _mtime(c.path)) for c in list_checkpoints(s.data.path("models_dir")))
+    return _diagnostics_compare(symbol, interval, paths, start, end, s)
+
+
+def decision_trace(symbol: str, interval: str, model_path: str, at) -> dict:
+    """One decision's residuals, halting and PCA trajectories."""
+    return _decision_trace(symbol, interval, model_path, _mtime(model_path), at, settings())
+
+
+@st.cache_data(show_spinner="Tracing the reasoning over the period...", max_entries=32)
+def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings) -> dict:
+    from hrm_core.diagnostics import diagnose_period, results_db_path
+    from hrm_core.store import ResultStore
+
+    res = _bars(symbol, interval, None, None, s)
+    return diagnose_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s,
+                           start=start, end=end, store=ResultStore(results_db_path(s)))
+
+
+@st.cache_data(show_spinner="Diagnosing every checkpoint...", max_entries=16)
+def _diagnostics_compare(symbol: str, interval: str, paths: tuple, start, end, s: Settings) -> list[dict]:
+    from hrm_core.diagnostics import compare_models, results_db_path
+    from hrm_core.store import ResultStore
+
+    res = _bars(symbol, interval, None, None, s)
+    return compare_models([model(p) for p, _ in paths], res.bars, symbol=res.symbol, interval=interval, settings=s,
+                          start=start, end=end, store=ResultStore(results_db_path(s)))
+
+
+@st.cache_data(show_spinner="Tracing the decision...", max_entries=64)
+def _decision_trace(symbol: str, interval: str, model_path: str, mtime: float, at, s: Settings) -> dict:
+    from hrm_core.diagnostics import decision_view
+
+    res = _bars(symbol, interval, None, None, s)
+    return decision_view(model(model_path), res.bars, symbol=res.symbol, interval=interval, at=at)
+
+
+# --- explanations (explain/) ---------------------------------------------------------------------
+
+def explanation(symbol: str, interval: str, model_path: str, at, target: str, baseline: str):
+    """One decision explained (explain.explain_decision); cached per model file, instrument, bar, target, baseline."""
+    import pandas as pd
+
+    return _explanation(symbol, interval, model_path, _mtime(model_path), pd.Timestamp(at).isoformat(), target,
+                        baseline, settings())
+
+
+def explanation_period(symbol: str, interval: str, model_path: str):
+    """H vs L over the model's test period (explain.explain_period; also kept in SQLite across restarts)."""
+    return _explanation_period(symbol, interval, model_path, _mtime(model_path), settings())
+
+
+def explanation_report(symbol: str, interval: str, model_path: str, at, target: str, baseline: str) -> bytes:
+    """The self-contained HTML report of an explanation (rendered on first download, then cached)."""
+    import pandas as pd
+
+    return _explanation_report(symbol, interval, model_path, _mtime(model_path), pd.Timestamp(at).isoformat(), target,
+                               baseline, settings())
+
+
+@st.cache_data(show_spinner="Explaining the decision (Captum integrated gradients)...", max_entries=64)
+def _explanation(symbol: str, interval: str, model_path: str, mtime: float, at: str, target: str, baseline: str,
+                 s: Settings):
+    from explain import explain_decision
+
+    res = _bars(symbol, interval, None, None, s)
+    return explain_decision(model(model_path), res.bars, at, symbol=res.symbol, interval=interval, target=target,
+                            baseline=baseline)
+
+
+@st.cache_data(show_spinner="Explaining every decision of the test period (once; then cached)...", max_entries=8)
+def _explanation_period(symbol: str, interval: str, model_path: str, mtime: float, s: Settings):
+    from explain.period import explain_period
+
+    res = _bars(symbol, interval, None, None, s)
+    return explain_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _explanation_report(symbol: str, interval: str, model_path: str, mtime: float, at: str, target: str,
+                        baseline: str, s: Settings) -> bytes:
+    from explain.report import render_html
+
+    ex = _explanation(symbol, interval, model_path, mtime, at, target, baseline, s)
+    badge = _bars(symbol, interval, None, None, s).badge()
+    return render_html(ex, model(model_path), data_badge=badge).encode("utf-8")
+
+
+# --- paper-trading ledger (hrm_core.live / reconcile / monitor) ----------------------------------
+
+def ledger_path() -> str:
+    """The ledger file of the settings in force (data_cache/live.db beside the market cache)."""
+    from hrm_core.ledger import ledger_db_path
+
+    return str(ledger_db_path(settings()))
+
+
+def ledger_version(db: str) -> tuple:
+    """(decisions, newest bar, health checks) of the ledger: a cheap key so cached reports follow new bars."""
+    import os
+    import sqlite3
+
+    if not os.path.isfile(db):
+        return (0, None, 0)
+    with sqlite3.connect(db, timeout=10) as conn:
+        try:
+            n, last = conn.execute("SELECT COUNT(*), MAX(t) FROM decisions").fetchone()
+            checks = conn.execute("SELECT COUNT(*) FROM health_checks").fetchone()[0]
+        except sqlite3.OperationalError:  # a file without the ledger's tables yet
+            return (0, None, 0)
+    return (n, last, checks)
+
+
+def ledger_books(db: str) -> list:
+    """Books of the ledger ([] when there is no ledger yet); never creates the file."""
+    import os
+
+    from hrm_core.ledger import Ledger
+
+    if ledger_version(db)[0] == 0 or not os.path.isfile(db):
+        return []
+    with Ledger(db, create=False) as ledger:
+        return [b for b in ledger.books() if ledger.last_bar(b.book_id) is not None]
+
+
+def ledger_frame(db: str, book_id: int):
+    """Every decided bar of one book, joined (decisions, bars, positions)."""
+    return _ledger_frame(db, book_id, ledger_version(db))
+
+
+def ledger_log(db: str) -> tuple:
+    """(events, health checks) of the ledger, newest first: the alert history."""
+    from hrm_core.ledger import Ledger
+
+    with Ledger(db, create=False) as ledger:
+        return ledger.events(), ledger.health_checks()
+
+
+def reconciliation(db: str, symbol: str, interval: str):
+    """hrm_core.reconcile.reconcile of one book; recomputed when the ledger gains bars."""
+    return _reconciliation(db, symbol, interval, ledger_version(db), settings())
+
+
+def health_report(db: str, symbol: str, interval: str):
+    """hrm_core.monitor.health of one book (not recorded in the alert history: the page only looks)."""
+    return _health_report(db, symbol, interval, ledger_version(db), settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _ledger_frame(db: str, book_id: int, version: tuple):
+    from hrm_core.ledger import Ledger
+
+    with Ledger(db, create=False) as ledger:
+        return ledger.frame(book_id)
+
+
+@st.cache_data(show_spinner="Reconciling the ledger with the backtest...", max_entries=8)
+def _reconciliation(db: str, symbol: str, interval: str, version: tuple, s: Settings):
+    from hrm_core.reconcile import reconcile
+
+    return reconcile(db, s, symbol=symbol, interval=interval)
+
+
+@st.cache_data(show_spinner="Checking model health...", max_entries=8)
+def _health_report(db: str, symbol: str, interval: str, version: tuple, s: Settings):
+    from hrm_core.monitor import health
+
+    return health(db, s, symbol=symbol, interval=interval)

@@ -1,0 +1,265 @@
+"""Paper trading: replay parity with the backtest, idempotence, crash safety, concurrency, no network, the CLI."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from hrm_cli import main as hrm
+from hrm_core.checkpoint import load_checkpoint, resolve_model
+from hrm_core.data import load_bars
+from hrm_core.ledger import Ledger, LedgerError
+from hrm_core.live import decide, parse_every, replay, run_loop, run_once
+from hrm_core.reconcile import EXEC_TOL, SIGNAL_NOISE_TOL, reconcile, vectorised
+from hrm_core.settings import load_settings
+from hrm_core.signals import generate_signals, model_fingerprint
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "models"
+HRM = [sys.executable, "-c", "import sys; from hrm_cli import main; sys.exit(main())"]
+START, END = "2018-01-01", "2018-02-28"  # inside the shipped model's test period; ~40 daily bars
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def settings(offline_settings):
+    offline_settings(models_dir=MODELS)
+    return load_settings()
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """(model, full ^GSPC history, its signal table) of the shipped model and the bundled sample."""
+    s = load_settings()
+    loaded = load_checkpoint(resolve_model(None, s))
+    bars = load_bars("^GSPC", "1d", settings=s).bars
+    return loaded, bars, generate_signals(loaded, bars, symbol="^GSPC", interval="1d").table
+
+
+# ----------------------------------------------------------------------------- signal and parity
+
+def test_the_live_signal_of_a_bar_is_the_signal_tables_row(sample):
+    loaded, bars, table = sample
+    for t in np.flatnonzero((bars.index >= START) & (bars.index <= END))[::7]:
+        row, feats = decide(loaded, bars.iloc[: t + 1], symbol="^GSPC", interval="1d",
+                            model_id=model_fingerprint(loaded))
+        ref = table.iloc[t]
+        assert row["action"] == ref["action"] and row["status"] == ref["status"] == "ok"
+        # NOTE float32: one window here, batches of 256 in the table -> last-bit differences only
+        assert abs(row["position"] - ref["position"]) <= SIGNAL_NOISE_TOL
+        assert row["steps"] == ref["steps"]
+
+
+def test_the_live_features_of_a_bar_ignore_later_bars(sample):
+    loaded, bars, _ = sample
+    t = int(np.flatnonzero(bars.index >= START)[0])
+    later = bars.copy()
+    later.iloc[t + 1:, :4] *= 1.5  # rewrite the future
+    a = decide(loaded, bars.iloc[: t + 1], symbol="^GSPC", interval="1d", model_id="m")
+    b = decide(loaded, later.iloc[: t + 1], symbol="^GSPC", interval="1d", model_id="m")
+    assert a[1] == b[1] and a[0].drop("latency_ms").equals(b[0].drop("latency_ms"))
+
+
+@pytest.mark.parametrize("risk", [{}, {"vol_target_annual": 0.10, "drawdown_brake": 0.01, "drawdown_brake_scale": 0.5}],
+                         ids=["default-risk", "vol-target-and-brake"])
+def test_a_replay_matches_the_vectorised_backtest(settings, tmp_path, risk, sample):
+    s = replace(settings, risk=replace(settings.risk, **risk))
+    db = tmp_path / "live.db"
+    replay(s, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    rec = reconcile(db, s)
+    summary = rec.summary
+    # Risk, fill and cost code of the live path == the vectorised code on the same signals, to 1e-12.
+    assert summary["execution_parity_max_abs_diff"] <= EXEC_TOL
+    # Against the signal table: same actions everywhere; sizes equal up to float32 inference noise.
+    assert summary["signal_agreement"] == 1.0 and summary["bars_differing"] == 0
+    assert summary["position_max_abs_diff"] <= SIGNAL_NOISE_TOL
+    assert summary["equity"]["max_abs_gap"] <= 1e-6 and summary["pnl_difference"]["fill_timing"] == 0.0
+    parts = summary["pnl_difference"]
+    assert parts["total"] == pytest.approx(parts["signal"] + parts["fill_timing"] + parts["cost"], abs=1e-15)
+    assert summary["verdict"] == "agrees" and (rec.trade_table()["match"] == "both").all()
+    if risk:  # the path-dependent rules really acted
+        with Ledger(db) as ledger:
+            frame = ledger.frame(ledger.books()[0].book_id)
+        assert (frame["target"].abs() < frame["raw_position"].abs() - 1e-9).any()
+
+
+def test_the_ledger_reproduces_the_backtest_frame_exactly_on_its_own_signals(settings, tmp_path):
+    db = tmp_path / "live.db"
+    replay(settings, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    with Ledger(db) as ledger:
+        book = ledger.books()[0]
+        led = ledger.frame(book.book_id)
+    bars = load_bars("^GSPC", "1d", settings=settings).bars
+    first = bars.index.get_loc(led.index[0])
+    warm = bars["close"].iloc[first - book.risk.vol_lookback - 1:first]
+    final, bt = vectorised(book, led["raw_position"], led["close"], warm)
+    np.testing.assert_allclose(led["target"], final, rtol=0, atol=1e-12)
+    for col in ("position", "asset_return", "turnover", "cost", "net_return", "equity"):
+        np.testing.assert_allclose(led["held" if col == "position" else col], bt.frame[col], rtol=0, atol=1e-12)
+
+
+def test_a_revised_bar_is_named_by_reconcile(settings, tmp_path):
+    db = tmp_path / "live.db"
+    replay(settings, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    with Ledger(db) as ledger:  # as if the vendor revised a close after the live process traded it
+        t = ledger.conn.execute("SELECT t FROM bars ORDER BY t LIMIT 1 OFFSET 10").fetchone()[0]
+        ledger.conn.execute("UPDATE bars SET close = close * 1.01 WHERE t = ?", (t,))
+    rec = reconcile(db, settings)
+    diff = rec.differences()
+    assert list(diff.index) == [pd.Timestamp(t, tz="UTC")] and diff["reason"].iloc[0].startswith("revised bar")
+    assert rec.summary["verdict"].startswith("differs")
+
+
+# ----------------------------------------------------------------------------- idempotence, crash, concurrency
+
+def test_rerunning_a_replay_changes_nothing(settings, tmp_path):
+    db = tmp_path / "live.db"
+    first = replay(settings, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    with Ledger(db) as ledger:
+        before = ledger.dump()
+    again = replay(settings, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    with Ledger(db) as ledger:
+        assert ledger.dump() == before
+    assert first.decided == len(before["decisions"]) > 30 and again.decided == 0
+
+
+def test_a_replay_cannot_leave_a_gap_in_a_book(settings, tmp_path):
+    db = tmp_path / "live.db"
+    replay(settings, symbol="^GSPC", interval="1d", start=START, end="2018-01-31", db=db)
+    with pytest.raises(LedgerError, match="must start inside that range"):
+        replay(settings, symbol="^GSPC", interval="1d", start="2018-03-01", end="2018-03-31", db=db)
+
+
+def _env(settings_file: Path) -> dict:
+    return {**os.environ, "HRM_OFFLINE": "1", "HRM_SETTINGS": str(settings_file)}
+
+
+def _replay_cmd(db: Path, end: str = "2018-03-31") -> list[str]:
+    return [*HRM, "live", "--replay", START, end, "--symbol", "^GSPC", "--interval", "1d", "--db", str(db), "--json"]
+
+
+def _rows(db: Path) -> int:
+    try:
+        with Ledger(db) as ledger:
+            return ledger.conn.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+    except Exception:  # the child may be creating the file right now
+        return 0
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """Ledger dump of a replay that ran to the end in its own process (the reference for the next tests)."""
+    tmp = tmp_path_factory.mktemp("ref")
+    (tmp / "hrm.toml").write_text(f'[data]\ncache_db = "{tmp / "market.db"}"\nmodels_dir = "{MODELS}"\n')
+    subprocess.run(_replay_cmd(tmp / "ref.db"), cwd=ROOT, env=_env(tmp / "hrm.toml"), check=True,
+                   capture_output=True, timeout=300)
+    with Ledger(tmp / "ref.db") as ledger:
+        return ledger.dump()
+
+
+def test_a_replay_killed_mid_run_and_restarted_equals_an_uninterrupted_one(offline_settings, tmp_path, uninterrupted):
+    toml = offline_settings(models_dir=MODELS)
+    db = tmp_path / "crash.db"
+    child = subprocess.Popen(_replay_cmd(db), cwd=ROOT, env=_env(toml), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while _rows(db) < 10 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)  # a real crash: no handler, no cleanup
+    child.wait(timeout=30)
+    killed_at = _rows(db)
+    total = len(uninterrupted["decisions"])
+    assert 10 <= killed_at < total, "the replay must be interrupted mid-run"
+    subprocess.run(_replay_cmd(db), cwd=ROOT, env=_env(toml), check=True, capture_output=True, timeout=300)
+    with Ledger(db) as ledger:
+        assert ledger.dump() == uninterrupted
+
+
+def test_two_processes_writing_one_ledger_lose_and_duplicate_nothing(offline_settings, tmp_path, uninterrupted):
+    toml = offline_settings(models_dir=MODELS)
+    db = tmp_path / "shared.db"
+    children = [subprocess.Popen(_replay_cmd(db), cwd=ROOT, env=_env(toml), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(c.communicate(timeout=300)[0]) for c in children]
+    assert [c.returncode for c in children] == [0, 0]
+    assert sum(o["decided"] for o in outs) == len(uninterrupted["decisions"])  # each bar written by exactly one
+    assert min(o["decided"] for o in outs) > 0, "both processes must really have written (they ran at once)"
+    with Ledger(db) as ledger:
+        assert ledger.dump() == uninterrupted
+
+
+# ----------------------------------------------------------------------------- live modes
+
+def test_offline_once_keeps_the_last_state_and_invents_no_bar(settings, tmp_path):
+    db = tmp_path / "live.db"
+    first = run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    second = run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    sample_last = load_bars("^GSPC", "1d", settings=settings).bars.index[-1]
+    assert first.decided == 1 and first.last == sample_last.isoformat() and first.source == "sample"
+    assert second.decided == 0 and any("no bar invented" in n for n in second.notes)
+    with Ledger(db) as ledger:
+        events = ledger.events()
+    assert (events["kind"] == "fallback").sum() == 2
+
+
+def test_the_loop_stops_cleanly_on_sigterm(offline_settings, tmp_path):
+    toml = offline_settings(models_dir=MODELS)
+    db = tmp_path / "loop.db"
+    child = subprocess.Popen([*HRM, "live", "--loop", "--every", "1s", "--symbol", "^GSPC", "--db", str(db)],
+                             cwd=ROOT, env=_env(toml), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while _rows(db) < 1 and time.time() < deadline:
+        time.sleep(0.1)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert "stopped cleanly" in out and "no bar invented" in err and _rows(db) == 1
+
+
+def test_a_loop_iteration_that_fails_is_logged_and_retried(settings, tmp_path):
+    lines = []
+    run_loop(settings, symbol="NOPE123", interval="1d", every_s=0.01, db=tmp_path / "live.db", max_iterations=2,
+             report=lines.append)
+    assert len(lines) == 2 and all("unknown symbol" in x and "retrying" in x for x in lines)
+    with Ledger(tmp_path / "live.db") as ledger:
+        assert (ledger.events()["kind"] == "retry").sum() == 2
+
+
+def test_parse_every_reads_seconds_minutes_and_hours():
+    assert [parse_every(x) for x in ("60s", "5m", "1h", "2.5")] == [60.0, 300.0, 3600.0, 2.5]
+    with pytest.raises(Exception, match="cannot read --every"):
+        parse_every("soon")
+
+
+# ----------------------------------------------------------------------------- the CLI contract, as written
+
+def test_cli_contract_replay_reconcile_health(offline_settings, tmp_path, capsys):
+    offline_settings(models_dir=MODELS)
+    db = str(tmp_path / "X.db")
+    assert hrm(["live", "--replay", "2018-01-01", "2018-03-31", "--symbol", "^GSPC", "--interval", "1d",
+                "--db", db]) == 0
+    capsys.readouterr()
+    assert hrm(["reconcile", "--db", db, "--json"]) == 0
+    rec = json.loads(capsys.readouterr().out)
+    assert 0.0 <= rec["signal_agreement"] <= 1.0
+    assert {"total", "signal", "fill_timing", "cost", "explanation"} <= set(rec["pnl_difference"])
+    code = hrm(["health", "--db", db, "--json"])
+    health = json.loads(capsys.readouterr().out)
+    assert code in (0, 1, 2) and code == {"green": 0, "amber": 1, "red": 2}[health["status"]]
+    assert isinstance(health["reasons"], list) and health["reasons"]
+
+
+def test_cli_errors_are_one_line(offline_settings, tmp_path, capsys):
+    offline_settings(models_dir=MODELS)
+    assert hrm(["reconcile", "--db", str(tmp_path / "none.db")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hrm: error: no ledger at") and err.count("\n") == 1
