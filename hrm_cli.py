@@ -11,6 +11,7 @@ import sys
 
 from hrm_core.bars import parse_bound, snippet
 from hrm_core.errors import HRMError
+from hrm_core.runtime import configure_threads
 from hrm_core.settings import load_settings
 from hrm_verbs import diagnose, explain, live
 from hrm_verbs.common import add_data_args as _add_data_args
@@ -109,14 +110,27 @@ def cmd_signals(args) -> int:
     return 0
 
 
+def _costs(args):
+    """The settings' costs with --costs-bps (total, as commission) and --execution applied; None if neither given."""
+    from dataclasses import replace
+
+    from hrm_core.settings import CostSettings
+
+    costs = args.settings.costs
+    if getattr(args, "costs_bps", None) is not None:
+        costs = CostSettings(commission_bps=args.costs_bps, slippage_bps=0.0, execution=costs.execution)
+    if args.execution is not None:
+        costs = replace(costs, execution=args.execution)
+    return None if costs == args.settings.costs else costs
+
+
 def cmd_backtest(args) -> int:
     from hrm_core.evaluate import backtest_instrument
     from hrm_core.report import instrument_json
-    from hrm_core.settings import CostSettings
 
     if not args.symbol and not args.csv:
         raise HRMError("give --symbol SYMBOL or --csv PATH")
-    costs = CostSettings(commission_bps=args.costs_bps, slippage_bps=0.0) if args.costs_bps is not None else None
+    costs = _costs(args)
     inst = backtest_instrument(settings=args.settings, symbol=args.symbol or "", interval=args.interval,
                                model=args.model, path=args.csv, start=args.start, end=args.end, costs=costs,
                                n_boot=args.n_boot)
@@ -125,7 +139,8 @@ def cmd_backtest(args) -> int:
                                 "Max drawdown [%]", "Win rate per trade [%]", "Trades", "Turnover (two-way, annual)"])
     _emit(payload, args.json, lambda p: (
         f"{p['symbol']} {p['interval']}: {p['first'][:10]} .. {p['last'][:10]} ({p['bars']} bars, "
-        f"{p['period']['label']}; data {p['source']}; costs {p['strategies'][0]['costs_bps']} bps)\n"
+        f"{p['period']['label']}; data {p['source']}; costs {p['strategies'][0]['costs_bps']} bps, "
+        f"fills at {p['strategies'][0]['execution'].replace('_', ' ')}; DSR N = {p['dsr_trials']['N']})\n"
         + "".join(f"warning: {n}\n" for n in p["notes"]) + table.round(2).to_string()))
     return 0
 
@@ -140,16 +155,24 @@ def cmd_evaluate(args) -> int:
     models = load_models(args.settings, args.models)
     ev = run_evaluation(settings=args.settings, models=models, symbols=args.symbols, csv_paths=args.csv or (),
                         interval=args.eval_interval, start=args.start, end=args.end, extra_trials=args.extra_trials,
-                        n_boot=args.n_boot, progress=lambda msg: print(f"... {msg}", file=sys.stderr))
+                        costs=_costs(args), n_boot=args.n_boot,
+                        progress=lambda msg: print(f"... {msg}", file=sys.stderr))
     command = " ".join(["hrm evaluate", *(["--symbols", *args.symbols] if args.symbols else []),
                         *(["--csv", *args.csv] if args.csv else []), *(["--models", *args.models] if args.models else []),
-                        *(["--extra-trials", str(args.extra_trials)] if args.extra_trials else [])])
+                        *(["--extra-trials", str(args.extra_trials)] if args.extra_trials else []),
+                        *(["--execution", args.execution] if args.execution else [])])
     md, js = write_report(ev, args.out, args.json_out, command=command)
     payload = {"markdown": str(md), "json": str(js), "seconds": round(_time.perf_counter() - t0, 1),
                "primary_model": ev.primary, "headline": [h.replace("**", "") for h in headline(ev)]}
     _emit(payload, args.json, lambda p: f"wrote {p['markdown']} and {p['json']} in {p['seconds']} s\n"
           + "\n".join(p["headline"]))
     return 0
+
+
+def _add_execution_arg(p) -> None:
+    p.add_argument("--execution", choices=("next_open", "close"), default=None,
+                   help="fill a signal decided at close t at the open of t+1 (next_open) or at that close "
+                        "(close, market-on-close); default: [costs] execution in the settings")
 
 
 def _add_evaluation_verbs(sub) -> None:
@@ -167,6 +190,7 @@ def _add_evaluation_verbs(sub) -> None:
     p.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
     p.add_argument("--costs-bps", type=float, default=None,
                    help="total cost per unit of turnover (default: settings commission + slippage)")
+    _add_execution_arg(p)
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replications for the CIs")
     _add_data_args(p)
     p.add_argument("--json", action="store_true")
@@ -181,7 +205,9 @@ def _add_evaluation_verbs(sub) -> None:
     p.add_argument("--interval", dest="eval_interval", default=None, help="default: the primary model's interval")
     p.add_argument("--start", default=None, help="default: the primary model's test period")
     p.add_argument("--end", default=None)
-    p.add_argument("--extra-trials", type=int, default=0, help="configurations tried elsewhere, for the DSR")
+    p.add_argument("--extra-trials", type=int, default=0,
+                   help="configurations tried but not yet in the trial registry (docs/trials.json), for the DSR")
+    _add_execution_arg(p)
     p.add_argument("--n-boot", type=int, default=2000)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
@@ -241,6 +267,18 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _validation_skill(loaded, args) -> dict:
+    """hrm_core.skill.checkpoint_skill, or why it could not be computed (e.g. its data is not available here)."""
+    from hrm_core.skill import checkpoint_skill
+
+    if args.no_skill:
+        return {"unavailable": "skipped (--no-skill)"}
+    try:
+        return checkpoint_skill(loaded, settings=args.settings, n_boot=args.n_boot)
+    except (HRMError, ValueError, KeyError) as exc:
+        return {"unavailable": str(exc)}
+
+
 def cmd_model_info(args) -> int:
     from hrm_core.config import get_preset
     from hrm_core.features import FEATURE_NAMES
@@ -252,7 +290,7 @@ def cmd_model_info(args) -> int:
         path = resolve_model(args.model, args.settings)
         loaded = load_checkpoint(path)
         payload = {"model": loaded.name, "path": str(path), **describe_model(loaded.model),
-                   "card": read_card(path)}
+                   "card": read_card(path), "skill": _validation_skill(loaded, args)}
     else:
         payload = {"preset": args.preset, **describe_model(get_preset(args.preset, n_features=len(FEATURE_NAMES)))}
 
@@ -263,6 +301,14 @@ def cmd_model_info(args) -> int:
         lines += [f"  {k} = {v}" for k, v in p["config"].items()]
         if p.get("card"):
             lines.append(f"  card: {p['card'].get('summary')}; periods {p['card'].get('periods')}")
+        k = p.get("skill") or {}
+        if "verdict" in k:
+            lo, hi = k["logloss_diff_ci"]
+            lines.append(f"  validation log-loss {k['logloss']:.4f} vs {k['logloss_constant']:.4f} for the constant "
+                         f"predictor: {k['logloss_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}]; accuracy {k['accuracy']:.3f} "
+                         f"vs majority rate {k['majority_rate']:.3f}: {k['verdict']}")
+        elif k:
+            lines.append(f"  validation skill not computed: {k.get('unavailable')}")
         return "\n".join(lines)
 
     _emit(payload, args.json, render)
@@ -301,6 +347,9 @@ def _add_training_verbs(sub) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--preset", default=None)
     g.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
+    p.add_argument("--no-skill", action="store_true",
+                   help="skip the validation log-loss / accuracy against the constant predictor")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replications for the skill intervals")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_model_info)
 
@@ -375,6 +424,10 @@ def _error_line(exc: BaseException) -> str:
             "for the traceback and report it")
 
 
+# verbs that pick threads themselves (training's large batches; benchmarks) or never touch torch
+THREADS_OWN_VERBS = ("train", "bench", "data")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one verb; every failure is one `hrm: error:` line and exit 2 (a traceback only with --debug)."""
     parser = build_parser()
@@ -383,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         args.settings = load_settings(args.settings)
         if getattr(args, "interval", "unset") is None:
             args.interval = args.settings.data.default_interval
+        if args.verb not in THREADS_OWN_VERBS:
+            configure_threads()  # one intra-op thread for inference (why: hrm_core/runtime.py)
         return args.func(args)
     except KeyboardInterrupt:
         return 130

@@ -41,15 +41,17 @@ def _median_ms(fn, repeats: int) -> tuple[float, object]:
 
 def main() -> dict:
     close, pos = _market(100_000)
-    bt_ms, bt = _median_ms(lambda: run_backtest(pos, close, commission_bps=1.0, slippage_bps=2.0), repeats=7)
+    bt_ms, bt = _median_ms(lambda: run_backtest(pos, close, commission_bps=1.0, slippage_bps=2.0, execution="close"),
+                           repeats=7)
 
     close5, pos5 = _market(5_000, seed=1)
-    bt5 = run_backtest(pos5, close5, commission_bps=1.0, slippage_bps=2.0)
+    bt5 = run_backtest(pos5, close5, commission_bps=1.0, slippage_bps=2.0, execution="close")
     m_ms, _ = _median_ms(lambda: backtest_metrics(bt5, periods_per_year=252, n_trials=10), repeats=5)
     ci_ms, _ = _median_ms(lambda: metrics_with_ci(bt5.net_returns, periods_per_year=252, n_boot=2000), repeats=5)
 
     rules = RiskSettings(max_abs_position=0.8, vol_target_annual=0.1, vol_lookback=20, drawdown_brake=0.1)
-    risk_ms, _ = _median_ms(lambda: apply_risk(pos, close, rules, periods_per_year=252, costs_bps=3.0), repeats=3)
+    risk_ms, _ = _median_ms(lambda: apply_risk(pos, close, rules, periods_per_year=252, costs_bps=3.0,
+                                                       execution="close"), repeats=3)
 
     return {
         "python": platform.python_version(),

@@ -92,9 +92,11 @@ def main(n_bars: int = 10_000, repeats: int = 3, threads: int | None = None) -> 
 
     def money():
         risk = apply_risk(res.position, bars["close"], settings.risk, periods_per_year=P,
-                          costs_bps=settings.costs.total_bps)
+                          costs_bps=settings.costs.total_bps, execution=settings.costs.execution,
+                          open_price=bars["open"])
         bt = run_backtest(risk.final, bars["close"], commission_bps=settings.costs.commission_bps,
-                          slippage_bps=settings.costs.slippage_bps)
+                          slippage_bps=settings.costs.slippage_bps, execution=settings.costs.execution,
+                          open_price=bars["open"])
         return bt, backtest_metrics(bt, periods_per_year=P)
 
     money()

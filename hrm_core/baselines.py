@@ -11,6 +11,16 @@ warm on the first test bar.
 - time-series momentum (Moskowitz, Ooi & Pedersen 2012): sign of the trailing
   `lookback`-bar return close_t / close_(t-L) - 1: long when positive, short when negative
   (long_only=True: flat instead of short).
+- vol-target buy & hold, the simple rule a quant tries first: long w_t = min(cap, sigma* /
+  sigma_hat_t), sigma_hat_t = sqrt(P) s(last 20 returns through t) (ddof = 1), decided at the
+  close of t; 10 % annual target, cap 1 (REFERENCE "Volatility targeting"); flat in warm-up.
+
+The simple learner (`logistic_regression`): multinomial L2-regularised logistic regression
+on the same causal features (`hrm_core.features.compute_features` of bar t, standardised with
+training-period statistics) and labels (`make_labels`, the training config's horizon and
+threshold) as the HRM, fitted on the checkpoint's TRAINING period only (rows purged so no
+label reads past it), C chosen by validation log-loss; position = p_long - p_short (the
+whole distribution, no threshold), so it trades whenever it leans.
 
 Windows are given in *daily* bars and scaled to the interval with `bars_for(days, interval)`
 (50/200 days -> 10/40 weeks), so the rules mean the same thing on every timeframe.
@@ -28,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.metrics import periods_per_year
+from hrm_core.risk import trailing_volatility
 
 MODEL_BASELINES = {
     "flat": "flat transformer, same embeddings and heads, about the same parameter count",
@@ -82,6 +93,20 @@ def momentum(close: pd.Series, *, lookback: int = 252, long_only: bool = False) 
     return pd.Series(pos + 0.0, index=px.index, name="momentum")
 
 
+def vol_target_buy_and_hold(close: pd.Series, *, periods_per_year: float, target_annual: float = 0.10,
+                            lookback: int = 20, cap: float = 1.0) -> pd.Series:
+    """Long min(cap, target / sigma_hat_t) from the last `lookback` returns through t; 0 in warm-up."""
+    if target_annual <= 0 or not 0 < cap <= 1 or lookback < 2:
+        raise ValueError(f"need target_annual > 0, 0 < cap <= 1 and lookback >= 2; got {target_annual}, {cap}, "
+                         f"{lookback}")
+    px = _check(close)
+    sigma = trailing_volatility(px, lookback=lookback, periods_per_year=periods_per_year).to_numpy()
+    pos = np.zeros(len(px))
+    ok = np.isfinite(sigma)
+    pos[ok] = np.minimum(cap, target_annual / np.maximum(sigma[ok], 1e-12))
+    return pd.Series(pos, index=px.index, name="vol_target_buy_and_hold")
+
+
 @dataclass(frozen=True)
 class RuleBaseline:
     name: str
@@ -97,8 +122,11 @@ def rule_baselines() -> list[RuleBaseline]:
                      lambda c, iv: sma_crossover(c, fast=bars_for(50, iv), slow=bars_for(200, iv))),
         RuleBaseline("momentum 12m", "long/short by the sign of the trailing 252-day return",
                      lambda c, iv: momentum(c, lookback=bars_for(252, iv))),
+        RuleBaseline("vol-target B&H", "long min(1, 10 % / 20-day realised volatility), decided at the close",
+                     lambda c, iv: vol_target_buy_and_hold(c, periods_per_year=periods_per_year(iv),
+                                                           lookback=bars_for(20, iv))),
     ]
 
 
 __all__ = ["MODEL_BASELINES", "RuleBaseline", "bars_for", "buy_and_hold", "momentum", "rule_baselines",
-           "sma_crossover"]
+           "sma_crossover", "vol_target_buy_and_hold"]

@@ -7,12 +7,18 @@ The evaluation protocol (DESIGN "Evaluation protocol"):
   Signals and rule positions are computed on the full history and then sliced, so every
   indicator is warm on the first test bar and every row reads bars <= its own time only.
 - **Same footing.** target position -> `apply_risk` (settings.risk, costs charged inside
-  the drawdown brake) -> `run_backtest` (commission + slippage per unit of turnover,
-  position decided at close t earns bar t+1) -> `backtest_metrics` + `metrics_with_ci`
+  the drawdown brake) -> `run_backtest` (commission + slippage per unit of turnover at
+  the fill; a position decided at close t is filled at the open of bar t+1 by default, or at
+  that close with `[costs] execution = "close"`) -> `backtest_metrics` + `metrics_with_ci`
   (stationary bootstrap). The risk layer starts fresh at the first evaluated bar.
-- **Deflation.** DSR uses N = every (model, instrument) backtest in the report plus any
-  configurations declared tried elsewhere (`extra_trials`), and the variance of their
-  per-period Sharpe ratios. Rule baselines are references, not trials.
+- **Deflation.** DSR uses N from the trial registry (`hrm_core.trials`, docs/trials.json:
+  every strategy tried on the period), or, if more, every (model, instrument) backtest
+  evaluated here plus `extra_trials`; so the page, `hrm backtest` and the report give the
+  same N, and the same DSR, for the same period. V, the variance of the trials' per-period
+  Sharpe ratios, is taken as each run's own squared Sharpe standard error (the trials are
+  taken to differ only by estimation noise): the registry records how many strategies were
+  tried, not their returns, and a V measured on whichever runs a face happens to show would
+  give each face another DSR. Rule baselines are references, not trials.
 
 Also here, because the Performance page and the report share them: monthly returns, a
 rolling Sharpe, and cost sensitivity with the break-even cost. `hrm_core.report` writes
@@ -24,7 +30,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +127,8 @@ class StrategyRun:
     backtest: BacktestResult
     metrics: dict[str, float]
     signals: SignalResult | None = None  # model runs: the full-history signal table
+    open_price: pd.Series | None = None  # opens of the evaluated bars (next-open fills)
+    skill: dict | None = None  # model runs: log-loss / accuracy vs the constant predictor (hrm_core.skill)
 
     @property
     def net_returns(self) -> pd.Series:
@@ -154,17 +162,19 @@ def backtest_target(
     close = bars_full["close"][mask]
     first = int(np.flatnonzero(mask)[0])
     history = bars_full["close"].iloc[max(0, first - settings.risk.vol_lookback - 1):first]
+    opens = bars_full["open"][mask]
     target = target_full[mask].astype(float)
     P = periods_per_year_of(bars_full.index, interval)
-    risk = apply_risk(target, close, settings.risk, periods_per_year=P, costs_bps=costs.total_bps, history=history)
+    risk = apply_risk(target, close, settings.risk, periods_per_year=P, costs_bps=costs.total_bps, history=history,
+                      execution=costs.execution, open_price=opens)
     bt = run_backtest(risk.final.clip(-1.0, 1.0), close, commission_bps=costs.commission_bps,
-                      slippage_bps=costs.slippage_bps)
+                      slippage_bps=costs.slippage_bps, execution=costs.execution, open_price=opens)
     m = backtest_metrics(bt, periods_per_year=P)
     m.update(metrics_with_ci(bt.net_returns, periods_per_year=P, n_boot=n_boot, seed=seed,
                              alpha=1 - CI_LEVEL / 100))
     return StrategyRun(name=name, kind=kind, description=description, symbol=symbol, interval=interval,
                        target=target, close=close, periods_per_year=P, history=history, risk=risk, backtest=bt,
-                       metrics=m, signals=signals)
+                       metrics=m, signals=signals, open_price=opens)
 
 
 def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, period: Period, settings: Settings,
@@ -175,9 +185,44 @@ def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, pe
     sig = generate_signals(loaded, bars_full, symbol=symbol, interval=interval,
                            cache=signals_db_path(settings) if cache is None else cache)
     desc = MODEL_BASELINES.get(loaded.name, f"{loaded.config.arch} model {loaded.name}")
-    return backtest_target(sig.position, bars_full, name=loaded.name, kind=kind, symbol=symbol, interval=interval,
-                           period=period, settings=settings, costs=costs, description=desc, signals=sig,
-                           n_boot=n_boot)
+    run = backtest_target(sig.position, bars_full, name=loaded.name, kind=kind, symbol=symbol, interval=interval,
+                          period=period, settings=settings, costs=costs, description=desc, signals=sig,
+                          n_boot=n_boot)
+    return replace(run, skill=_period_skill(loaded, bars_full, sig, interval=interval, period=period,
+                                            n_boot=n_boot))
+
+
+def _period_skill(loaded, bars_full: pd.DataFrame, sig: SignalResult, *, interval: str, period: Period,
+                  n_boot: int) -> dict:
+    """hrm_core.skill.period_skill on the signal table's probabilities, or why it could not be computed."""
+    from hrm_core.skill import period_skill
+
+    probs = sig.table[["p_short", "p_flat", "p_long"]].reindex(bars_full.index).to_numpy(dtype=float)
+    try:
+        return period_skill(loaded, bars_full, probs, interval=interval, start=period.start, end=period.end,
+                            n_boot=max(n_boot, 200))
+    except (ValueError, KeyError) as exc:
+        return {"unavailable": str(exc)}
+
+
+LOGISTIC = "logistic regression"
+
+
+def logistic_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, period: Period, settings: Settings,
+                 costs: CostSettings | None = None, n_boot: int = N_BOOT) -> StrategyRun:
+    """The simple learner (hrm_core.logistic) on the checkpoint's features, labels and periods, through backtest_target."""
+    from hrm_core.logistic import fit_logistic, logistic_positions
+
+    fit = fit_logistic(bars_full, interval=interval, loaded=loaded)
+    v = fit.validation
+    desc = (f"L2 logistic regression on {loaded.name}'s features and labels, fitted on its training period; "
+            f"C = {fit.C:g} chosen on validation (log-loss {v['logloss']:.4f} vs {v['logloss_constant']:.4f} for "
+            f"the constant class-frequency predictor); position p_long - p_short")
+    run = backtest_target(logistic_positions(bars_full, fit), bars_full, name=LOGISTIC, kind="model baseline",
+                          symbol=symbol, interval=interval, period=period, settings=settings, costs=costs,
+                          description=desc, n_boot=n_boot)
+    run.metrics.update({f"Validation {k}": float(x) for k, x in v.items()})
+    return run
 
 
 # ----------------------------------------------------------------------------- one instrument
@@ -192,6 +237,7 @@ class InstrumentEvaluation:
     regimes: pd.Series  # regime label per evaluated bar (classified on the full history, causal)
     periods_per_year: float
     notes: tuple[str, ...] = ()
+    trials_source: str = ""  # where the DSR's N came from (see trial_count)
 
     @property
     def first(self) -> pd.Timestamp:
@@ -254,10 +300,13 @@ def evaluate_instrument(
     n_boot: int = N_BOOT,
     progress: Callable[[str], None] | None = None,
     extra_trials: int = 0,
+    simple_learner: bool = True,
 ) -> InstrumentEvaluation:
-    """Models (pairs of LoadedModel and kind) then the rule baselines, on one instrument and period.
+    """Models (pairs of LoadedModel and kind), the logistic regression fitted on the primary model's
+    training period (`simple_learner`), then the rule baselines, on one instrument and period.
 
-    DSR is deflated over the model runs here plus `extra_trials` (see `deflate`)."""
+    DSR: N from the trial registry for this period, or the model runs here plus `extra_trials`
+    if more (`trial_count`)."""
     period = period or evaluation_period(models[0][0] if models else None)
     runs: list[StrategyRun] = []
     for loaded, kind in models:
@@ -265,6 +314,13 @@ def evaluate_instrument(
             progress(f"{loaded.name} on {symbol} {interval}")
         runs.append(model_run(loaded, bars_full, symbol=symbol, interval=interval, period=period, settings=settings,
                               kind=kind, costs=costs, cache=cache, n_boot=n_boot))
+    learner_note = None
+    if simple_learner and models:
+        try:
+            runs.append(logistic_run(models[0][0], bars_full, symbol=symbol, interval=interval, period=period,
+                                     settings=settings, costs=costs, n_boot=n_boot))
+        except ValueError as exc:
+            learner_note = f"no logistic regression baseline: {exc}"
     if rules:
         close = bars_full["close"]
         for rb in rule_baselines():
@@ -281,31 +337,53 @@ def evaluate_instrument(
     notes += [f"the evaluated bars overlap {loaded.name}'s training/validation period: its figures are "
               "in-sample, not an out-of-sample test" for loaded, _ in models if in_sample_overlap(loaded, first, last)]
     notes += list(dict.fromkeys(n for r in runs if r.signals is not None for n in r.signals.notes))  # fit, cache
+    notes += [learner_note] if learner_note else []
+    n, trials_source = trial_count(settings, period, interval,
+                                   evaluated=sum(r.kind != "rule baseline" for r in runs) + int(extra_trials))
     inst = InstrumentEvaluation(symbol=symbol, interval=interval, period=period, source=source, runs=runs,
-                                regimes=regimes, periods_per_year=P, notes=tuple(notes))
-    deflate([inst], extra_trials=extra_trials)  # run_evaluation re-deflates across every instrument
+                                regimes=regimes, periods_per_year=P, notes=tuple(notes), trials_source=trials_source)
+    deflate([inst], n_trials=n)  # run_evaluation re-deflates with every instrument counted
     return inst
 
 
-def deflate(instruments: Sequence[InstrumentEvaluation], *, extra_trials: int = 0) -> int:
+def trial_count(settings: Settings, period: Period, interval: str, *, evaluated: int) -> tuple[int, str]:
+    """N for the DSR on this period: max(registered trials, strategies `evaluated` here), and where it came from."""
+    from hrm_core.trials import registry_path, trials_for
+
+    reg = trials_for(registry_path(settings), interval=interval, start=period.start, end=period.end)
+    if reg.n >= evaluated and reg.registered:
+        return reg.n, f"trial registry {_relative_path(reg.source)}: {len(reg.entries)} entries"
+    if reg.registered:
+        return evaluated, (f"strategies evaluated here ({evaluated}), more than the {reg.n} registered in "
+                           f"{_relative_path(reg.source)}: register them")
+    return evaluated, (f"strategies evaluated here only: the period {period.start or '...'} .. {period.end or '...'} "
+                       f"({interval}) is not in the trial registry {_relative_path(reg.source)}")
+
+
+def _relative_path(path: str) -> str:
+    from hrm_core.settings import PROJECT_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT))
+    except (ValueError, OSError):
+        return path
+
+
+def deflate(instruments: Sequence[InstrumentEvaluation], *, n_trials: int) -> int:
     """Set DSR and Trials (N) on every model run; return N.
 
-    N = every model backtest here (each checkpoint on each instrument) + `extra_trials`
-    (configurations tried elsewhere); V = the variance of their per-period Sharpe ratios.
-    Rule baselines are fixed textbook references, not configurations tried: they are not
-    counted and get no DSR.
+    N comes from `trial_count` (the registry, or what was evaluated); V per run is its own
+    squared Sharpe standard error (see the module docstring). Rule baselines are fixed
+    textbook references, not configurations tried: they are not counted and get no DSR.
     """
-    runs = [r for inst in instruments for r in inst.runs]
-    trials = [r for r in runs if r.kind != "rule baseline"]
-    sharpes = [s for s in (_m.sharpe_per_period(r.net_returns) for r in trials) if np.isfinite(s)]
-    n = len(trials) + int(extra_trials)
-    for r in runs:
-        if r.kind == "rule baseline":
-            r.metrics["DSR"], r.metrics["Trials (N)"] = math.nan, math.nan
-            continue
-        r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n,
-                                                     trial_sharpes=sharpes if len(sharpes) >= 2 else None)
-        r.metrics["Trials (N)"] = float(max(n, len(sharpes)))
+    n = int(n_trials)
+    for inst in instruments:
+        for r in inst.runs:
+            if r.kind == "rule baseline":
+                r.metrics["DSR"], r.metrics["Trials (N)"] = math.nan, math.nan
+                continue
+            r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n)
+            r.metrics["Trials (N)"] = float(n)
     return n
 
 
@@ -382,7 +460,8 @@ def risk_effects(run: StrategyRun, settings: Settings, costs: CostSettings | Non
     """Each risk rule's effect on the run's raw target (hrm_core.risk.risk_rule_effects, same costs)."""
     costs = costs or settings.costs
     return risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=run.periods_per_year,
-                             costs_bps=costs.total_bps, history=run.history)
+                             costs_bps=costs.total_bps, history=run.history, execution=costs.execution,
+                             open_price=run.open_price)
 
 
 def backtest_instrument(
@@ -430,6 +509,7 @@ class Evaluation:
     n_trials: int
     extra_trials: int
     elapsed_s: float
+    trials_source: str = ""  # where N came from (trial registry or the strategies evaluated)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -495,19 +575,21 @@ def run_evaluation(
             res.bars, symbol=label if kw.get("path") else res.symbol, interval=interval, settings=settings,
             models=kinds, period=period, source=res.badge(), costs=costs, cache=cache, n_boot=n_boot,
             progress=progress))
-    n = deflate(instruments, extra_trials=extra_trials)
+    evaluated = sum(r.kind != "rule baseline" for inst in instruments for r in inst.runs) + int(extra_trials)
+    n, trials_source = trial_count(settings, period, interval, evaluated=evaluated)
+    deflate(instruments, n_trials=n)
     facts = {}
     for m in models:
         run = next((r for inst in instruments for r in inst.runs if r.name == m.name), None)
         facts[m.name] = _model_facts(m, run)
     return Evaluation(instruments=instruments, primary=primary.name if primary is not None else None, models=facts,
                       settings=settings, costs=costs, interval=interval, period=period, n_trials=n,
-                      extra_trials=extra_trials, elapsed_s=time.perf_counter() - t0)
+                      extra_trials=extra_trials, elapsed_s=time.perf_counter() - t0, trials_source=trials_source)
 
 
 __all__ = [
     "DEFINITIONS", "Evaluation", "InstrumentEvaluation", "Period", "StrategyRun", "TABLE_KEYS", "backtest_instrument",
-    "backtest_target", "break_even_cost_bps", "cost_sensitivity", "deflate", "evaluate_instrument",
+    "backtest_target", "break_even_cost_bps", "cost_sensitivity", "deflate", "trial_count", "evaluate_instrument",
     "evaluation_period", "in_sample_overlap", "load_models", "model_run", "monthly_returns", "risk_effects",
     "rolling_sharpe", "run_evaluation",
 ]

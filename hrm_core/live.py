@@ -13,11 +13,17 @@ match `hrm reconcile`'s vectorised backtest:
 - **Risk**: `hrm_core.risk.apply_risk` over the book's raw positions from its first bar
   through t (the drawdown brake needs the whole path), with the same vol warm-up history
   as `evaluate.backtest_target` (vol_lookback + 1 closes before the first bar).
-- **Fill**: `hrm_core.backtest.run_backtest` on the two bars (t-1, t): the position decided
-  at close t-1 is held over bar t, and at close t the book trades from the drifted weight
-  to the new target, paying commission + slippage per unit of turnover at that close
-  (the backtest's convention; the fill price recorded is close t). Equity compounds
-  prev_equity * (1 + net), exactly as the backtest's cumprod does.
+- **Fill**: `hrm_core.backtest.run_backtest` on the book's last three bars (t-2, t-1, t)
+  with their targets, under the book's execution setting (`[costs] execution`); its last
+  row is exactly the vectorised backtest's row t, which depends on targets t-2..t only.
+  Under "next_open" (default) the step for bar t does two things: it fills the target
+  decided at close t-1 at bar t's OPEN (the previous position earned the gap close t-1 ->
+  open t; the new one earns open t -> close t; costs per unit of drift-aware turnover at
+  that open, fill price = open t), then it decides the target at close t, which waits as an
+  order for the open of bar t+1: the next step fills it. Under "close" (market-on-close)
+  it trades to the new target at close t itself (fill price = close t). The ledger's
+  orders/fills rows sit on the bar of the fill. Equity compounds prev_equity * (1 + net),
+  exactly as the backtest's cumprod does.
 
 Modes: `run_once` (decide every completed bar the ledger lacks: normally the newest one;
 a fresh book starts at the newest bar), `run_loop` (run_once every N seconds until
@@ -40,7 +46,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from hrm_core.backtest import drifted_weight, run_backtest
+from hrm_core.backtest import run_backtest
 from hrm_core.bars import as_utc, drop_unfinished
 from hrm_core.errors import DataError, EmptyDataError, HRMError, InsufficientDataError
 from hrm_core.features import WARMUP_BARS, compute_features
@@ -50,6 +56,7 @@ from hrm_core.risk import apply_risk
 from hrm_core.settings import Settings
 from hrm_core.signals import _RAW, build_table, model_fingerprint, run_model
 
+FILL_BARS = 3  # a backtest row depends on the targets of its bar and the two before it (next_open)
 FRESH_SOURCES = ("live", "cache")  # anything else in live mode is a fallback (stale cache, sample)
 Progress = Callable[[int, int], None]
 
@@ -77,6 +84,7 @@ class _History:
 
     times: list[int] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)
+    open: list[float] = field(default_factory=list)
     close: list[float] = field(default_factory=list)
     target: list[float] = field(default_factory=list)
     equity: float = 1.0
@@ -137,13 +145,14 @@ class PaperTrader:
                 raise LedgerError(f"{b.label}: bar {when} arrived after later bars were decided; it cannot be traded "
                                   "without rewriting the book (reconcile names it)")
             target, brake = self._risk(hist, bars, float(row["position"]), t)
-            fill = self._fill(hist, float(bars["close"].iloc[-1]), target)
+            fill = self._fill(hist, bars.iloc[-1], target)
             t2 = time.perf_counter()
             latency = 1e3 * (t2 - t0)
             self._write(c, bars, row, feats, target, brake, fill, source=source, fetched_at=fetched_at,
                         timing=(load_ms, 1e3 * (t1 - t0), 1e3 * (t2 - t1), latency))
         hist.times.append(t)
         hist.raw.append(float(row["position"]))
+        hist.open.append(float(bars["open"].iloc[-1]))
         hist.close.append(float(bars["close"].iloc[-1]))
         hist.target.append(target)
         hist.equity = fill["equity"]
@@ -155,10 +164,12 @@ class PaperTrader:
         if self._hist is not None and (self._hist.times[-1] if self._hist.times else None) == last:
             return self._hist
         rows = conn.execute(
-            "SELECT d.t, d.raw_position, b.close, d.target, p.equity FROM decisions d JOIN bars b USING (book_id, t) "
-            "JOIN positions p USING (book_id, t) WHERE d.book_id=? ORDER BY d.t", (self.book.book_id,)).fetchall()
-        self._hist = _History(times=[r[0] for r in rows], raw=[r[1] for r in rows], close=[r[2] for r in rows],
-                              target=[r[3] for r in rows], equity=rows[-1][4] if rows else 1.0)
+            "SELECT d.t, d.raw_position, b.open, b.close, d.target, p.equity FROM decisions d JOIN bars b "
+            "USING (book_id, t) JOIN positions p USING (book_id, t) WHERE d.book_id=? ORDER BY d.t",
+            (self.book.book_id,)).fetchall()
+        self._hist = _History(times=[r[0] for r in rows], raw=[r[1] for r in rows], open=[r[2] for r in rows],
+                              close=[r[3] for r in rows], target=[r[4] for r in rows],
+                              equity=rows[-1][5] if rows else 1.0)
         self._pre_close = None
         return self._hist
 
@@ -174,24 +185,25 @@ class PaperTrader:
         b = self.book
         index = pd.DatetimeIndex(pd.to_datetime(np.array([*hist.times, t], dtype="int64"), unit="ns", utc=True))
         close = pd.Series([*hist.close, float(bars["close"].iloc[-1])], index=index)
+        opens = pd.Series([*hist.open, float(bars["open"].iloc[-1])], index=index)
         raw = pd.Series([*hist.raw, raw_t], index=index)
         history = self._warmup_closes(bars, hist.times[0] if hist.times else t)
         risk = apply_risk(raw, close, b.risk, periods_per_year=b.periods_per_year, costs_bps=b.costs.total_bps,
-                          history=history)
+                          history=history, execution=b.costs.execution, open_price=opens)
         return float(risk.final.iloc[-1]), bool(risk.frame["brake_active"].iloc[-1])
 
-    def _fill(self, hist: _History, close_t: float, target: float) -> dict[str, float]:
-        """run_backtest on (t-1, t): held position, returns, drift-aware turnover and cost at close t."""
+    def _fill(self, hist: _History, bar: pd.Series, target: float) -> dict[str, float]:
+        """run_backtest on the last FILL_BARS bars: row t's held position, returns, fill, turnover and cost."""
         b = self.book
-        prev = [(hist.target[-1], hist.close[-1])] if hist.times else []
-        tgt = pd.Series([*(p[0] for p in prev), target])
-        px = pd.Series([*(p[1] for p in prev), close_t])
+        k = FILL_BARS - 1  # earlier bars of the book (fewer at its start: flat before it, as in the backtest)
+        tgt = pd.Series([*hist.target[-k:], target]) if k else pd.Series([target])
+        px = pd.Series([*hist.close[-k:], float(bar["close"])])
+        op = pd.Series([*hist.open[-k:], float(bar["open"])])
         f = run_backtest(tgt.clip(-1.0, 1.0), px, commission_bps=b.costs.commission_bps,
-                         slippage_bps=b.costs.slippage_bps).frame.iloc[-1]
+                         slippage_bps=b.costs.slippage_bps, execution=b.costs.execution, open_price=op).frame.iloc[-1]
         out = {k: float(f[k]) for k in ("position", "asset_return", "gross_return", "turnover", "cost",
-                                         "net_return", "target_position")}
+                                         "net_return", "target_position", "fill_price", "from_weight", "to_weight")}
         out["equity"] = hist.equity * (1.0 + out["net_return"])
-        out["from_weight"] = float(drifted_weight(np.array([out["position"]]), np.array([out["asset_return"]]))[0])
         return out
 
     def _write(self, c, bars: pd.DataFrame, row: pd.Series, feats: dict, target: float, brake: bool,
@@ -214,11 +226,11 @@ class PaperTrader:
         insert_row(c, "positions", {
             "book_id": b.book_id, "t": t, "held": fill["position"], "target": target,
             **{k: fill[k] for k in ("asset_return", "gross_return", "turnover", "cost", "net_return", "equity")}})
-        if fill["turnover"] > 0:
-            side = "buy" if target > fill["from_weight"] else "sell"
+        if fill["turnover"] > 0:  # the fill on this bar: at its open (next_open) or its close (close)
+            side = "buy" if fill["to_weight"] > fill["from_weight"] else "sell"
             insert_row(c, "orders", {"book_id": b.book_id, "t": t, "side": side, "from_weight": fill["from_weight"],
-                                     "to_weight": target, "quantity": fill["turnover"]})
-            insert_row(c, "fills", {"book_id": b.book_id, "t": t, "side": side, "price": float(bar["close"]),
+                                     "to_weight": fill["to_weight"], "quantity": fill["turnover"]})
+            insert_row(c, "fills", {"book_id": b.book_id, "t": t, "side": side, "price": fill["fill_price"],
                                     "quantity": fill["turnover"], "cost": fill["cost"]})
 
 

@@ -11,11 +11,14 @@ the book's own risk and cost settings and annualisation), and compares:
 - **execution**: the same vectorised risk layer and backtest run on the LEDGER's own raw
   signals and closes must reproduce its targets and equity to EXEC_TOL (1e-12): this checks
   the risk, fill and cost code of the live path independently of the model.
-- **PnL difference** in summed net returns, split exactly per bar:
-      net_live - net_bt = (held_live - held_bt) * r_bt        signal (and risk state) part
-                        + held_live * (r_live - r_bt)          fill / timing part (prices seen live
-                                                               differ: revised or late data, missed bars)
-                        - (cost_live - cost_bt)                cost part
+- **PnL difference** in summed net returns, split exactly per bar, with gross_x(w, p) the
+  backtest's gross return of targets w on prices p (open and close, under the book's
+  execution setting):
+      net_live - net_bt = gross(w_live, p_bt) - gross(w_bt, p_bt)      signal (and risk state) part
+                        + gross(w_live, p_live) - gross(w_live, p_bt)  fill / timing part (prices seen
+                                                                       live differ: revised or late
+                                                                       data, missed bars)
+                        - (cost_live - cost_bt)                        cost part
   The compounded equity gap is reported beside it.
 - **bars that differ**, each with its reason: revised bar, bar missing from the ledger
   (downtime, late data), signal disagreement, numerical noise, risk-state divergence.
@@ -88,14 +91,18 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [{"entry_time": _safe(i), **{k: _safe(v) for k, v in r.items()}} for i, r in df.iterrows()]
 
 
-def vectorised(book: Book, raw: pd.Series, close: pd.Series,
-               warmup_close: pd.Series) -> tuple[pd.Series, BacktestResult]:
+def vectorised(book: Book, raw: pd.Series, close: pd.Series, warmup_close: pd.Series, *,
+               open_price: pd.Series) -> tuple[pd.Series, BacktestResult]:
     """The backtest side: apply_risk -> run_backtest with the book's settings (as evaluate.backtest_target)."""
     risk = apply_risk(raw, close, book.risk, periods_per_year=book.periods_per_year,
-                      costs_bps=book.costs.total_bps, history=warmup_close)
-    bt = run_backtest(risk.final.clip(-1.0, 1.0), close, commission_bps=book.costs.commission_bps,
-                      slippage_bps=book.costs.slippage_bps)
-    return risk.final, bt
+                      costs_bps=book.costs.total_bps, history=warmup_close, execution=book.costs.execution,
+                      open_price=open_price)
+    return risk.final, _backtest(book, risk.final, close, open_price)
+
+
+def _backtest(book: Book, target: pd.Series, close: pd.Series, open_price: pd.Series) -> BacktestResult:
+    return run_backtest(target.clip(-1.0, 1.0), close, commission_bps=book.costs.commission_bps,
+                        slippage_bps=book.costs.slippage_bps, execution=book.costs.execution, open_price=open_price)
 
 
 def _reference(book: Book, settings: Settings, first: pd.Timestamp, last: pd.Timestamp):
@@ -126,19 +133,21 @@ def reconcile(db: str | Path, settings: Settings, *, symbol: str | None = None,
     if led.empty:
         raise LedgerError(f"{db} holds no decided bar for {book.label}: run `hrm live` first")
     bars, table, warm = _reference(book, settings, led.index[0], led.index[-1])
-    _, bt = vectorised(book, table["position"].astype(float), bars["close"], warm)
-    exec_final, exec_bt = vectorised(book, led["raw_position"], led["close"], warm)
-    frame = _per_bar(led, bars, table, bt)
+    _, bt = vectorised(book, table["position"].astype(float), bars["close"], warm, open_price=bars["open"])
+    exec_final, exec_bt = vectorised(book, led["raw_position"], led["close"], warm, open_price=led["open"])
+    live_targets_on_bt_prices = _backtest(book, led["target"].reindex(bars.index).fillna(0.0), bars["close"],
+                                          bars["open"])
+    frame = _per_bar(led, bars, table, bt, live_targets_on_bt_prices)
     exec_gap = max(float(np.max(np.abs(exec_final.to_numpy() - led["target"].to_numpy()))),
                    float(np.max(np.abs(exec_bt.frame["equity"].to_numpy() - led["equity"].to_numpy()))))
-    live_bt = run_backtest(led["target"].clip(-1.0, 1.0), led["close"], commission_bps=book.costs.commission_bps,
-                           slippage_bps=book.costs.slippage_bps)
+    live_bt = _backtest(book, led["target"], led["close"], led["open"])
     summary = _summary(book, frame, exec_gap, led, bt)
     return Reconciliation(book=book, frame=frame, live_trades=live_bt.trades, backtest_trades=bt.trades,
                           summary=summary)
 
 
-def _per_bar(led: pd.DataFrame, bars: pd.DataFrame, table: pd.DataFrame, bt: BacktestResult) -> pd.DataFrame:
+def _per_bar(led: pd.DataFrame, bars: pd.DataFrame, table: pd.DataFrame, bt: BacktestResult,
+             live_on_bt: BacktestResult) -> pd.DataFrame:
     """One row per bar of the period (union of ledger and data), both sides, the PnL parts and the reason."""
     f = bt.frame
     out = pd.DataFrame(index=bars.index.union(led.index))
@@ -149,10 +158,11 @@ def _per_bar(led: pd.DataFrame, bars: pd.DataFrame, table: pd.DataFrame, bt: Bac
     out["held_live"], out["held_backtest"] = led["held"], f["position"]
     out["net_live"], out["net_backtest"] = led["net_return"], f["net_return"]
     out["equity_live"], out["equity_backtest"] = led["equity"], f["equity"]
-    r_live, r_bt = led["asset_return"].reindex(out.index), f["asset_return"].reindex(out.index)
-    held_live = out["held_live"].fillna(0.0)
-    out["pnl_signal"] = (held_live - out["held_backtest"].fillna(0.0)) * r_bt.fillna(0.0)
-    out["pnl_fill_timing"] = held_live * (r_live.fillna(0.0) - r_bt.fillna(0.0))
+    g_live = led["gross_return"].reindex(out.index).fillna(0.0)
+    g_bt = f["gross_return"].reindex(out.index).fillna(0.0)
+    g_mixed = live_on_bt.frame["gross_return"].reindex(out.index).fillna(0.0)  # live targets, backtest prices
+    out["pnl_signal"] = g_mixed - g_bt
+    out["pnl_fill_timing"] = g_live - g_mixed
     out["pnl_cost"] = -(led["cost"].reindex(out.index).fillna(0.0) - f["cost"].reindex(out.index).fillna(0.0))
     out["reason"] = [_reason(r) for r in out.itertuples()]
     return out
@@ -206,11 +216,12 @@ def _summary(book: Book, frame: pd.DataFrame, exec_gap: float, led: pd.DataFrame
         "pnl_difference": {
             "total": total, **parts, "unit": "sum of per-bar net returns, live minus backtest",
             "explanation": {
-                "signal": "(held live - held backtest) x backtest return: different positions, from different "
-                          "signals or a risk-layer state they carried",
-                "fill_timing": "held live x (return seen live - backtest return): the live fills used prices that "
-                               "were later revised, or bars the live process missed",
-                "cost": "-(cost live - cost backtest): different turnover at the close where the book traded",
+                "signal": "gross return of the live targets minus the backtest's, both on the backtest's prices: "
+                          "different positions, from different signals or a risk-layer state they carried",
+                "fill_timing": "gross return of the live targets on the prices seen live minus on the backtest's "
+                               "prices: the live fills used prices that were later revised, or bars it missed",
+                "cost": "-(cost live - cost backtest): different turnover at the fills (next open or close, "
+                        "as the book's execution setting says)",
             }},
         "bars_differing": int(len(differing)),
         "verdict": ("agrees" if differing.empty and exec_gap <= EXEC_TOL else

@@ -20,6 +20,7 @@ CLAIMS: dict[str, float] = {
 CLAIMS_SOURCE = ("seed/hrm-trading-research-index.md: figures from a public repository whose own logs show a "
                  "losing run; instrument, period, costs and win-rate convention unstated")
 CLAIMS_LABEL = "claimed, unverified"
+VOL_TARGET_RULE = "vol-target B&H"  # hrm_core.baselines.rule_baselines
 
 
 # ----------------------------------------------------------------------------- the report
@@ -68,8 +69,15 @@ def headline(ev: Evaluation) -> list[str]:
             s += "The Sharpe interval excludes 0. "
         else:
             s += "The Sharpe interval includes 0: no evidence of skill on this sample. "
-        if bh is not None and np.isfinite(sr) and np.isfinite(bh.metrics.get("Sharpe", math.nan)):
-            s += "It is " + ("above" if sr > bh.metrics["Sharpe"] else "below") + " buy & hold. "
+        vt = inst.run(VOL_TARGET_RULE) if any(r.name == VOL_TARGET_RULE for r in inst.runs) else None
+        if vt is not None:
+            s += (f"The simple rule a quant tries first ({VOL_TARGET_RULE}: {vt.description}) has Sharpe "
+                  f"{_ci(vt.metrics, 'Sharpe', lo_s, hi_s)} and max drawdown "
+                  f"{_f(vt.metrics.get('Max drawdown [%]'), '.1f')} %. ")
+        for ref in (bh, vt):
+            if ref is not None and np.isfinite(sr) and np.isfinite(ref.metrics.get("Sharpe", math.nan)):
+                s += (f"{main.name} is " + ("above" if sr > ref.metrics["Sharpe"] else "below")
+                      + f" {ref.name} in Sharpe. ")
         dsr = m.get("DSR", math.nan)
         s += (f"DSR {_f(dsr, '.2f')} with N = {int(m.get('Trials (N)', ev.n_trials))} trials: "
               + ("significant at 95 %." if np.isfinite(dsr) and dsr >= 0.95 else "not significant at 95 %."))
@@ -170,7 +178,7 @@ def settings_facts(ev: Evaluation) -> dict:
                               "rule": "bars wholly inside [start, end]"},
         "checkpoint periods": {k: _periods_text(v.get("periods") or {}) for k, v in ev.models.items()},
         "costs": {"commission_bps": ev.costs.commission_bps, "slippage_bps": ev.costs.slippage_bps,
-                  "total_bps_per_unit_turnover": ev.costs.total_bps},
+                  "total_bps_per_unit_turnover": ev.costs.total_bps, "execution": ev.costs.execution},
         "annualisation": {inst.symbol: inst.periods_per_year for inst in ev.instruments},
         "risk": {"max_abs_position": s.risk.max_abs_position, "vol_target_annual": s.risk.vol_target_annual,
                  "vol_lookback": s.risk.vol_lookback, "drawdown_brake": s.risk.drawdown_brake,
@@ -179,10 +187,55 @@ def settings_facts(ev: Evaluation) -> dict:
         "bootstrap": {"method": "stationary (Politis & Romano 1994), percentile interval", "replications": N_BOOT,
                       "mean block": "n^(1/3) bars", "seed": BOOT_SEED, "level": f"{CI_LEVEL} %"},
         "position rule": "argmax(short, flat, long) -> -1/0/+1, times the quantity head; non-finite output -> flat",
-        "timing": "position decided at the close of bar t earns bar t+1's return",
-        "DSR trials": {"N": ev.n_trials, "extra declared": ev.extra_trials,
-                       "rule": "every (model, instrument) backtest in this report plus declared extra trials; rule baselines are references, not trials"},
+        "timing": execution_text(ev.costs.execution),
+        "DSR trials": {"N": ev.n_trials, "extra declared": ev.extra_trials, "source": ev.trials_source,
+                       "rule": "N = the trials registered for this period in the trial registry (every strategy "
+                               "tried, each configuration on each instrument), or every (model, instrument) "
+                               "backtest here plus declared extra trials if more; V = each run's squared Sharpe "
+                               "standard error; rule baselines are references, not trials"},
     }
+
+
+def execution_text(execution: str) -> str:
+    """The fill convention in words (hrm_core.backtest), for the report and its JSON."""
+    if execution == "close":
+        return ("market-on-close: a position decided at the close of bar t is filled at that close and earns "
+                "bar t+1's close-to-close return; costs at that close")
+    return ("next-bar open: a position decided at the close of bar t is filled at the open of bar t+1 (earning "
+            "open(t+1) -> close(t+1) on that bar, while the previous position earns the gap close(t) -> "
+            "open(t+1)); costs per unit of turnover at that open")
+
+
+def _skill_json(skill: Mapping | None) -> Any:
+    if skill is None:
+        return None
+    return {k: ([_num(x) for x in v] if isinstance(v, list) else _num(v) if not isinstance(v, dict) else v)
+            for k, v in skill.items()}
+
+
+def skill_table(inst: InstrumentEvaluation) -> pd.DataFrame | None:
+    """Per model: log-loss and accuracy against the constant class-frequency predictor, with intervals."""
+    rows = {}
+    for r in inst.runs:
+        k = r.skill
+        if not k:
+            continue
+        if "unavailable" in k:
+            rows[r.name] = {"verdict": f"not computed: {k['unavailable']}"}
+            continue
+        lo, hi = k["logloss_diff_ci"]
+        alo, ahi = k["accuracy_diff_ci"]
+        rows[r.name] = {
+            "windows": str(k["n"]), "log-loss": _f(k["logloss"], ".4f"), "constant": _f(k["logloss_constant"], ".4f"),
+            f"difference [{CI_LEVEL}% CI]": f"{k['logloss_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+            "accuracy": _f(k["accuracy"], ".3f"), "majority rate": _f(k["majority_rate"], ".3f"),
+            f"accuracy - constant [{CI_LEVEL}% CI]": f"{k['accuracy_diff']:+.3f} [{alo:+.3f}, {ahi:+.3f}]",
+            "commonest action": f"{100 * k['share_of_commonest_action']:.0f} %", "verdict": k["verdict"]}
+    if not rows:
+        return None
+    df = pd.DataFrame.from_dict(rows, orient="index").fillna("")
+    df.index.name = "model"
+    return df
 
 
 def _clean(d: Mapping) -> dict:
@@ -196,13 +249,17 @@ def instrument_json(inst: InstrumentEvaluation) -> dict:
         "period": {"label": inst.period.label, "start": inst.period.start, "end": inst.period.end},
         "first": inst.first.isoformat(), "last": inst.last.isoformat(), "bars": inst.n_bars,
         "periods_per_year": inst.periods_per_year, "notes": list(inst.notes),
+        "dsr_trials": {"N": next((int(r.metrics["Trials (N)"]) for r in inst.runs if r.kind != "rule baseline"), None),
+                       "source": inst.trials_source},
         "strategies": [{"name": r.name, "kind": r.kind, "description": r.description,
                         "model_id": r.signals.model_id if r.signals else None,
                         "signals": ({k: _num(v) for k, v in r.signals.summary().items()
                                      if k in ("signals", "warmup", "nonfinite", "mean_steps")}
                                     if r.signals else None),
                         "costs_bps": {"commission": r.backtest.commission_bps, "slippage": r.backtest.slippage_bps},
+                        "execution": r.backtest.execution,
                         "break_even_cost_bps": _num(break_even_cost_bps(r.backtest)),
+                        "skill_vs_constant_predictor": _skill_json(r.skill),
                         "metrics": _clean(r.metrics)} for r in inst.runs],
         "regimes": {inst.runs[0].name: {k: _clean(v) for k, v in inst.regime_table().to_dict(orient="index").items()}},
         "regime_sharpes": {k: _clean(v) for k, v in inst.regime_sharpes().to_dict(orient="index").items()},
@@ -246,7 +303,8 @@ def render_markdown(ev: Evaluation, *, command: str = "hrm evaluate") -> str:
     L += [f"- {s}" for s in headline(ev)]
     L += ["", f"Evaluated on the **{ev.period.label}** ({ev.period.start or 'first bar'} to "
           f"{ev.period.end or 'last bar'}), interval {ev.interval}, costs "
-          f"{ev.costs.commission_bps:g} bps commission + {ev.costs.slippage_bps:g} bps slippage per unit of turnover.",
+          f"{ev.costs.commission_bps:g} bps commission + {ev.costs.slippage_bps:g} bps slippage per unit of turnover. "
+          f"Execution: {execution_text(ev.costs.execution)}.",
           ""]
     for inst in ev.instruments:
         for note in inst.notes:
@@ -263,6 +321,15 @@ def render_markdown(ev: Evaluation, *, command: str = "hrm evaluate") -> str:
         L += ["Break-even total cost (bps per unit of turnover at which the net compounded return over the "
               "period is 0; 0 = loses even without costs): "
               + ", ".join(f"{k} {_f(v, '.1f')}" for k, v in be.items()) + ".", ""]
+        skill = skill_table(inst)
+        if skill is not None:
+            L += ["### Skill against the constant class-frequency predictor", "",
+                  "Log-loss and accuracy of each model's class probabilities on the evaluated period's labelled "
+                  "windows (purged at the period's end), paired per window with the constant predictor that "
+                  "outputs this series' training-period class frequencies (accuracy: always its majority class); "
+                  "stationary block bootstrap (mean block >= the label horizon). Negative log-loss difference = "
+                  "better than the constant predictor (`hrm_core/skill.py`).", "",
+                  _md_table(skill), ""]
         main = inst.runs[0]
         L += [f"### Regimes ({main.name}, against buy & hold of {inst.symbol})", "",
               "Each bar's return is grouped by the regime known at the close where its position was decided "

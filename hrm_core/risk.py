@@ -1,7 +1,8 @@
 """The risk layer between the model's raw position and the book, shared by backtest and live.
 
 Three rules, applied in this order, each causal (the position decided at the close of bar t
-uses data through bar t only, and is held over bar t+1, as in `run_backtest`):
+uses data through bar t only, and is filled at the open of bar t+1, or at that close under
+market-on-close, as in `run_backtest`):
 
 1. **Position cap**: capped_t = clip(raw_t, -max_abs_position, +max_abs_position).
 2. **Volatility target** (vol_target_annual > 0): vol_scaled_t = capped_t * w_t with
@@ -15,14 +16,17 @@ uses data through bar t only, and is held over bar t+1, as in `run_backtest`):
    gives w = 1. During warm-up (fewer than L returns) the position is flat (0): no trading
    without a volatility estimate.
 3. **Drawdown brake** (drawdown_brake > 0): the layer tracks the equity of its own final
-   positions bar by bar (held over the next bar, net of `costs_bps` per unit of drift-aware
-   turnover, exactly as `run_backtest` computes it). At the close of bar t, before trading,
-   equity E_t = E_{t-1}^{after costs} (1 + final_{t-1} r_t) is compared with its running peak
-   (starting equity 1 included). The brake engages when E_t / peak - 1 <= -drawdown_brake and
-   then multiplies the position by drawdown_brake_scale; it releases when E_t / peak - 1 >=
-   -drawdown_brake / 2 (recovered to within half the threshold of the peak). The hysteresis
-   stops it flickering around the threshold. drawdown_brake_scale must be > 0: a fully flat
-   book could never recover to release the brake.
+   positions bar by bar, net of `costs_bps` per unit of drift-aware turnover, exactly as
+   `run_backtest` computes it under the same `execution` (hrm_core.backtest: fill at the next
+   open by default, or market-on-close). At the close of bar t, before the order decided
+   there, the layer marks its equity E_t to that close: every fill up to then included (under
+   next_open the fill at bar t's open of the target decided at close t-1; under close the
+   fill at close t-1). E_t is compared with its running peak (starting equity 1 included).
+   The brake engages when E_t / peak - 1 <= -drawdown_brake and then multiplies the position
+   by drawdown_brake_scale; it releases when E_t / peak - 1 >= -drawdown_brake / 2 (recovered
+   to within half the threshold of the peak). The hysteresis stops it flickering around the
+   threshold. drawdown_brake_scale must be > 0: a fully flat book could never recover to
+   release the brake.
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from hrm_core.backtest import run_backtest
+from hrm_core.backtest import bar_legs, bar_return, check_execution, run_backtest
 from hrm_core.metrics import backtest_metrics
 from hrm_core.settings import RiskSettings
 
@@ -86,26 +90,46 @@ def trailing_volatility(close: pd.Series, *, lookback: int, periods_per_year: fl
     return r.rolling(lookback, min_periods=lookback).std(ddof=1) * math.sqrt(periods_per_year)
 
 
-def _brake(pos: np.ndarray, r: np.ndarray, s: RiskSettings, bps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bar-by-bar drawdown brake on the layer's own equity. Returns final, brake flag, equity (after costs)."""
+def _drift(w: float, r: float) -> float:
+    """Scalar drifted_weight (hrm_core.backtest), same arithmetic."""
+    return w * (1.0 + r) / (1.0 + w * r) if 1.0 + w * r > 0 else 0.0
+
+
+def _brake(pos: np.ndarray, pre_r: np.ndarray, post_r: np.ndarray, s: RiskSettings, bps: float,
+           execution: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bar-by-bar drawdown brake on the layer's own equity. Returns final, brake flag, equity (after costs).
+
+    Per bar, as run_backtest: the weight held into the bar (drifted since the last fill) earns
+    pre_r, the fill moves it to `to` paying bps |to - from|, and `to` earns post_r.
+    """
     n = len(pos)
     final = np.empty(n)
     active = np.zeros(n, dtype=bool)
     equity = np.empty(n)
     threshold, release = -s.drawdown_brake, -s.drawdown_brake / 2
-    e_prev, peak, prev_final, braked = 1.0, 1.0, 0.0, False
+    e_prev, peak, braked = 1.0, 1.0, False
+    to_prev, post_prev, f_prev = 0.0, 0.0, 0.0
     for t in range(n):
-        e_pre = e_prev * (1.0 + prev_final * r[t])  # equity at close t before trading
-        peak = max(peak, e_pre)
-        dd = e_pre / peak - 1.0
+        pre_w = _drift(to_prev, post_prev)
+        from_w = _drift(pre_w, pre_r[t])
+        if execution == "next_open":  # the fill at this bar's open is known before the close
+            to = f_prev
+            e_mark = e_prev * (1.0 + (bar_return(pre_w, pre_r[t], to, post_r[t]) - bps * abs(to - from_w)))
+        else:
+            e_mark = e_prev * (1.0 + pre_w * pre_r[t])  # equity at close t before trading
+        peak = max(peak, e_mark)
+        dd = e_mark / peak - 1.0
         if braked and dd >= release:
             braked = False
         elif not braked and dd <= threshold:
             braked = True
         f = pos[t] * s.drawdown_brake_scale if braked else pos[t]
-        w_drift = prev_final * (1.0 + r[t]) / (1.0 + prev_final * r[t]) if 1.0 + prev_final * r[t] > 0 else 0.0
-        e_prev = e_prev * (1.0 + prev_final * r[t] - bps * abs(f - w_drift))  # as run_backtest compounds it
-        final[t], active[t], equity[t], prev_final = f, braked, e_prev, f
+        if execution == "close":  # the fill at this close is the decision just made
+            to = f
+            e_mark = e_prev * (1.0 + (bar_return(pre_w, pre_r[t], to, post_r[t]) - bps * abs(to - from_w)))
+        e_prev = e_mark
+        final[t], active[t], equity[t] = f, braked, e_prev
+        to_prev, post_prev, f_prev = to, post_r[t], f
     return final, active, equity
 
 
@@ -117,14 +141,19 @@ def apply_risk(
     periods_per_year: float,
     costs_bps: float = 0.0,
     history: pd.Series | None = None,
+    execution: str = "next_open",
+    open_price: pd.Series | None = None,
 ) -> RiskResult:
     """Cap, vol-target and brake a raw position series (all causal; see the module docstring).
 
     `history`: closes before `close` (e.g. before a test period), used only to warm up the
     volatility estimate so the first bars are not flat. Returns the intermediate columns
     so the UI can show what each rule did, the settings used, and which rules are on.
+    `execution` / `open_price`: the fill convention the brake's equity follows (as in
+    run_backtest); the opens are needed only when the brake is on under next_open.
     """
     pos, px = _validate(raw_position, close, settings, periods_per_year, costs_bps)
+    check_execution(execution)
     s = settings
     m = s.max_abs_position
     capped = np.clip(pos, -m, m)
@@ -143,10 +172,15 @@ def apply_risk(
         scale = np.ones(len(px))
         vol_scaled = capped
 
-    r = np.zeros(len(px))
-    r[1:] = px[1:] / px[:-1] - 1.0
     if s.drawdown_brake > 0:
-        final, braked, equity = _brake(vol_scaled, r, s, costs_bps / 1e4)
+        op = None
+        if execution == "next_open":
+            if open_price is None or not open_price.index.equals(close.index):
+                raise ValueError("the drawdown brake under execution='next_open' needs open_price on the close's "
+                                 "index (bars['open']), or execution='close' for market-on-close")
+            op = open_price.to_numpy(dtype=float)
+        pre_r, post_r, _ = bar_legs(px, op, execution)
+        final, braked, equity = _brake(vol_scaled, pre_r, post_r, s, costs_bps / 1e4, execution)
     else:
         final, braked = vol_scaled.copy(), np.zeros(len(px), dtype=bool)
         equity = np.full(len(px), np.nan)  # only tracked when the brake needs it
@@ -174,6 +208,8 @@ def risk_rule_effects(
     periods_per_year: float,
     costs_bps: float = 0.0,
     history: pd.Series | None = None,
+    execution: str = "next_open",
+    open_price: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Backtest raw, each rule alone, and all rules, with the same costs (`history` as in apply_risk).
 
@@ -194,8 +230,9 @@ def risk_rule_effects(
     rows = []
     for name, (cfg, on) in variants.items():
         pos = apply_risk(raw_position, close, cfg, periods_per_year=periods_per_year, costs_bps=costs_bps,
-                         history=history).final
-        bt = run_backtest(pos.clip(-1.0, 1.0), close, commission_bps=costs_bps, slippage_bps=0.0)
+                         history=history, execution=execution, open_price=open_price).final
+        bt = run_backtest(pos.clip(-1.0, 1.0), close, commission_bps=costs_bps, slippage_bps=0.0,
+                          execution=execution, open_price=open_price)
         mt = backtest_metrics(bt, periods_per_year=periods_per_year)
         rows.append({
             "variant": name, "active": on,

@@ -33,6 +33,7 @@ class DataSettings:
     cache_db: str = "data_cache/market.db"
     sample_dir: str = "data_cache/sample"
     models_dir: str = "models"
+    trials_file: str = "docs/trials.json"  # the trial registry every deflated Sharpe ratio reads (hrm_core/trials.py)
     max_age_hours: float = 12.0
     default_symbols: tuple[str, ...] = ("^GSPC", "^IXIC")
     default_interval: str = "1d"
@@ -54,6 +55,14 @@ class DataSettings:
 class CostSettings:
     commission_bps: float = 1.0  # per unit of turnover
     slippage_bps: float = 2.0
+    # Where a target decided at the close of bar t is filled (hrm_core.backtest): "next_open" = the open
+    # of bar t+1 (default, realistic for a daily model), "close" = market-on-close at the close it read.
+    # One setting for backtest, evaluation, reports, the risk layer's brake and the live path.
+    execution: str = "next_open"
+
+    def __post_init__(self) -> None:
+        if self.execution not in ("next_open", "close"):
+            raise SettingsError(f"[costs] execution must be \"next_open\" or \"close\", got {self.execution!r}")
 
     @property
     def total_bps(self) -> float:

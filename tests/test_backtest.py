@@ -22,7 +22,7 @@ def random_walk(n, seed=0, vol=0.01):
 
 def test_position_decided_at_close_t_is_held_over_bar_t_plus_1():
     close = series([100, 110, 99])
-    res = run_backtest(series([1, 1, 0]), close, commission_bps=0, slippage_bps=0)
+    res = run_backtest(series([1, 1, 0]), close, commission_bps=0, slippage_bps=0, execution="close")
     f = res.frame
     assert list(f.columns) == list(FRAME_COLUMNS)
     np.testing.assert_allclose(f["position"], [0, 1, 1])  # flat on the first bar
@@ -35,7 +35,7 @@ def test_perfect_foresight_handed_in_one_bar_early_earns_abs_returns_without_cos
     close = random_walk(300)
     r = close.pct_change().to_numpy()
     foresight = series(np.sign(np.append(r[1:], 0.0)))  # position[t] = sign(r[t+1])
-    f = run_backtest(foresight.set_axis(close.index), close, commission_bps=0, slippage_bps=0).frame
+    f = run_backtest(foresight.set_axis(close.index), close, commission_bps=0, slippage_bps=0, execution="close").frame
     np.testing.assert_allclose(f["gross_return"].to_numpy()[1:], np.abs(r[1:]), atol=1e-15)
     assert f["equity"].iloc[-1] == pytest.approx(np.prod(1 + np.abs(r[1:])), rel=1e-12)
 
@@ -44,7 +44,7 @@ def test_perfect_foresight_long_flat_net_equity_is_abs_returns_minus_costs_per_u
     close = random_walk(300, seed=1)
     r = close.pct_change().to_numpy()
     target = (np.append(r[1:], 0.0) > 0).astype(float)  # long before up bars, flat otherwise: no drift
-    res = run_backtest(series(target).set_axis(close.index), close, commission_bps=1, slippage_bps=2)
+    res = run_backtest(series(target).set_axis(close.index), close, commission_bps=1, slippage_bps=2, execution="close")
     cost = 3e-4 * np.abs(np.diff(target, prepend=0.0))  # charged at the close where the trade happens
     gain = np.where(np.arange(300) > 0, np.maximum(np.nan_to_num(r), 0.0), 0.0)
     np.testing.assert_allclose(res.frame["cost"], cost, atol=1e-15)
@@ -54,7 +54,7 @@ def test_perfect_foresight_long_flat_net_equity_is_abs_returns_minus_costs_per_u
 
 def test_flip_from_long_to_short_costs_two_units():
     close = series([100, 100, 100, 100])  # flat prices: no drift, costs only
-    res = run_backtest(series([1, -1, -1, 0]), close, commission_bps=4, slippage_bps=6)
+    res = run_backtest(series([1, -1, -1, 0]), close, commission_bps=4, slippage_bps=6, execution="close")
     np.testing.assert_allclose(res.frame["turnover"], [1, 2, 0, 1])
     np.testing.assert_allclose(res.frame["cost"], 1e-3 * np.array([1, 2, 0, 1]))
     assert res.turnover == 4
@@ -63,14 +63,14 @@ def test_flip_from_long_to_short_costs_two_units():
 def test_short_drifts_and_keeping_it_at_target_is_charged():
     # A -1 short over a -10 % bar becomes -0.9 / 1.1 = -0.818 of equity: staying at -1 trades 0.182.
     close = series([100, 90, 90])
-    res = run_backtest(series([-1, -1, 0]), close, commission_bps=10, slippage_bps=0)
+    res = run_backtest(series([-1, -1, 0]), close, commission_bps=10, slippage_bps=0, execution="close")
     np.testing.assert_allclose(res.frame["turnover"], [1, 1 - 0.9 / 1.1, 1], atol=1e-12)
     np.testing.assert_allclose(res.frame["gross_return"], [0, 0.1, 0])
 
 
 def test_zero_position_earns_zero_and_pays_nothing():
     close = random_walk(50)
-    res = run_backtest(close * 0, close, commission_bps=5, slippage_bps=5)
+    res = run_backtest(close * 0, close, commission_bps=5, slippage_bps=5, execution="close")
     assert (res.frame["net_return"] == 0).all() and (res.frame["equity"] == 1).all()
     assert len(res.trades) == 0 and list(res.trades.columns) == list(TRADE_COLUMNS)
 
@@ -78,8 +78,8 @@ def test_zero_position_earns_zero_and_pays_nothing():
 def test_same_inputs_give_identical_outputs():
     close = random_walk(500)
     pos = series(np.sin(np.arange(500) / 7)).set_axis(close.index)
-    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
-    b = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close")
+    b = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close")
     pd.testing.assert_frame_equal(a.frame, b.frame)
     pd.testing.assert_frame_equal(a.trades, b.trades)
 
@@ -90,8 +90,8 @@ def test_position_at_t_only_affects_returns_from_t_plus_1():
     k = 120
     changed = pos.copy()
     changed.iloc[k] = -changed.iloc[k] or 1.0
-    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2).frame
-    b = run_backtest(changed, close, commission_bps=1, slippage_bps=2).frame
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close").frame
+    b = run_backtest(changed, close, commission_bps=1, slippage_bps=2, execution="close").frame
     # gross returns through bar k are untouched; bar k's net return differs only by the
     # cost of the trade placed at close k; bar k+1 is the first bar that earns differently.
     pd.testing.assert_series_equal(a["gross_return"].iloc[: k + 1], b["gross_return"].iloc[: k + 1])
@@ -104,14 +104,14 @@ def test_future_prices_do_not_change_past_rows():
     pos = series(np.sign(np.cos(np.arange(200) / 9))).set_axis(close.index)
     future = close.copy()
     future.iloc[150:] *= 1.3
-    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2).frame
-    b = run_backtest(pos, future, commission_bps=1, slippage_bps=2).frame
+    a = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close").frame
+    b = run_backtest(pos, future, commission_bps=1, slippage_bps=2, execution="close").frame
     pd.testing.assert_frame_equal(a.iloc[:150], b.iloc[:150])
 
 
 def test_trades_on_a_hand_example():
     close = series([100, 110, 99, 99, 90, 95])
-    res = run_backtest(series([1, 1, 0, -1, -1, 1]), close, commission_bps=0, slippage_bps=0)
+    res = run_backtest(series([1, 1, 0, -1, -1, 1]), close, commission_bps=0, slippage_bps=0, execution="close")
     t = res.trades
     assert list(t["side"]) == ["long", "short", "long"]
     assert list(t["entry_price"]) == [100, 99, 95] and list(t["exit_price"]) == [99, 95, 95]
@@ -124,14 +124,14 @@ def test_trades_on_a_hand_example():
 
 def test_trade_return_includes_its_entry_and_exit_costs():
     close = series([100, 110, 121, 121])
-    res = run_backtest(series([1, 1, 0, 0]), close, commission_bps=10, slippage_bps=0)
+    res = run_backtest(series([1, 1, 0, 0]), close, commission_bps=10, slippage_bps=0, execution="close")
     c = 1e-3
     assert res.trades["pnl_return"].iloc[0] == pytest.approx((1 - c) * 1.1 * (1.1 - c) - 1, rel=1e-12)
 
 
 def test_resizing_within_the_same_sign_stays_in_one_trade():
     close = series([100, 101, 102, 103, 104])
-    t = run_backtest(series([0.5, 1.0, 0.5, 0, 0]), close, commission_bps=0, slippage_bps=0).trades
+    t = run_backtest(series([0.5, 1.0, 0.5, 0, 0]), close, commission_bps=0, slippage_bps=0, execution="close").trades
     assert len(t) == 1
     assert t["size"].iloc[0] == 0.5  # entry size
     assert t["avg_size"].iloc[0] == pytest.approx((0.5 + 1.0 + 0.5) / 3)
@@ -142,7 +142,7 @@ def test_resizing_within_the_same_sign_stays_in_one_trade():
 @given(st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), min_size=2, max_size=40), st.integers(0, 10_000))
 def test_without_costs_trade_returns_compound_to_final_equity(positions, seed):
     close = random_walk(len(positions), seed=seed, vol=0.02)
-    res = run_backtest(series(positions).set_axis(close.index), close, commission_bps=0, slippage_bps=0)
+    res = run_backtest(series(positions).set_axis(close.index), close, commission_bps=0, slippage_bps=0, execution="close")
     assert np.prod(1 + res.trades["pnl_return"]) == pytest.approx(res.frame["equity"].iloc[-1], rel=1e-10)
 
 
@@ -152,19 +152,84 @@ def test_without_costs_trade_returns_compound_to_final_equity(positions, seed):
 )
 def test_invalid_positions_raise_with_a_fix(bad, message):
     with pytest.raises(ValueError, match=message):
-        run_backtest(series(bad), series([100, 101, 102]), commission_bps=1, slippage_bps=1)
+        run_backtest(series(bad), series([100, 101, 102]), commission_bps=1, slippage_bps=1, execution="close")
 
 
 def test_misaligned_index_raises_with_a_fix():
     with pytest.raises(ValueError, match="reindex"):
-        run_backtest(series([1, 1, 1], start="2023-01-01"), series([100, 101, 102]), commission_bps=0, slippage_bps=0)
+        run_backtest(series([1, 1, 1], start="2023-01-01"), series([100, 101, 102]), commission_bps=0, slippage_bps=0, execution="close")
 
 
 def test_100k_bars_in_well_under_a_second():
     close = random_walk(100_000, seed=5)
     pos = series(np.sign(np.sin(np.arange(100_000) / 3))).set_axis(close.index)
-    run_backtest(pos, close, commission_bps=1, slippage_bps=2)  # warm-up
+    run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close")  # warm-up
     t0 = time.perf_counter()
-    res = run_backtest(pos, close, commission_bps=1, slippage_bps=2)
+    res = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close")
     assert time.perf_counter() - t0 < 0.5
     assert len(res.trades) > 10_000
+
+
+# ----------------------------------------------------------------------------- execution conventions
+
+def test_both_execution_conventions_on_a_hand_computed_example():
+    """Long 1.0 decided at close 0, kept at close 1, flat at close 2; 10 bps per unit of turnover."""
+    open_, close = series([100, 105, 108, 100]), series([100, 110, 104, 99])
+    target = series([1, 1, 0, 0])
+
+    moc = run_backtest(target, close, commission_bps=10, slippage_bps=0, execution="close")
+    # filled at close 0 (100), held over bars 1 and 2, sold at close 2 (104)
+    np.testing.assert_allclose(moc.frame["turnover"], [1, 0, 1, 0])
+    np.testing.assert_allclose(moc.frame["net_return"], [-0.001, 0.10, 104 / 110 - 1 - 0.001, 0.0])
+    t = moc.trades.iloc[0]
+    assert (t["entry_price"], t["exit_price"], t["bars_held"]) == (100, 104, 2)
+    assert t["pnl_return"] == pytest.approx(0.999 * 1.10 * (104 / 110 - 0.001) - 1)
+
+    nxt = run_backtest(target, close, commission_bps=10, slippage_bps=0, execution="next_open", open_price=open_)
+    f = nxt.frame
+    # bar 1: bought at its open 105, earns 110/105 - 1 intraday; bar 2: held through the gap 110 -> 108 and
+    # the session 108 -> 104; bar 3: the gap 104 -> 100 on the old position, sold at the open 100
+    np.testing.assert_allclose(f["fill_price"], [100, 105, 108, 100])
+    np.testing.assert_allclose(f["position"], [0, 1, 1, 0])
+    np.testing.assert_allclose(f["turnover"], [0, 1, 0, 1])
+    np.testing.assert_allclose(f["gross_return"], [0, 110 / 105 - 1, 104 / 110 - 1, 100 / 104 - 1])
+    np.testing.assert_allclose(f["net_return"], [0, 110 / 105 - 1 - 0.001, 104 / 110 - 1, 100 / 104 - 1 - 0.001])
+    assert f["equity"].iloc[-1] == pytest.approx((110 / 105 - 0.001) * (104 / 110) * (100 / 104 - 0.001))
+    t = nxt.trades.iloc[0]
+    assert (t["entry_time"], t["exit_time"]) == (close.index[1], close.index[3])
+    assert (t["entry_price"], t["exit_price"], t["bars_held"], t["open"]) == (105, 100, 2, False)
+    assert t["pnl_return"] == pytest.approx(f["equity"].iloc[-1] - 1)
+
+
+def test_next_open_splits_a_bar_into_the_old_positions_gap_and_the_new_positions_session():
+    open_, close = series([100, 90, 100]), series([100, 100, 110])
+    f = run_backtest(series([0.5, -0.5, 0]), close, commission_bps=0, slippage_bps=0, execution="next_open",
+                     open_price=open_).frame
+    # bar 1: +0.5 bought at open 90 earns 100/90 - 1; bar 2: the drifted long earns the gap 100 -> 100,
+    # then -0.5 sold short at open 100 earns -0.5 (110/100 - 1)
+    w_close1 = 0.5 * (100 / 90) / (1 + 0.5 * (100 / 90 - 1))  # the long's weight after bar 1's session
+    np.testing.assert_allclose(f["gross_return"], [0, 0.5 * (100 / 90 - 1), -0.05])
+    np.testing.assert_allclose(f["turnover"], [0, 0.5, 0.5 + w_close1])
+
+
+def test_next_open_without_gaps_is_market_on_close_with_every_fill_one_bar_later():
+    close = random_walk(300, seed=7)
+    pos = series(np.clip(np.sin(np.arange(300) / 6) * 1.3, -1, 1)).set_axis(close.index)
+    moc = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="close").frame
+    nxt = run_backtest(pos, close, commission_bps=1, slippage_bps=2, execution="next_open",
+                       open_price=close.shift(1).fillna(close.iloc[0])).frame
+    np.testing.assert_allclose(nxt["gross_return"], moc["gross_return"], atol=1e-15)
+    np.testing.assert_allclose(nxt["turnover"].to_numpy()[1:], moc["turnover"].to_numpy()[:-1], atol=1e-15)
+
+
+def test_next_open_never_fills_the_order_decided_at_the_last_close():
+    close, open_ = series([100, 101, 102]), series([100, 101, 102])
+    res = run_backtest(series([0, 0, 1]), close, commission_bps=5, slippage_bps=5, open_price=open_)
+    assert res.turnover == 0.0 and res.trades.empty and res.frame["cost"].sum() == 0.0
+
+
+def test_next_open_needs_the_opens():
+    with pytest.raises(ValueError, match="open_price"):
+        run_backtest(series([1, 1]), series([100, 101]), commission_bps=0, slippage_bps=0)
+    with pytest.raises(ValueError, match="execution must be one of"):
+        run_backtest(series([1, 1]), series([100, 101]), commission_bps=0, slippage_bps=0, execution="vwap")

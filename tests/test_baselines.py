@@ -4,7 +4,10 @@ import pandas as pd
 import pytest
 
 from hrm_core.backtest import run_backtest
-from hrm_core.baselines import MODEL_BASELINES, bars_for, buy_and_hold, momentum, rule_baselines, sma_crossover
+from hrm_core.baselines import (
+    MODEL_BASELINES, bars_for, buy_and_hold, momentum, rule_baselines, sma_crossover, vol_target_buy_and_hold,
+)
+from hrm_core.logistic import fit_l2_logistic, predict_proba
 
 
 def series(values) -> pd.Series:
@@ -16,7 +19,7 @@ def test_buy_and_hold_is_long_every_bar_and_earns_the_asset_less_the_entry_cost(
     close = series([100, 110, 99])
     pos = buy_and_hold(close)
     assert pos.tolist() == [1.0, 1.0, 1.0]
-    bt = run_backtest(pos, close, commission_bps=1.0, slippage_bps=2.0)
+    bt = run_backtest(pos, close, commission_bps=1.0, slippage_bps=2.0, execution="close")
     assert bt.equity.tolist() == pytest.approx([1 - 3e-4, (1 - 3e-4) * 1.1, (1 - 3e-4) * 0.99])
     assert bt.turnover == pytest.approx(1.0)  # a long of 1.0 does not drift: only the entry trades
 
@@ -64,10 +67,35 @@ def test_every_rule_baseline_gives_bounded_positions_on_the_same_index():
         pos = rule.positions(close, "1d")
         assert pos.index.equals(close.index) and pos.between(-1, 1).all() and np.isfinite(pos).all()
         names.append(rule.name)
-    assert names == ["buy & hold", "SMA 50/200", "momentum 12m"]
+    assert names == ["buy & hold", "SMA 50/200", "momentum 12m", "vol-target B&H"]
     assert set(MODEL_BASELINES) == {"flat", "hrm-n1t1", "hrm-noact"}
 
 
 def test_rules_reject_bad_prices():
     with pytest.raises(ValueError, match="finite and positive"):
         momentum(series([1.0, np.nan, 2.0]))
+
+
+def test_vol_target_buy_and_hold_scales_a_long_to_ten_percent_volatility_capped_at_one():
+    # returns alternate +-2 % then +-0.2 %: 20-day sigma about 0.02 sqrt(252) = 32 % then 3.2 % a year
+    r = np.r_[np.tile([0.02, -0.02], 15), np.tile([0.002, -0.002], 15)]
+    close = series(100 * np.cumprod(np.r_[1.0, 1 + r]))
+    pos = vol_target_buy_and_hold(close, periods_per_year=252)
+    assert (pos.iloc[:20] == 0).all()  # warm-up: 20 returns needed
+    sigma = np.std(np.tile([0.02, -0.02], 10), ddof=1) * np.sqrt(252)
+    assert pos.iloc[20] == pytest.approx(0.10 / sigma)  # decided at the close from the last 20 returns
+    assert pos.iloc[-1] == 1.0  # calm: capped at 1, never levered
+    assert (pos >= 0).all()
+
+
+def test_l2_logistic_regression_recovers_a_planted_direction_and_shrinks_with_small_c():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 2))
+    y = np.where(x[:, 0] > 0.5, 2, np.where(x[:, 0] < -0.5, 0, 1))  # long / flat / short on feature 0 only
+    X = np.column_stack([np.ones(len(x)), x])
+    W = fit_l2_logistic(X, y, C=1.0)
+    p = predict_proba(W, X)
+    assert (p.argmax(1) == y).mean() > 0.9
+    assert W[1, 2] - W[1, 0] > 2 and abs(W[2, 2] - W[2, 0]) < 0.3  # feature 1 is noise
+    tiny = fit_l2_logistic(X, y, C=1e-8)
+    assert np.abs(tiny[1:]).max() < 1e-3  # strong regularisation: features ignored, intercepts kept

@@ -78,12 +78,12 @@ def test_rolling_sharpe_matches_the_formula_on_its_window():
 
 def test_break_even_cost_of_one_long_trade():
     close = series([100.0, 101.0])
-    bt = run_backtest(series([1.0, 1.0]), close, commission_bps=0.0, slippage_bps=0.0)
+    bt = run_backtest(series([1.0, 1.0]), close, commission_bps=0.0, slippage_bps=0.0, execution="close")
     # wealth (1 - c)(1.01) = 1  ->  c = 1 - 1/1.01
     assert break_even_cost_bps(bt) == pytest.approx(1e4 * (1 - 1 / 1.01), rel=1e-6)
-    losing = run_backtest(series([1.0, 1.0]), series([100.0, 99.0]), commission_bps=0.0, slippage_bps=0.0)
+    losing = run_backtest(series([1.0, 1.0]), series([100.0, 99.0]), commission_bps=0.0, slippage_bps=0.0, execution="close")
     assert break_even_cost_bps(losing) == 0.0
-    never = run_backtest(series([0.0, 0.0]), close, commission_bps=0.0, slippage_bps=0.0)
+    never = run_backtest(series([0.0, 0.0]), close, commission_bps=0.0, slippage_bps=0.0, execution="close")
     assert break_even_cost_bps(never) == math.inf
 
 
@@ -91,8 +91,8 @@ def test_cost_sensitivity_reproduces_the_backtest_at_its_own_cost():
     rng = np.random.default_rng(0)
     close = series(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 200))))
     target = series(np.sign(np.sin(np.arange(200) / 5.0)))
-    bt = run_backtest(target, close, commission_bps=1.0, slippage_bps=2.0)
-    table = cost_sensitivity(run_backtest(target, close, commission_bps=0.0, slippage_bps=0.0),
+    bt = run_backtest(target, close, commission_bps=1.0, slippage_bps=2.0, execution="close")
+    table = cost_sensitivity(run_backtest(target, close, commission_bps=0.0, slippage_bps=0.0, execution="close"),
                              costs_bps=[0.0, 3.0, 10.0], periods_per_year=252)
     from hrm_core.metrics import cagr
 
@@ -124,11 +124,14 @@ def test_evaluation_end_to_end_writes_an_honest_report(env):
     inst = ev.instruments[0]
     assert inst.symbol == "SYNTH" and inst.period.label == "test period of hrm-default"
     assert inst.first >= pd.Timestamp("2011-04-01", tz="UTC") and inst.last <= pd.Timestamp("2011-12-31", tz="UTC")
-    assert [r.name for r in inst.runs] == ["hrm-default", "flat", "buy & hold", "SMA 50/200", "momentum 12m"]
-    assert [r.kind for r in inst.runs][:2] == ["model", "model baseline"]
-    # DSR trials: the two model backtests; the rule baselines are references, not trials
-    assert ev.n_trials == 2 and all(r.metrics["Trials (N)"] == 2 for r in inst.runs[:2])
-    assert all(math.isnan(r.metrics["DSR"]) for r in inst.runs[2:])
+    assert [r.name for r in inst.runs] == ["hrm-default", "flat", "logistic regression", "buy & hold", "SMA 50/200",
+                                           "momentum 12m", "vol-target B&H"]
+    assert [r.kind for r in inst.runs][:3] == ["model", "model baseline", "model baseline"]
+    # DSR trials: the period is not in the trial registry, so N = the three learned strategies evaluated here;
+    # the rule baselines are references, not trials
+    assert ev.n_trials == 3 and all(r.metrics["Trials (N)"] == 3 for r in inst.runs[:3])
+    assert "not in the trial registry" in ev.trials_source
+    assert all(math.isnan(r.metrics["DSR"]) for r in inst.runs[3:])
     # every strategy on the same bars, with the same costs
     for r in inst.runs:
         assert r.backtest.frame.index.equals(inst.runs[0].backtest.frame.index)
@@ -140,13 +143,15 @@ def test_evaluation_end_to_end_writes_an_honest_report(env):
 
     md, js = write_report(ev, tmp / "docs" / "results.md")
     text = md.read_text()
-    for needle in (CLAIMS_LABEL, "2.34", "DSR", "N = 2", "1 bps commission + 2 bps slippage", "Regimes",
+    for needle in (CLAIMS_LABEL, "2.34", "DSR", "N = 3", "1 bps commission + 2 bps slippage", "Regimes",
+                   "filled at the open of bar t+1", "Skill against the constant class-frequency predictor",
                    "test period of hrm-default", "SYNTH", "Break-even"):
         assert needle in text, needle
     data = json.loads(js.read_text())  # strict JSON: NaN was written as null
     assert data["claims"]["label"] == CLAIMS_LABEL and data["claims"]["Sharpe"] == 2.34
     assert data["settings"]["costs"]["total_bps_per_unit_turnover"] == 3.0
-    assert data["settings"]["DSR trials"]["N"] == 2
+    assert data["settings"]["DSR trials"]["N"] == 3
+    assert data["settings"]["costs"]["execution"] == "next_open"
     strat = data["instruments"][0]["strategies"][0]
     assert {"Sharpe", "Sharpe CI 95% low", "Annual return CI 95% high [%]", "DSR"} <= set(strat["metrics"])
     assert data["headline"] and "Sharpe" in data["headline"][0]
@@ -156,7 +161,7 @@ def test_rules_only_evaluation_when_there_is_no_model(env):
     _, settings, csv = env
     ev = run_evaluation(settings=settings, models=[], csv_paths=[str(csv)], n_boot=50)
     assert ev.primary is None and ev.period.label == "all bars"
-    assert [r.name for r in ev.instruments[0].runs] == ["buy & hold", "SMA 50/200", "momentum 12m"]
+    assert [r.name for r in ev.instruments[0].runs] == ["buy & hold", "SMA 50/200", "momentum 12m", "vol-target B&H"]
 
 
 def test_cli_backtest_json(env, capsys):
@@ -205,3 +210,33 @@ def test_every_model_whose_training_covers_the_period_is_flagged_in_sample(env):
                                models=[(primary, "model"), (late, "model baseline")], rules=False, n_boot=50)
     in_sample = [n for n in inst.notes if "in-sample" in n]
     assert len(in_sample) == 1 and "late" in in_sample[0]
+
+
+# ----------------------------------------------------------------------------- execution setting
+
+def test_one_execution_setting_decides_the_fills_of_every_evaluated_strategy(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from hrm_core.evaluate import Period, backtest_target
+    from hrm_core.settings import Settings, SettingsError
+
+    bars = make_bars()
+    target = pd.Series(np.sign(np.sin(np.arange(len(bars)) / 5)), index=bars.index)
+    period = Period("2010-01-01", "2010-12-31", "custom")
+    runs = {}
+    for execution in ("next_open", "close"):
+        s = Settings()
+        s = replace(s, costs=replace(s.costs, execution=execution))
+        runs[execution] = backtest_target(target, bars, name="x", kind="model", symbol="S", interval="1d",
+                                          period=period, settings=s, n_boot=0).backtest
+    nxt, moc = runs["next_open"], runs["close"]
+    inside = bars.loc["2010-01-01":"2010-12-31"]
+    assert (nxt.execution, moc.execution) == ("next_open", "close")
+    np.testing.assert_array_equal(nxt.frame["fill_price"], inside["open"])
+    np.testing.assert_array_equal(moc.frame["fill_price"], inside["close"])
+    assert not np.allclose(nxt.net_returns, moc.net_returns)
+    toml = tmp_path / "hrm.toml"
+    toml.write_text('[costs]\nexecution = "vwap"\n')
+    monkeypatch.setenv("HRM_SETTINGS", str(toml))
+    with pytest.raises(SettingsError, match="next_open"):
+        load_settings()

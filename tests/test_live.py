@@ -92,19 +92,27 @@ def test_a_replay_matches_the_vectorised_backtest(settings, tmp_path, risk, samp
         assert (frame["target"].abs() < frame["raw_position"].abs() - 1e-9).any()
 
 
-def test_the_ledger_reproduces_the_backtest_frame_exactly_on_its_own_signals(settings, tmp_path):
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_the_ledger_reproduces_the_backtest_frame_exactly_on_its_own_signals(settings, tmp_path, execution):
+    s = replace(settings, costs=replace(settings.costs, execution=execution))
     db = tmp_path / "live.db"
-    replay(settings, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
+    replay(s, symbol="^GSPC", interval="1d", start=START, end=END, db=db)
     with Ledger(db) as ledger:
         book = ledger.books()[0]
         led = ledger.frame(book.book_id)
-    bars = load_bars("^GSPC", "1d", settings=settings).bars
+        fills = ledger.table("fills", book.book_id)
+    assert book.costs.execution == execution
+    bars = load_bars("^GSPC", "1d", settings=s).bars
     first = bars.index.get_loc(led.index[0])
     warm = bars["close"].iloc[first - book.risk.vol_lookback - 1:first]
-    final, bt = vectorised(book, led["raw_position"], led["close"], warm)
+    final, bt = vectorised(book, led["raw_position"], led["close"], warm, open_price=led["open"])
     np.testing.assert_allclose(led["target"], final, rtol=0, atol=1e-12)
-    for col in ("position", "asset_return", "turnover", "cost", "net_return", "equity"):
+    for col in ("position", "asset_return", "gross_return", "turnover", "cost", "net_return", "equity"):
         np.testing.assert_allclose(led["held" if col == "position" else col], bt.frame[col], rtol=0, atol=1e-12)
+    # each fill sits on the bar where it happened, at that bar's open (next_open) or close (close)
+    assert len(fills) == int((bt.frame["turnover"] > 0).sum()) > 0
+    price = "open" if execution == "next_open" else "close"
+    np.testing.assert_array_equal(fills["price"].to_numpy(), led.loc[fills.index, price].to_numpy())
 
 
 def test_a_revised_bar_is_named_by_reconcile(settings, tmp_path):

@@ -172,7 +172,7 @@ def test_nan_returns_raise_with_a_fix():
 
 def test_every_key_is_defined_for_the_ui_and_every_value_is_a_float():
     close = daily(100 * np.cumprod(1 + noise(400, 7).to_numpy()))
-    res = run_backtest(np.sign(close.pct_change().fillna(0)), close, commission_bps=1, slippage_bps=2)
+    res = run_backtest(np.sign(close.pct_change().fillna(0)), close, commission_bps=1, slippage_bps=2, execution="close")
     m = M.backtest_metrics(res, periods_per_year=252, n_trials=3)
     assert set(m) == set(M.METRIC_DEFINITIONS)
     assert all(isinstance(v, float) for v in m.values())

@@ -1,0 +1,34 @@
+"""Process-wide runtime set-up shared by the dashboard and the CLI: torch's intra-op thread count."""
+from __future__ import annotations
+
+import os
+
+# Inference here is batch-1 (live, explain, one decision) or small batches (signals: 256 windows of a
+# ~1 M-parameter model). Measured on the 2-core machine (/tmp script in the issue-13 report, shipped
+# hrm-default, 2,500 synthetic daily bars):
+#                                       1 thread     2 threads
+#   quiet   signals, ms per decision      0.27         0.19
+#   quiet   batch-1 infer p50, ms         1.31         1.43
+#   loaded  signals, ms per decision      0.49-0.54    2.2-5.0     (one other busy process on a core)
+#   loaded  batch-1 infer p50, ms         1.30         1.6-5.2
+# (the issue's own figure: 8.0 ms vs 1.1 ms per decision). A second thread gains at most 1.4x when the
+# machine is idle and loses 4-10x when anything else runs, because OpenMP workers spin-wait for a core
+# that is busy; the dashboard shares its cores with the browser and the server. So: one thread.
+# Training (large batches, one job at a time) keeps torch's default; HRM_TORCH_THREADS overrides both.
+INFERENCE_THREADS = 1
+ENV = "HRM_TORCH_THREADS"
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Set torch's intra-op threads (argument, else $HRM_TORCH_THREADS, else INFERENCE_THREADS); return it.
+
+    Imports torch, so call it where torch will be needed anyway (the CLI's main, a warm-up thread).
+    """
+    import torch
+
+    if threads is None:
+        env = os.environ.get(ENV, "").strip()
+        threads = int(env) if env.isdigit() and int(env) > 0 else INFERENCE_THREADS
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads

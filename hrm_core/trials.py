@@ -1,0 +1,97 @@
+"""The trial registry: how many strategies were tried on an evaluation period, in one file.
+
+The deflated Sharpe ratio (REFERENCE "Deflated Sharpe Ratio") needs N, the number of
+configurations tried on the period before one was shown. N lives in one committed file,
+`docs/trials.json` (setting `[data] trials_file`), one entry per strategy tried per period:
+
+    {"strategy": "hrm-default", "kind": "model", "configurations": 1,
+     "instruments": ["^GSPC", "^IXIC"], "interval": "1d",
+     "start": "2016-01-01", "end": "2018-12-31", "note": "..."}
+
+An entry counts configurations x len(instruments) trials (each backtest of each
+configuration on each instrument is one trial, as the report always counted them). Every DSR
+(`hrm evaluate` / docs/results.md, `hrm backtest`, the Performance page) takes
+N = max(registered N for the period, strategies evaluated in the call + declared extras), so
+the same period gives the same N wherever it is shown. A period not in the registry (custom
+dates) counts only what the call evaluates, and the evaluation says so.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from hrm_core.errors import HRMError
+
+KEYS = ("strategy", "kind", "configurations", "instruments", "interval", "start", "end")
+
+
+class TrialRegistryError(HRMError, ValueError):
+    """The trial registry is not valid JSON or an entry misses a key or has a wrong value."""
+
+
+@dataclass(frozen=True)
+class TrialEntry:
+    strategy: str
+    kind: str
+    configurations: int
+    instruments: tuple[str, ...]
+    interval: str
+    start: str
+    end: str
+    note: str = ""
+
+    @property
+    def trials(self) -> int:
+        """Backtests this entry stands for: each configuration on each instrument."""
+        return self.configurations * len(self.instruments)
+
+
+@dataclass(frozen=True)
+class TrialCount:
+    n: int  # registered trials on the period (0 when the period is not registered)
+    entries: tuple[TrialEntry, ...]
+    source: str  # the registry file
+
+    @property
+    def registered(self) -> bool:
+        return self.n > 0
+
+
+def _entry(raw: dict, i: int, path: Path) -> TrialEntry:
+    missing = [k for k in KEYS if k not in raw]
+    if missing:
+        raise TrialRegistryError(f"{path}: trial #{i + 1} misses {missing}; every entry needs {list(KEYS)}")
+    conf = raw["configurations"]
+    if not isinstance(conf, int) or conf < 1 or not raw["instruments"]:
+        raise TrialRegistryError(f"{path}: trial #{i + 1} ({raw['strategy']}) needs configurations >= 1 and at least "
+                                 "one instrument")
+    return TrialEntry(strategy=str(raw["strategy"]), kind=str(raw["kind"]), configurations=conf,
+                      instruments=tuple(map(str, raw["instruments"])), interval=str(raw["interval"]),
+                      start=str(raw["start"]), end=str(raw["end"]), note=str(raw.get("note", "")))
+
+
+def load_registry(path: str | Path) -> list[TrialEntry]:
+    """Every entry of the registry file; a missing file is an empty registry."""
+    p = Path(path)
+    if not p.exists():
+        return []
+    try:
+        data = json.loads(p.read_text())
+    except (json.JSONDecodeError, OSError) as exc:
+        raise TrialRegistryError(f"cannot read the trial registry {p}: {exc}") from exc
+    return [_entry(raw, i, p) for i, raw in enumerate(data.get("trials", []))]
+
+
+def trials_for(path: str | Path, *, interval: str, start: str | None, end: str | None) -> TrialCount:
+    """The registered trials on exactly this period (interval and inclusive start/end dates)."""
+    hits = tuple(e for e in load_registry(path)
+                 if e.interval == interval and e.start == start and e.end == end)
+    return TrialCount(n=sum(e.trials for e in hits), entries=hits, source=str(path))
+
+
+def registry_path(settings) -> Path:
+    return settings.data.path("trials_file")
+
+
+__all__ = ["TrialCount", "TrialEntry", "TrialRegistryError", "load_registry", "registry_path", "trials_for"]

@@ -1,0 +1,73 @@
+"""The trial registry: one N per period, read by every deflated Sharpe ratio (page, CLI, report)."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from hrm_core.evaluate import Period, backtest_instrument, load_models, run_evaluation, trial_count
+from hrm_core.settings import load_settings
+from hrm_core.trials import TrialRegistryError, load_registry, registry_path, trials_for
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_PERIOD = ("2016-01-01", "2018-12-31")  # the shipped checkpoints' test period
+
+torch.set_num_threads(1)
+
+
+def _entry(**kw):
+    base = {"strategy": "m", "kind": "model", "configurations": 1, "instruments": ["A", "B"], "interval": "1d",
+            "start": "2020-01-01", "end": "2020-12-31"}
+    return {**base, **kw}
+
+
+def test_an_entry_counts_each_configuration_on_each_instrument(tmp_path):
+    path = tmp_path / "trials.json"
+    path.write_text(json.dumps({"trials": [_entry(), _entry(strategy="seeds", configurations=5),
+                                           _entry(strategy="other period", start="2019-01-01")]}))
+    count = trials_for(path, interval="1d", start="2020-01-01", end="2020-12-31")
+    assert count.n == 2 + 10 and [e.strategy for e in count.entries] == ["m", "seeds"]
+    assert trials_for(path, interval="1h", start="2020-01-01", end="2020-12-31").n == 0
+
+
+def test_a_bad_registry_names_the_entry_and_the_fix(tmp_path):
+    path = tmp_path / "trials.json"
+    path.write_text(json.dumps({"trials": [{"strategy": "m"}]}))
+    with pytest.raises(TrialRegistryError, match="trial #1 misses"):
+        load_registry(path)
+    path.write_text(json.dumps({"trials": [_entry(configurations=0)]}))
+    with pytest.raises(TrialRegistryError, match="configurations >= 1"):
+        load_registry(path)
+
+
+def test_the_committed_registry_covers_every_shipped_checkpoint_on_its_test_period():
+    s = load_settings()
+    count = trials_for(registry_path(s), interval="1d", start=TEST_PERIOD[0], end=TEST_PERIOD[1])
+    shipped = {p.name for p in (ROOT / "models").iterdir() if (p / "model.pt").exists()}
+    assert shipped <= {e.strategy for e in count.entries}
+    assert count.n >= 2 * len(shipped)
+
+
+def test_an_unregistered_period_counts_what_was_evaluated_and_says_so(offline_settings):
+    offline_settings()
+    n, source = trial_count(load_settings(), Period("1990-01-01", "1990-12-31", "custom"), "1d", evaluated=3)
+    assert n == 3 and "not in the trial registry" in source
+
+
+@pytest.mark.slow
+def test_page_cli_and_report_give_the_same_dsr_for_the_same_period(offline_settings):
+    offline_settings(models_dir=ROOT / "models")
+    s = load_settings()
+    from ui.loaders import _performance  # the Performance page's loader (cached function, called directly)
+
+    primary = load_models(s, ["hrm-default"])[0]
+    cli = backtest_instrument(settings=s, symbol="^GSPC", interval="1d", n_boot=50).run("hrm-default").metrics
+    report_ev = run_evaluation(settings=s, models=load_models(s), symbols=["^GSPC", "^IXIC"], n_boot=50)
+    report = report_ev.instruments[0].run("hrm-default").metrics
+    page = _performance.__wrapped__("^GSPC", "1d", str(primary.path), 0.0, None, None, False, s).run(
+        "hrm-default").metrics
+    registered = trials_for(registry_path(s), interval="1d", start=TEST_PERIOD[0], end=TEST_PERIOD[1]).n
+    assert report_ev.n_trials == registered
+    assert cli["Trials (N)"] == report["Trials (N)"] == page["Trials (N)"] == registered
+    assert math.isfinite(cli["DSR"]) and cli["DSR"] == report["DSR"] == page["DSR"]
