@@ -24,7 +24,7 @@ from explain.features import BASELINE_WHY, BASELINES, DEFAULT_BASELINE, baseline
 from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
 from explain.summary import summarise
 from explain.targets import DEFAULT_TARGET, TARGETS, check_target
-from hrm_core.bars import as_utc
+from hrm_core.bars import bar_at_or_before
 from hrm_core.errors import DataError, ModelError
 from hrm_core.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
 from hrm_core.signals import model_fingerprint, model_inputs
@@ -50,22 +50,9 @@ def decision_dataset(loaded, bars: pd.DataFrame, *, symbol: str, interval: str) 
 
 
 def locate(ds: WindowDataset, bars: pd.DataFrame, at: Any) -> int:
-    """Row of `ds` for the last bar at or before `at` (a date covers its whole day); DataError outside the data."""
-    try:
-        ts = as_utc(at)
-    except (ValueError, TypeError):
-        raise DataError(f"--at {at!r} is not a date or time; write e.g. 2017-06-01") from None
-    shown = f"{ts:%Y-%m-%d %H:%M}"
-    if isinstance(at, str) and len(at.strip()) <= 10:
-        shown = f"{ts:%Y-%m-%d}"
-        ts = ts.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    first, last = ds.times[0], bars.index[-1]
-    if ts.normalize() > last.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns"):
-        raise DataError(f"{shown} is after the data (last bar {last:%Y-%m-%d %H:%M}): pick an earlier time")
-    pos = int(bars.index.searchsorted(ts, side="right")) - 1
-    if pos < 0 or bars.index[pos] < first:
-        raise DataError(f"{shown} is before the first complete window (first decision "
-                        f"{first:%Y-%m-%d %H:%M}): pick a later time")
+    """Row of `ds` for the last bar at or before `at` (hrm_core.bars.bar_at_or_before: a date covers its
+    whole day); DataError outside the data or where the bar has no complete window."""
+    pos = bar_at_or_before(bars.index, at, first=ds.times[0])
     row = int(ds.times.searchsorted(bars.index[pos], side="right")) - 1
     if ds.times[row] != bars.index[pos]:
         raise DataError(f"no decision at {bars.index[pos]:%Y-%m-%d %H:%M}: its features are incomplete "

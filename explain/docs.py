@@ -70,7 +70,9 @@ def period_markdown(pe: PeriodExplanation, *, command: str) -> str:
         f"10th-90th percentile {s['h_share']['p10']:.3f} .. {s['h_share']['p90']:.3f}. Net PnL of the period "
         f"(sum of per-bar net returns after the risk layer and costs): {s['pnl_total']:+.4f}, of which H-dominant "
         f"decisions {s['pnl_h_dominant']:+.4f} and L-dominant {s['pnl_l_dominant']:+.4f}. A decision's PnL is its "
-        "position's next-bar return less the cost of trading into it. " + (s["pnl_note"] or ""), "",
+        "position's return from its fill (next open by default: that bar's intraday leg, then the next overnight "
+        "gap before the following fill; market-on-close: the next bar) less the cost of that fill "
+        "(hrm_core.backtest.decision_pnl). " + (s["pnl_note"] or ""), "",
         *group("action", s["by_action"]), *group("regime (causal rules, hrm_core/regimes.py)", s["by_regime"]),
         *group("ACT depth (segments used)", s["by_steps"]),
         H_SHARE_MEANING, "",

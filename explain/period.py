@@ -8,8 +8,11 @@ The seed's claims, measured with our definitions:
 - "34 % strategic, 66 % tactical": the share of decisions with h_share > 0.5 ("H-dominant").
 - "strategic decisions: 61 % of the performance from 34 % of decisions": the share of the
   period's net PnL earned by H-dominant decisions. A decision's PnL is what its position
-  earns over the next bar net of the cost of trading into it: gross[t+1] - cost[t] of the
-  backtest (after the risk layer in force), so the decisions' PnL sums to the period's.
+  earns net of the cost of trading into it, from the backtest (after the risk layer in force)
+  by `hrm_core.backtest.decision_pnl`: under next-open execution (the default) the decision
+  at close t is filled at open t+1, so it earns the intraday leg of bar t+1 and, drifted, the
+  overnight gap of bar t+2, less the cost of the fill at open t+1; under market-on-close it
+  earns gross[t+1] less cost[t]. Either way the decisions' PnL sums to the period's.
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ from explain.core import DEFAULT_N_STEPS, decision_dataset, model_lock
 from explain.features import DEFAULT_BASELINE, baseline_window, check_baseline
 from explain.modules import attribute_modules, is_hierarchical, relative_delta, shares
 from explain.targets import DEFAULT_TARGET, check_target
+from hrm_core.diagnostics import results_db_path
 from hrm_core.errors import ModelError
+from hrm_core.jsonsafe import json_safe
 from hrm_core.features import DIRECTION_CLASSES
 from hrm_core.signals import bars_hash, generate_signals, model_fingerprint, signals_db_path
 from hrm_core.store import ResultStore
@@ -38,11 +43,6 @@ CLAIMS = {"strategic share of decisions": 0.34, "tactical share of decisions": 0
 CLAIMS_SOURCE = "seed/hrm-trading-research-index.md (unverified claims, definitions unstated)"
 KIND = "explain_period"
 DEFAULT_BATCH = 24  # decisions per Captum call: x n_steps rows per forward, sized for CPU caches
-
-
-def results_db_path(settings) -> Path:
-    """`results.db` beside the signal cache (data_cache/; the same file hrm_core.diagnostics uses, kinds differ)."""
-    return signals_db_path(settings).with_name("results.db")
 
 
 @dataclass(frozen=True)
@@ -68,23 +68,24 @@ class PeriodExplanation:
 
         def table(by: str) -> dict:
             g = f.groupby(by)
-            return {str(k): {"decisions": int(len(v)), "h_share_mean": _num(v["h_share"].mean()),
-                             "h_share_median": _num(v["h_share"].median()),
-                             "h_dominant_share": _num((v["h_share"] > 0.5).mean()), "pnl": _num(v["pnl"].sum())}
+            return {str(k): {"decisions": int(len(v)), "h_share_mean": json_safe(v["h_share"].mean()),
+                             "h_share_median": json_safe(v["h_share"].median()),
+                             "h_dominant_share": json_safe((v["h_share"] > 0.5).mean()),
+                             "pnl": json_safe(v["pnl"].sum())}
                     for k, v in g}
 
         rel = f["completeness_delta"].abs()
         return {
             "decisions": int(len(f)),
-            "h_share": {"mean": _num(f["h_share"].mean()), "median": _num(f["h_share"].median()),
-                        "p10": _num(f["h_share"].quantile(0.1)), "p90": _num(f["h_share"].quantile(0.9))},
-            "h_dominant_share": _num(dom.mean()), "l_dominant_share": _num(1 - dom.mean()),
+            "h_share": {"mean": json_safe(f["h_share"].mean()), "median": json_safe(f["h_share"].median()),
+                        "p10": json_safe(f["h_share"].quantile(0.1)), "p90": json_safe(f["h_share"].quantile(0.9))},
+            "h_dominant_share": json_safe(dom.mean()), "l_dominant_share": json_safe(1 - dom.mean()),
             "pnl_total": total, "pnl_h_dominant": pnl_h, "pnl_l_dominant": total - pnl_h,
-            "pnl_share_h_dominant": _num(pnl_h / total) if abs(total) > 1e-12 else None,
+            "pnl_share_h_dominant": json_safe(pnl_h / total) if abs(total) > 1e-12 else None,
             "pnl_note": ("the period's net PnL is negative: a share of it is not a share of 'performance'"
                          if total < 0 else ""),
             "by_action": table("action"), "by_regime": table("regime"), "by_steps": table("steps"),
-            "completeness": {"max_abs": _num(rel.max()), "share_within_1pct": _num((rel <= 0.01).mean()),
+            "completeness": {"max_abs": json_safe(rel.max()), "share_within_1pct": json_safe((rel <= 0.01).mean()),
                              "not_measurable": int(f["completeness_delta"].isna().sum())},
             "claims": {"source": CLAIMS_SOURCE, **CLAIMS},
         }
@@ -95,10 +96,6 @@ class PeriodExplanation:
                 "elapsed_s": round(self.elapsed_s, 3), "notes": list(self.notes), **self.stats()}
 
 
-def _num(v: Any) -> float | None:
-    return None if v is None or not math.isfinite(float(v)) else float(v)
-
-
 def _decision_pnl(sig, bars: pd.DataFrame, *, symbol: str, interval: str, period, settings) -> tuple[pd.Series, pd.Series]:
     """(net PnL earned by each decision of the period, its regime) through the evaluation's own backtest."""
     from hrm_core.evaluate import backtest_target
@@ -106,8 +103,10 @@ def _decision_pnl(sig, bars: pd.DataFrame, *, symbol: str, interval: str, period
 
     run = backtest_target(sig.position, bars, name="model", kind="model", symbol=symbol, interval=interval,
                           period=period, settings=settings, signals=sig, n_boot=50)
+    from hrm_core.backtest import decision_pnl
+
     fr = run.backtest.frame
-    pnl = fr["gross_return"].shift(-1).fillna(0.0) - fr["cost"]  # earned over the next bar, less the trade into it
+    pnl = decision_pnl(run.backtest, run.close, run.open_price)  # its legs, less the trade into it
     regimes = classify_regimes(bars["close"], periods_per_year=run.periods_per_year).reindex(fr.index)
     return pnl, regimes
 

@@ -174,6 +174,39 @@ def filled_weights(target: np.ndarray, execution: str) -> np.ndarray:
     return to
 
 
+def pre_fill_weights(to_weight: np.ndarray, post_r: np.ndarray) -> np.ndarray:
+    """Weight held into each bar (since the last fill), drifted over the previous bar's post-fill leg."""
+    pre_w = np.zeros(len(to_weight))
+    pre_w[1:] = drifted_weight(to_weight[:-1], post_r[:-1])
+    return pre_w
+
+
+def decision_pnl(result: "BacktestResult", close: pd.Series, open_price: pd.Series | None = None) -> pd.Series:
+    """Net PnL earned by each decision (row t = the target decided at close t), in units of equity
+    per bar as the frame's net_return; the decisions' PnL sums to `frame.net_return.sum()`.
+
+    close: the target is filled at close t and held over bar t+1: pnl[t] = gross[t+1] - cost[t].
+    next_open: filled at open t+1. Bar t+1's gross return splits into the overnight gap leg
+    earned by the weight held before the fill (w_pre g, the previous decision's) and the intraday
+    leg earned by the new weight (the rest of gross[t+1], compounded on the gap); the new weight,
+    drifted over its intraday session, then earns bar t+2's gap before the next fill:
+        pnl[t] = intraday[t+1] + gap[t+2] - cost[t+1]   (cost[t+1]: the fill at open t+1).
+    A decision at the last bar is never filled (pnl 0).
+    """
+    fr = result.frame
+    execution = result.execution
+    if execution == "close":
+        return (fr["gross_return"].shift(-1).fillna(0.0) - fr["cost"]).rename("pnl")
+    op = _open_prices(open_price, close, execution)
+    pre_r, post_r, _ = bar_legs(close.to_numpy(dtype=float), op, execution)
+    gap = pre_fill_weights(fr["to_weight"].to_numpy(dtype=float), post_r) * pre_r
+    intraday = fr["gross_return"].to_numpy(dtype=float) - gap
+    pnl = (pd.Series(intraday, index=fr.index).shift(-1).fillna(0.0)
+           + pd.Series(gap, index=fr.index).shift(-2).fillna(0.0)
+           - fr["cost"].shift(-1).fillna(0.0))
+    return pnl.rename("pnl")
+
+
 def bar_return(pre_weight, pre_r, to_weight, post_r):
     """Gross return of one bar: (1 + w_pre pre_r)(1 + w_to post_r) - 1, expanded so close mode stays exact."""
     return pre_weight * pre_r + to_weight * post_r + pre_weight * pre_r * to_weight * post_r
@@ -207,8 +240,7 @@ def run_backtest(
     r[1:] = px[1:] / px[:-1] - 1.0
     pre_r, post_r, fill_px = bar_legs(px, op, execution)
     to_w = filled_weights(a, execution)
-    pre_w = np.zeros(n)  # weight held into the bar (since the last fill), drifted over the previous post leg
-    pre_w[1:] = drifted_weight(to_w[:-1], post_r[:-1])
+    pre_w = pre_fill_weights(to_w, post_r)  # weight held into the bar, drifted over the previous post leg
     from_w = drifted_weight(pre_w, pre_r)
     held = np.zeros(n)
     held[1:] = a[:-1]  # the shift: decided at close t-1, held over bar t

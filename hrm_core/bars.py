@@ -391,6 +391,33 @@ def parse_bound(value: Any, *, name: str, end: bool) -> pd.Timestamp | None:
     return ts
 
 
+def bar_at_or_before(index: pd.DatetimeIndex, at: Any, *, first: pd.Timestamp | None = None) -> int:
+    """Position in `index` of the last bar at or before `at`, the one rule for `--at` (hrm explain, hrm
+    diagnose, the pages): a date written without a time ("2017-06-01") covers its whole day; a time
+    after the last bar's day or before `first` (default: the first bar) is a DataError in one line."""
+    try:
+        ts = as_utc(at)
+        if ts is pd.NaT:
+            raise ValueError("not a date")
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(f"--at {_one_line(at)[:40]!r} is not a date or time; write e.g. 2017-06-01") from None
+    shown = f"{ts:%Y-%m-%d %H:%M}"
+    if isinstance(at, str) and len(at.strip()) <= 10:
+        shown = f"{ts:%Y-%m-%d}"
+        ts = ts.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
+    if not len(index):
+        raise DataError(f"no bars to pick {shown} from")
+    first = index[0] if first is None else first
+    last = index[-1]
+    if ts.normalize() > last.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns"):
+        raise DataError(f"{shown} is after the data (last bar {last:%Y-%m-%d %H:%M}): pick an earlier time")
+    pos = int(index.searchsorted(ts, side="right")) - 1
+    if pos < 0 or index[pos] < first:
+        raise DataError(f"{shown} is before the first complete window (first decision "
+                        f"{first:%Y-%m-%d %H:%M}): pick a later time")
+    return pos
+
+
 def _overflow(exc: BaseException) -> bool:
     return isinstance(exc, (OverflowError, pd.errors.OutOfBoundsDatetime)) or "out of bounds" in str(exc).lower()
 

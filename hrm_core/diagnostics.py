@@ -24,7 +24,9 @@ cut there, since a segment never depends on later ones. Tests check both against
 - **Adaptive depth**: segments used as run; its Spearman rank correlation with realised
   volatility (sqrt(P) x s(last 20 returns) through the decision bar, as in hrm_core.regimes)
   and with the high-volatility regime, each with a stationary-bootstrap interval
-  (hrm_core.metrics.bootstrap_ci on the decision rows; decisions overlap, so blocks).
+  (hrm_core.metrics.bootstrap_ci on the decision rows). Decisions share the 20-bar volatility
+  and overlapping model input windows, so the mean block is max(VOL_WINDOW, model window,
+  n^(1/3)) decisions (`decision_block`), not n^(1/3) alone.
   Spearman, because depth is a small integer with many ties and volatility is skewed.
 - **Q-head calibration**: the as-run decision against the full-depth one: the share of
   decisions whose action agrees, and the PnL difference of the two position series over the
@@ -49,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.errors import EmptyDataError, ModelError
+from hrm_core.jsonsafe import json_safe
 from hrm_core.metrics import bootstrap_ci, periods_per_year_of
 from hrm_core.representations import participation_ratio_ci, pca_2d
 
@@ -59,7 +62,7 @@ SEED_CLAIMS = {  # /work/shared/seed: claimed, unverified
     "convergence_rate": 0.943, "mean_segments": 2.7, "max_segments": 3,
     "depth_volatility": "deeper reasoning during volatile periods",
 }
-DIAGNOSTICS_VERSION = 1  # bump when a figure's definition changes: old cache entries are then ignored
+DIAGNOSTICS_VERSION = 2  # bump when a figure's definition changes: old cache entries are then ignored
 N_BOOT = 1000
 VOL_WINDOW = 20  # bars of realised volatility (REFERENCE "Regimes")
 NOT_APPLICABLE = "not applicable: the flat transformer has no reasoning loops (no residuals, depth or H/L states)"
@@ -267,9 +270,17 @@ def depth_summary(steps: np.ndarray, max_segments: int) -> dict[str, Any]:
 
 
 def realised_volatility(close: pd.Series, *, periods_per_year: float, window: int = VOL_WINDOW) -> pd.Series:
-    """sigma_t = sqrt(P) s(last `window` returns through t): causal, as in hrm_core.regimes."""
-    returns = close.astype(float).pct_change()
-    return returns.rolling(window, min_periods=window).std(ddof=1) * math.sqrt(periods_per_year)
+    """sigma_t = sqrt(P) s(last `window` returns through t): causal, hrm_core.risk.trailing_volatility."""
+    from hrm_core.risk import trailing_volatility
+
+    return trailing_volatility(close.astype(float), lookback=window, periods_per_year=periods_per_year)
+
+
+def decision_block(n: int, window: int) -> float:
+    """Mean block (in decisions) of the stationary bootstrap over a period's decisions: decisions share
+    the VOL_WINDOW-bar volatility and overlapping `window`-bar model inputs, so blocks of at least the
+    longer of the two, and n^(1/3) if that is longer still (as hrm_core.skill does with the label horizon)."""
+    return float(max(VOL_WINDOW, int(window), n ** (1 / 3)))
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -288,7 +299,8 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.nd
 
 
 def rank_correlation(x: Sequence[float], y: Sequence[float], *, n_boot: int = N_BOOT, alpha: float = 0.05,
-                     seed: int = 0, names: tuple[str, str] = ("x", "y")) -> dict[str, Any]:
+                     seed: int = 0, names: tuple[str, str] = ("x", "y"),
+                     mean_block: float | None = None) -> dict[str, Any]:
     """Spearman correlation of paired series with a stationary-bootstrap percentile interval over pairs.
 
     Rows with a NaN in either series are dropped. When either series is constant the
@@ -297,7 +309,7 @@ def rank_correlation(x: Sequence[float], y: Sequence[float], *, n_boot: int = N_
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     out: dict[str, Any] = {"value": math.nan, "ci": [math.nan, math.nan], "n": int(len(x)), "method": "spearman",
-                           "ci_level": 1 - alpha, "note": None}
+                           "ci_level": 1 - alpha, "note": None, "mean_block": mean_block}
     if len(x) < 3:
         out["note"] = f"undefined: only {len(x)} paired values"
         return out
@@ -308,7 +320,8 @@ def rank_correlation(x: Sequence[float], y: Sequence[float], *, n_boot: int = N_
     stat = _spearman_rows(x, y)
     rows = np.arange(len(x), dtype=np.float64)
     out["value"] = float(stat(rows[None, :])[0])
-    out["ci"] = list(bootstrap_ci(rows, stat, n_boot=n_boot, alpha=alpha, seed=seed, vectorized=True))
+    out["ci"] = list(bootstrap_ci(rows, stat, n_boot=n_boot, alpha=alpha, seed=seed, vectorized=True,
+                                  mean_block=mean_block))
     return out
 
 
@@ -363,9 +376,12 @@ def _per_decision(tr: DecisionTraces, bars: pd.DataFrame, interval: str, tol: fl
 
 
 def summarise(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, interval: str, period, settings,
-              tol: float = CONVERGENCE_TOL, n_boot: int = N_BOOT, seed: int = 0) -> dict[str, Any]:
-    """Every period figure from one set of traces (see the module docstring); JSON-ready after `_clean`."""
+              tol: float = CONVERGENCE_TOL, n_boot: int = N_BOOT, seed: int = 0, window: int = 1) -> dict[str, Any]:
+    """Every period figure from one set of traces (see the module docstring); JSON-ready after `json_safe`.
+
+    `window`: the model's input window in bars; with VOL_WINDOW it sets the bootstrap block (decision_block)."""
     d = _per_decision(tr, bars, interval, tol)
+    block = decision_block(len(d), window)
     NT = tr.h_cycles * tr.l_cycles
     z_H, z_L = tr.final_states()
     high_vol = (d["regime"] == "high_vol").astype(float).where(d["regime"] != "unknown")
@@ -382,13 +398,13 @@ def summarise(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, interval: 
         "convergence_by_action": rate_by(d["converged"], d["action"]),
         **depth_summary(tr.steps, tr.max_segments),
         "depth_volatility_corr": rank_correlation(d["steps"], d["volatility"], n_boot=n_boot, seed=seed,
-                                                  names=("depth", "volatility")),
+                                                  names=("depth", "volatility"), mean_block=block),
         "depth_high_vol_corr": rank_correlation(d["steps"], high_vol, n_boot=n_boot, seed=seed,
-                                                names=("depth", "the high-volatility flag")),
+                                                names=("depth", "the high-volatility flag"), mean_block=block),
         "depth_by_regime": {g: {"n": int(len(s)), "mean_segments": float(s.mean())}
                             for g, s in d.groupby("regime", sort=False)["steps"]},
-        "participation_ratio_h": participation_ratio_ci(z_H, n_boot=min(n_boot, 500), seed=seed),
-        "participation_ratio_l": participation_ratio_ci(z_L, n_boot=min(n_boot, 500), seed=seed),
+        "participation_ratio_h": participation_ratio_ci(z_H, n_boot=min(n_boot, 500), seed=seed, mean_block=block),
+        "participation_ratio_l": participation_ratio_ci(z_L, n_boot=min(n_boot, 500), seed=seed, mean_block=block),
         "halting_agreement": halting_calibration(tr, bars, symbol=symbol, interval=interval, period=period,
                                                  settings=settings),
         "residuals": {"l": residual_band(tr.as_run(tr.l_res, NT)),
@@ -401,21 +417,6 @@ def summarise(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, interval: 
 def _nanmedian(s: pd.Series) -> float:
     v = s.to_numpy(dtype=np.float64)
     return float(np.nanmedian(v)) if np.isfinite(v).any() else math.nan
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_clean(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer, int)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
 
 
 def results_db_path(settings) -> Path:
@@ -461,7 +462,7 @@ def diagnose_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, s
             "period": {"start": period.start, "end": period.end, "label": period.label},
             "seed_claims": SEED_CLAIMS}
     if not _is_recurrent(loaded):
-        return _clean({**head, "applicable": False, "note": NOT_APPLICABLE, **dict.fromkeys(PERIOD_KEYS),
+        return json_safe({**head, "applicable": False, "note": NOT_APPLICABLE, **dict.fromkeys(PERIOD_KEYS),
                        "criterion": CRITERION.format(tol=tol), "cached": False})
     key = _cache_key(loaded, bars, symbol=symbol, interval=interval, period=period, settings=settings, tol=tol,
                      n_boot=n_boot)
@@ -469,9 +470,9 @@ def diagnose_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, s
     if hit is not None:
         return {**hit, "cached": True}
     tr = trace_decisions(loaded, bars, symbol=symbol, interval=interval, mask=period.mask(bars.index, interval))
-    payload = _clean({**head, "applicable": True, **summarise(tr, bars, symbol=symbol, interval=interval,
+    payload = json_safe({**head, "applicable": True, **summarise(tr, bars, symbol=symbol, interval=interval,
                                                               period=period, settings=settings, tol=tol,
-                                                              n_boot=n_boot)})
+                                                              n_boot=n_boot, window=loaded.config.window)})
     if store is not None:
         store.put("diagnostics", key, payload)
     return {**payload, "cached": False}
@@ -491,12 +492,9 @@ def decision_view(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, at:
                   tol: float = CONVERGENCE_TOL) -> dict[str, Any]:
     """One decision (the bar at or before `at`): residuals per L step and H update at full depth, where the
     Q-head halted, convergence as run and at full depth, and 2-D PCA trajectories of z_H and z_L."""
-    from hrm_core.bars import as_utc
+    from hrm_core.bars import bar_at_or_before
 
-    when = as_utc(at)
-    pos = bars.index.searchsorted(when, side="right") - 1
-    if pos < 0:
-        raise EmptyDataError(f"{symbol} {interval}: no bar at or before {when:%Y-%m-%d}")
+    pos = bar_at_or_before(bars.index, at)  # the same rule as hrm explain --at (a date covers its whole day)
     mask = np.zeros(len(bars), bool)
     mask[pos] = True
     tr = trace_decisions(loaded, bars, symbol=symbol, interval=interval, mask=mask)
@@ -508,7 +506,7 @@ def decision_view(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, at:
         pts = states if init is None else np.vstack([init[None, :], states])
         traj[name] = {**pca_2d(pts), "labels": (["init"] if init is not None else []) + labels}
     actions = {name: build_action(tr, depth) for name, depth in (("as_run", steps), ("full_depth", tr.max_segments))}
-    return _clean({
+    return json_safe({
         **_model_facts(loaded), "symbol": symbol, "interval": interval, "time": tr.times[0].isoformat(),
         "steps": steps, "halt": tr.halt[0].tolist(), "l_steps": l_names, "h_steps": h_names,
         "l_residuals": tr.l_res[0].tolist(), "h_residuals": tr.h_res[0].tolist(),

@@ -14,11 +14,15 @@ The evaluation protocol (DESIGN "Evaluation protocol"):
 - **Deflation.** DSR uses N from the trial registry (`hrm_core.trials`, docs/trials.json:
   every strategy tried on the period), or, if more, every (model, instrument) backtest
   evaluated here plus `extra_trials`; so the page, `hrm backtest` and the report give the
-  same N, and the same DSR, for the same period. V, the variance of the trials' per-period
-  Sharpe ratios, is taken as each run's own squared Sharpe standard error (the trials are
-  taken to differ only by estimation noise): the registry records how many strategies were
-  tried, not their returns, and a V measured on whichever runs a face happens to show would
-  give each face another DSR. Rule baselines are references, not trials.
+  same N, and the same DSR, for the same period. V (REFERENCE) is the variance (ddof = 1) of
+  the per-period Sharpe ratios of the trial strategies actually run on that instrument and
+  period: every checkpoint in models/ that the registry lists for the period, plus the
+  logistic regression (`trial_strategies`; a period the registry does not cover: every
+  model run evaluated). A trial that never held a position counts with Sharpe 0. Every face runs that same set, whether it displays it or not (the
+  page hides ablations, `hrm backtest` shows one model: the rest run as `trial_models`), so
+  page, CLI and report agree. Only with fewer than 2 trial Sharpes does V fall back to the
+  run's own squared Sharpe standard error; `InstrumentEvaluation.dsr_variance` says which V
+  was used. Rule baselines are references, not trials.
 
 Also here, because the Performance page and the report share them: monthly returns, a
 rolling Sharpe, and cost sensitivity with the break-even cost. `hrm_core.report` writes
@@ -178,8 +182,10 @@ def backtest_target(
 
 
 def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, period: Period, settings: Settings,
-              kind: str = "model", costs: CostSettings | None = None, cache=None, n_boot: int = N_BOOT) -> StrategyRun:
-    """A checkpoint's signals (full history, SQLite-cached) through backtest_target."""
+              kind: str = "model", costs: CostSettings | None = None, cache=None, n_boot: int = N_BOOT,
+              skill: bool = True) -> StrategyRun:
+    """A checkpoint's signals (full history, SQLite-cached) through backtest_target (and its skill
+    against the constant predictor unless `skill=False`)."""
     from hrm_core.signals import generate_signals, signals_db_path
 
     sig = generate_signals(loaded, bars_full, symbol=symbol, interval=interval,
@@ -188,16 +194,19 @@ def model_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str, pe
     run = backtest_target(sig.position, bars_full, name=loaded.name, kind=kind, symbol=symbol, interval=interval,
                           period=period, settings=settings, costs=costs, description=desc, signals=sig,
                           n_boot=n_boot)
-    return replace(run, skill=_period_skill(loaded, bars_full, sig, interval=interval, period=period,
+    if not skill:
+        return run
+    probs = sig.table[["p_short", "p_flat", "p_long"]].reindex(bars_full.index).to_numpy(dtype=float)
+    return replace(run, skill=_period_skill(loaded, bars_full, probs, interval=interval, period=period,
                                             n_boot=n_boot))
 
 
-def _period_skill(loaded, bars_full: pd.DataFrame, sig: SignalResult, *, interval: str, period: Period,
+def _period_skill(loaded, bars_full: pd.DataFrame, probs: np.ndarray, *, interval: str, period: Period,
                   n_boot: int) -> dict:
-    """hrm_core.skill.period_skill on the signal table's probabilities, or why it could not be computed."""
+    """hrm_core.skill.period_skill on (n_bars, 3) short/flat/long probabilities aligned with `bars_full`
+    (a signal table's, or the logistic regression's), or why it could not be computed."""
     from hrm_core.skill import period_skill
 
-    probs = sig.table[["p_short", "p_flat", "p_long"]].reindex(bars_full.index).to_numpy(dtype=float)
     try:
         return period_skill(loaded, bars_full, probs, interval=interval, start=period.start, end=period.end,
                             n_boot=max(n_boot, 200))
@@ -222,7 +231,9 @@ def logistic_run(loaded, bars_full: pd.DataFrame, *, symbol: str, interval: str,
                           symbol=symbol, interval=interval, period=period, settings=settings, costs=costs,
                           description=desc, n_boot=n_boot)
     run.metrics.update({f"Validation {k}": float(x) for k, x in v.items()})
-    return run
+    # skill against the constant predictor, from its fitted probabilities, exactly as for the checkpoints
+    return replace(run, skill=_period_skill(loaded, bars_full, fit.proba(bars_full), interval=interval,
+                                            period=period, n_boot=n_boot))
 
 
 # ----------------------------------------------------------------------------- one instrument
@@ -238,6 +249,8 @@ class InstrumentEvaluation:
     periods_per_year: float
     notes: tuple[str, ...] = ()
     trials_source: str = ""  # where the DSR's N came from (see trial_count)
+    trial_sharpes: dict = field(default_factory=dict)  # trial strategy -> per-period Sharpe (the DSR's V)
+    dsr_variance: dict = field(default_factory=dict)  # V used by the DSR: {"V", "method", "trials"} (set by deflate)
 
     @property
     def first(self) -> pd.Timestamp:
@@ -301,12 +314,16 @@ def evaluate_instrument(
     progress: Callable[[str], None] | None = None,
     extra_trials: int = 0,
     simple_learner: bool = True,
+    trial_models: Sequence[Any] = (),
 ) -> InstrumentEvaluation:
     """Models (pairs of LoadedModel and kind), the logistic regression fitted on the primary model's
     training period (`simple_learner`), then the rule baselines, on one instrument and period.
 
-    DSR: N from the trial registry for this period, or the model runs here plus `extra_trials`
-    if more (`trial_count`)."""
+    DSR: N from the trial registry for this period, or the model runs here (and `trial_models`)
+    plus `extra_trials` if more (`trial_count`); V from the per-period Sharpe ratios of the trial
+    strategies (`trial_strategies`). `trial_models`: further checkpoints run on the same footing
+    only for V (their runs are not returned), so a face that shows fewer strategies deflates
+    like one that shows them all."""
     period = period or evaluation_period(models[0][0] if models else None)
     runs: list[StrategyRun] = []
     for loaded, kind in models:
@@ -338,12 +355,38 @@ def evaluate_instrument(
               "in-sample, not an out-of-sample test" for loaded, _ in models if in_sample_overlap(loaded, first, last)]
     notes += list(dict.fromkeys(n for r in runs if r.signals is not None for n in r.signals.notes))  # fit, cache
     notes += [learner_note] if learner_note else []
-    n, trials_source = trial_count(settings, period, interval,
-                                   evaluated=sum(r.kind != "rule baseline" for r in runs) + int(extra_trials))
+    trial_runs = [r for r in runs if r.kind != "rule baseline"]
+    for loaded in trial_models:
+        if progress:
+            progress(f"{loaded.name} on {symbol} {interval} (a trial of the DSR, not shown)")
+        trial_runs.append(model_run(loaded, bars_full, symbol=symbol, interval=interval, period=period,
+                                    settings=settings, kind="model baseline", costs=costs, cache=cache, n_boot=0,
+                                    skill=False))
+    n, trials_source = trial_count(settings, period, interval, evaluated=len(trial_runs) + int(extra_trials))
     inst = InstrumentEvaluation(symbol=symbol, interval=interval, period=period, source=source, runs=runs,
-                                regimes=regimes, periods_per_year=P, notes=tuple(notes), trials_source=trials_source)
+                                regimes=regimes, periods_per_year=P, notes=tuple(notes), trials_source=trials_source,
+                                trial_sharpes=trial_strategies(settings, period, interval, trial_runs))
     deflate([inst], n_trials=n)  # run_evaluation re-deflates with every instrument counted
     return inst
+
+
+def trial_strategies(settings: Settings, period: Period, interval: str, runs: Sequence[StrategyRun]) -> dict:
+    """Per-period Sharpe of each trial strategy run here: the model runs the trial registry lists for
+    this period (checkpoints in models/ and the logistic regression); if the registry lists none
+    for the period, every model run evaluated (they are what N counts)."""
+    from hrm_core.trials import registry_path, trials_for
+
+    names = {e.strategy for e in trials_for(registry_path(settings), interval=interval, start=period.start,
+                                             end=period.end).entries}
+    models = [r for r in runs if r.kind != "rule baseline"]
+    chosen = [r for r in models if r.name in names] if names else models
+    return {r.name: _trial_sharpe(r.net_returns.to_numpy()) for r in chosen}
+
+
+def _trial_sharpe(net: np.ndarray) -> float:
+    """Per-period Sharpe of one trial; a trial that never held a position (every net return exactly 0)
+    earned the risk-free rate: Sharpe 0, still a trial that was tried (not left out of V as undefined)."""
+    return 0.0 if len(net) and not np.any(net) else float(_m.sharpe_per_period(net))
 
 
 def trial_count(settings: Settings, period: Period, interval: str, *, evaluated: int) -> tuple[int, str]:
@@ -370,19 +413,33 @@ def _relative_path(path: str) -> str:
 
 
 def deflate(instruments: Sequence[InstrumentEvaluation], *, n_trials: int) -> int:
-    """Set DSR and Trials (N) on every model run; return N.
+    """Set DSR and Trials (N) on every model run, and each instrument's `dsr_variance`; return N.
 
-    N comes from `trial_count` (the registry, or what was evaluated); V per run is its own
-    squared Sharpe standard error (see the module docstring). Rule baselines are fixed
-    textbook references, not configurations tried: they are not counted and get no DSR.
+    N comes from `trial_count` (the registry, or what was evaluated). V is the variance (ddof = 1)
+    of the instrument's trial Sharpe ratios (`InstrumentEvaluation.trial_sharpes`), or, with fewer
+    than 2 of them, the run's own squared Sharpe standard error (see the module docstring). Rule
+    baselines are fixed textbook references, not configurations tried: they are not counted and
+    get no DSR.
     """
     n = int(n_trials)
     for inst in instruments:
+        ts = [v for v in inst.trial_sharpes.values() if math.isfinite(v)]
+        measured = len(ts) >= 2
+        inst.dsr_variance.clear()
+        undefined = sorted(k for k, v in inst.trial_sharpes.items() if not math.isfinite(v))
+        inst.dsr_variance.update(
+            {"V": float(np.var(ts, ddof=1)), "method": "variance of the trials' per-period Sharpe ratios",
+             "trials": sorted(k for k, v in inst.trial_sharpes.items() if math.isfinite(v))} if measured else
+            {"V": None, "method": "fallback: each run's own squared Sharpe standard error (fewer than 2 trial "
+                                  "Sharpe ratios)", "trials": sorted(k for k in inst.trial_sharpes
+                                                                     if k not in undefined)})
+        inst.dsr_variance["undefined"] = undefined  # trials whose Sharpe is undefined (constant non-zero returns)
         for r in inst.runs:
             if r.kind == "rule baseline":
                 r.metrics["DSR"], r.metrics["Trials (N)"] = math.nan, math.nan
                 continue
-            r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n)
+            r.metrics["DSR"] = _m.deflated_sharpe_ratio(r.net_returns, n_trials=n,
+                                                        trial_sharpes=ts if measured else None)
             r.metrics["Trials (N)"] = float(n)
     return n
 
@@ -492,7 +549,21 @@ def backtest_instrument(
         period = Period(None, None, f"whole file (it does not reach {loaded.name}'s test period)")
     return evaluate_instrument(res.bars, symbol=res.symbol, interval=interval, settings=settings,
                                models=[(loaded, "model")], period=period, source=res.badge(), costs=costs,
-                               rules=rules, n_boot=n_boot)
+                               rules=rules, n_boot=n_boot,
+                               trial_models=registered_checkpoints(settings, period, interval, exclude=loaded))
+
+
+def registered_checkpoints(settings: Settings, period: Period, interval: str, *, exclude=None) -> list:
+    """The checkpoints in models/ that the trial registry lists for this period (but `exclude`), loaded:
+    the trials a face runs for the DSR's V even when it shows only one model."""
+    from hrm_core.checkpoint import list_checkpoints, load_checkpoint
+    from hrm_core.trials import registry_path, trials_for
+
+    names = {e.strategy for e in trials_for(registry_path(settings), interval=interval, start=period.start,
+                                             end=period.end).entries}
+    skip = Path(exclude.path).resolve() if exclude is not None and getattr(exclude, "path", None) else None
+    return [load_checkpoint(c.path) for c in list_checkpoints(settings.data.path("models_dir"))
+            if c.name in names and Path(c.path).resolve() != skip]
 
 
 # ----------------------------------------------------------------------------- the whole evaluation
@@ -590,6 +661,7 @@ def run_evaluation(
 __all__ = [
     "DEFINITIONS", "Evaluation", "InstrumentEvaluation", "Period", "StrategyRun", "TABLE_KEYS", "backtest_instrument",
     "backtest_target", "break_even_cost_bps", "cost_sensitivity", "deflate", "trial_count", "evaluate_instrument",
+    "registered_checkpoints", "trial_strategies",
     "evaluation_period", "in_sample_overlap", "load_models", "model_run", "monthly_returns", "risk_effects",
     "rolling_sharpe", "run_evaluation",
 ]

@@ -11,11 +11,19 @@ book and bar (keyed by the bar's start time in ns) it records:
 - `positions`  held position, asset return, gross return, turnover, cost, net return, equity;
 - `orders`, `fills`  one row per bar that trades (paper fills are immediate and complete);
 - `events`     what the live loop wants a person to know (no network, retries, fallbacks);
-- `health_checks`  each recorded `hrm health` verdict (the alert history).
+- `health_checks`  each recorded `hrm health` verdict (the alert history);
+- `missed`     bars the live process did not decide because it was down when they closed
+               (live mode never back-fills them at historical prices: hrm_core.live).
 
 Writes of one bar happen in ONE `BEGIN IMMEDIATE` transaction (`Ledger.bar_transaction`):
 a crash leaves either the whole bar or none of it, and two writers serialise on the file
 lock, so a bar is never written twice (primary keys) nor half.
+
+Errors: any SQLite failure (a ledger locked past the busy timeout, a corrupt or foreign file)
+surfaces as a one-line `LedgerError` naming the file, never a raw sqlite3 error, so the live
+loop reports it and retries. The read verbs (`hrm reconcile`, `hrm health`, the pages) open
+the file READ-ONLY (`Ledger(path, create=False)`): no schema, no WAL pragma, nothing written,
+and a file that is not a ledger (e.g. the signal cache) is refused in one line.
 """
 from __future__ import annotations
 
@@ -31,6 +39,7 @@ import pandas as pd
 
 from hrm_core.errors import HRMError
 from hrm_core.settings import CostSettings, RiskSettings
+from hrm_core.sqlite_tx import immediate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS books (
@@ -69,11 +78,33 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS health_checks (
     check_id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, book_id INTEGER,
     status TEXT NOT NULL, reasons TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS missed (
+    book_id INTEGER NOT NULL, t INTEGER NOT NULL, noted_at TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (book_id, t)) WITHOUT ROWID;
 """
+TABLES = ("books", "bars", "decisions", "positions", "orders", "fills", "events", "health_checks")  # `missed`
+# is newer: a ledger written before it lacks it and still reads (Ledger.missed is then empty)
+DB_ERRORS = (sqlite3.Error, pd.errors.DatabaseError)  # pandas wraps sqlite3 errors in read_sql_query
 
 
 class LedgerError(HRMError):
     """The ledger file cannot be opened or read, or holds no book matching the request."""
+
+
+@contextlib.contextmanager
+def db_errors(path: Path, what: str) -> Iterator[None]:
+    """Any SQLite error inside becomes a one-line LedgerError naming the file and what was being done."""
+    try:
+        yield
+    except DB_ERRORS as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "locked" in reason or "busy" in reason:
+            hint = "another process holds the ledger's write lock; retry later"
+        elif "not a database" in reason or "malformed" in reason:
+            hint = "the file is not a readable SQLite ledger; move it away to start a new one"
+        else:
+            hint = "move the file away to start a new one if this persists"
+        raise LedgerError(f"cannot {what} the ledger {path}: {reason} ({hint})") from exc
 
 
 def utc_now() -> pd.Timestamp:
@@ -111,19 +142,39 @@ class Ledger:
     """One ledger file; cheap to open (the pages open one per run)."""
 
     def __init__(self, path: str | Path, *, timeout_s: float = 60.0, create: bool = True):
+        """create=True: open for writing (WAL, schema created if missing). create=False: the read verbs;
+        the file must exist and be a ledger, and is opened read-only (nothing is written to it)."""
         self.path = Path(path)
+        self.read_only = not create
         if not create and not self.path.is_file():
             raise LedgerError(f"no ledger at {self.path}: fill one with `hrm live --replay START END --db "
                               f"{self.path}` or `hrm live --once`")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")  # a committed bar survives a power cut
-            self.conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:
+            if self.read_only:
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout_s,
+                                            isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}; move the file away to start a new one") \
                 from exc
+        try:
+            with db_errors(self.path, "open"):
+                if self.read_only:
+                    have = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                    missing = [t for t in TABLES if t not in have]
+                    if missing:
+                        raise LedgerError(f"{self.path} is not a paper-trading ledger (no {', '.join(missing)} "
+                                          "table): pass the ledger written by `hrm live` (default "
+                                          "data_cache/live.db) with --db")
+                else:
+                    self.conn.execute("PRAGMA journal_mode=WAL")
+                    self.conn.execute("PRAGMA synchronous=FULL")  # a committed bar survives a power cut
+                    self.conn.executescript(SCHEMA)
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
@@ -138,14 +189,11 @@ class Ledger:
 
     @contextlib.contextmanager
     def bar_transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: takes the write lock first, so read-then-write is atomic across processes."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        """BEGIN IMMEDIATE ... COMMIT (hrm_core.sqlite_tx.immediate): takes the write lock first, so
+        read-then-write is atomic across processes. SQLite errors (a lock held past the busy timeout,
+        a full disk) surface as LedgerError; the transaction is rolled back if still open."""
+        with db_errors(self.path, "write to"), immediate(self.conn) as conn:
+            yield conn
 
     # ----------------------------------------------------------------- books
 
@@ -166,8 +214,9 @@ class Ledger:
         return book
 
     def books(self) -> list[Book]:
-        rows = self.conn.execute("SELECT book_id, symbol, interval, model_id, model_path, csv, risk, costs, "
-                                 "periods_per_year FROM books ORDER BY book_id").fetchall()
+        with db_errors(self.path, "read"):
+            rows = self.conn.execute("SELECT book_id, symbol, interval, model_id, model_path, csv, risk, costs, "
+                                     "periods_per_year FROM books ORDER BY book_id").fetchall()
         return [Book(r[0], r[1], r[2], r[3], r[4], r[5], RiskSettings(**json.loads(r[6])),
                      CostSettings(**json.loads(r[7])), float(r[8])) for r in rows]
 
@@ -188,22 +237,39 @@ class Ledger:
 
     def last_bar(self, book_id: int, conn: sqlite3.Connection | None = None) -> int | None:
         """ns time of the book's newest decided bar, or None."""
-        row = (conn or self.conn).execute("SELECT MAX(t) FROM decisions WHERE book_id=?", (book_id,)).fetchone()
+        with db_errors(self.path, "read"):
+            row = (conn or self.conn).execute("SELECT MAX(t) FROM decisions WHERE book_id=?", (book_id,)).fetchone()
         return None if row[0] is None else int(row[0])
 
     def has_bar(self, book_id: int, t: int, conn: sqlite3.Connection | None = None) -> bool:
-        return (conn or self.conn).execute("SELECT 1 FROM decisions WHERE book_id=? AND t=?",
-                                           (book_id, t)).fetchone() is not None
+        with db_errors(self.path, "read"):
+            return (conn or self.conn).execute("SELECT 1 FROM decisions WHERE book_id=? AND t=?",
+                                               (book_id, t)).fetchone() is not None
+
+    def missed(self, book_id: int) -> pd.Series:
+        """Reason per bar the live process skipped (index: bar time); empty for a ledger without the table."""
+        with db_errors(self.path, "read"):
+            has = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='missed'").fetchone()
+            rows = self.conn.execute("SELECT t, reason FROM missed WHERE book_id=? ORDER BY t",
+                                     (book_id,)).fetchall() if has else []
+        return pd.Series([r[1] for r in rows], index=from_ns([r[0] for r in rows]), name="reason", dtype=object)
+
+    def record_missed(self, book_id: int, times: list[int], reason: str) -> None:
+        """Note bars (ns times) the live process skipped, once each."""
+        with self.bar_transaction() as c:
+            c.executemany("INSERT OR IGNORE INTO missed (book_id, t, noted_at, reason) VALUES (?, ?, ?, ?)",
+                          [(book_id, int(t), utc_now().isoformat(), reason) for t in times])
 
     def frame(self, book_id: int) -> pd.DataFrame:
         """Everything per decided bar, joined, indexed by bar time (the pages, reconcile and monitor read this)."""
-        df = pd.read_sql_query(
-            "SELECT d.t, b.open, b.high, b.low, b.close, b.volume, b.source, b.fetched_at, b.data_age_s, d.mode, "
-            "d.decided_at, d.action, d.raw_position, d.quantity, d.p_short, d.p_flat, d.p_long, d.confidence, "
-            "d.value, d.steps, d.status, d.features, d.target, d.brake_active, d.load_ms, d.signal_ms, "
-            "d.risk_fill_ms, d.latency_ms, p.held, p.asset_return, p.gross_return, p.turnover, p.cost, "
-            "p.net_return, p.equity FROM decisions d JOIN bars b USING (book_id, t) "
-            "JOIN positions p USING (book_id, t) WHERE d.book_id=? ORDER BY d.t", self.conn, params=(book_id,))
+        with db_errors(self.path, "read"):
+            df = pd.read_sql_query(
+                "SELECT d.t, b.open, b.high, b.low, b.close, b.volume, b.source, b.fetched_at, b.data_age_s, d.mode, "
+                "d.decided_at, d.action, d.raw_position, d.quantity, d.p_short, d.p_flat, d.p_long, d.confidence, "
+                "d.value, d.steps, d.status, d.features, d.target, d.brake_active, d.load_ms, d.signal_ms, "
+                "d.risk_fill_ms, d.latency_ms, p.held, p.asset_return, p.gross_return, p.turnover, p.cost, "
+                "p.net_return, p.equity FROM decisions d JOIN bars b USING (book_id, t) "
+                "JOIN positions p USING (book_id, t) WHERE d.book_id=? ORDER BY d.t", self.conn, params=(book_id,))
         df.index = from_ns(df.pop("t"))
         return df
 
@@ -211,28 +277,34 @@ class Ledger:
         """orders / fills of a book, indexed by bar time."""
         if name not in ("orders", "fills"):
             raise ValueError(f"unknown ledger table {name!r}")
-        df = pd.read_sql_query(f"SELECT * FROM {name} WHERE book_id=? ORDER BY t", self.conn, params=(book_id,))
+        with db_errors(self.path, "read"):
+            df = pd.read_sql_query(f"SELECT * FROM {name} WHERE book_id=? ORDER BY t", self.conn,
+                                   params=(book_id,))
         df.index = from_ns(df.pop("t"))
         return df.drop(columns="book_id")
 
     def events(self, limit: int = 200) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT at, book_id, level, kind, message FROM events ORDER BY event_id DESC "
-                                 "LIMIT ?", self.conn, params=(limit,))
+        with db_errors(self.path, "read"):
+            return pd.read_sql_query("SELECT at, book_id, level, kind, message FROM events ORDER BY event_id "
+                                     "DESC LIMIT ?", self.conn, params=(limit,))
 
     def health_checks(self, limit: int = 200) -> pd.DataFrame:
-        return pd.read_sql_query("SELECT at, book_id, status, reasons FROM health_checks ORDER BY check_id DESC "
-                                 "LIMIT ?", self.conn, params=(limit,))
+        with db_errors(self.path, "read"):
+            return pd.read_sql_query("SELECT at, book_id, status, reasons FROM health_checks ORDER BY check_id "
+                                     "DESC LIMIT ?", self.conn, params=(limit,))
 
     # ----------------------------------------------------------------- writing (outside a bar)
 
     def log(self, level: str, kind: str, message: str, book_id: int | None = None) -> None:
         """One event row (autocommit): the loop's 'no network, retrying' and friends."""
-        self.conn.execute("INSERT INTO events (at, book_id, level, kind, message) VALUES (?, ?, ?, ?, ?)",
-                          (utc_now().isoformat(), book_id, level, kind, message))
+        with db_errors(self.path, "write to"):
+            self.conn.execute("INSERT INTO events (at, book_id, level, kind, message) VALUES (?, ?, ?, ?, ?)",
+                              (utc_now().isoformat(), book_id, level, kind, message))
 
     def record_health(self, status: str, reasons: list[str], book_id: int | None) -> None:
-        self.conn.execute("INSERT INTO health_checks (at, book_id, status, reasons) VALUES (?, ?, ?, ?)",
-                          (utc_now().isoformat(), book_id, status, json.dumps(reasons)))
+        with db_errors(self.path, "write to"):
+            self.conn.execute("INSERT INTO health_checks (at, book_id, status, reasons) VALUES (?, ?, ?, ?)",
+                              (utc_now().isoformat(), book_id, status, json.dumps(reasons)))
 
     def dump(self) -> dict[str, list[tuple]]:
         """Every bar-keyed row of every book, sorted (timestamps of decisions left out): crash tests compare these."""

@@ -25,10 +25,22 @@ match `hrm reconcile`'s vectorised backtest:
   orders/fills rows sit on the bar of the fill. Equity compounds prev_equity * (1 + net),
   exactly as the backtest's cumprod does.
 
-Modes: `run_once` (decide every completed bar the ledger lacks: normally the newest one;
-a fresh book starts at the newest bar), `run_loop` (run_once every N seconds until
-SIGINT/SIGTERM), `replay` (the same step bar by bar over stored history, each step fed
-only the bars up to that bar, so nothing can look ahead). Without the network the data
+Modes: `run_once` (decide the newest completed bar if the ledger lacks it; a fresh book
+starts at the newest bar), `run_loop` (run_once every N seconds until SIGINT/SIGTERM),
+`replay` (the same step bar by bar over stored history, each step fed only the bars up to
+that bar, so nothing can look ahead).
+
+Downtime (live mode only): after the process was down (or the data stalled) several bars
+may have closed since the ledger's newest one. Deciding each of them now and filling it at
+its historical open would put trades in the paper equity that could not have happened. So a
+live step never back-fills: it decides only the NEWEST completed bar and records the bars in
+between in the ledger's `missed` table as "missed (downtime)"; `hrm reconcile` reports each
+with that reason. The position held before the downtime simply stays on through it (the
+gap from the last decided close to the new bar's open is earned by it, as any held position
+would), and the order decided at the last close before the downtime is filled at the first
+open the process sees again. (Catching up with late fills was the alternative; it needs a
+second fill convention beside the backtest's, so the simpler honest rule was chosen.) A
+replay decides every bar: it simulates history, it is not trading. Without the network the data
 layer falls back to the cache or the sample; the loop says so, keeps the last state and
 retries; a bar the data does not have is never invented.
 """
@@ -47,16 +59,21 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.backtest import run_backtest
-from hrm_core.bars import as_utc, drop_unfinished
+from hrm_core.bars import drop_unfinished, parse_bound
 from hrm_core.errors import DataError, EmptyDataError, HRMError, InsufficientDataError
 from hrm_core.features import WARMUP_BARS, compute_features
+from hrm_core.jsonsafe import json_safe
 from hrm_core.ledger import Book, Ledger, LedgerError, insert_row, iso, ledger_db_path, ns, utc_now
 from hrm_core.metrics import periods_per_year_of
 from hrm_core.risk import apply_risk
 from hrm_core.settings import Settings
 from hrm_core.signals import _RAW, build_table, model_fingerprint, run_model
 
+LEDGER_TIMEOUT_S = 60.0  # how long a step waits for another writer's lock on the ledger before it fails (and retries)
+LOG_TIMEOUT_S = 5.0  # recording a failure is best-effort: a locked ledger is itself the failure
 FILL_BARS = 3  # a backtest row depends on the targets of its bar and the two before it (next_open)
+MISSED_REASON = ("missed (downtime): closed while the live process was not running; not back-filled at "
+                 "historical prices")
 FRESH_SOURCES = ("live", "cache")  # anything else in live mode is a fallback (stale cache, sample)
 Progress = Callable[[int, int], None]
 
@@ -118,15 +135,31 @@ class PaperTrader:
         return cls(ledger, book, loaded, mode=mode)
 
     def pending(self, bars: pd.DataFrame) -> np.ndarray:
-        """Row numbers of `bars` to decide: those after the ledger's newest bar (a fresh book: the last one)."""
+        """Row numbers of `bars` to decide: those after the ledger's newest bar (a fresh book: the last one);
+        in live mode only the newest of them (the others are missed: see the module docstring)."""
+        rows = self._after_last(bars)
+        return rows[-1:] if self.mode == "live" else rows
+
+    def _after_last(self, bars: pd.DataFrame) -> np.ndarray:
         last = self.ledger.last_bar(self.book.book_id)
         if last is None:
             return np.array([len(bars) - 1]) if len(bars) else np.array([], dtype=int)
         return np.flatnonzero(bars.index.as_unit("ns").asi8 > last)
 
+    def missed(self, bars: pd.DataFrame) -> pd.DatetimeIndex:
+        """Bars after the ledger's newest one that a live step will not decide (all but the newest)."""
+        rows = self._after_last(bars)
+        return bars.index[rows[:-1]] if self.mode == "live" else bars.index[:0]
+
     def step(self, bars: pd.DataFrame, *, source: str, fetched_at: pd.Timestamp | None,
              load_ms: float = 0.0) -> list[StepResult]:
-        """Decide each pending bar, oldest first, one transaction per bar; returns what was done."""
+        """Decide each pending bar, oldest first, one transaction per bar; returns what was done.
+        Live mode first records the bars it will not back-fill as missed."""
+        skipped = self.missed(bars)
+        if len(skipped):
+            self.ledger.record_missed(self.book.book_id, [ns(t) for t in skipped], MISSED_REASON)
+            self.ledger.log("warning", "missed", f"{len(skipped)} bar(s) {skipped[0]:%Y-%m-%d %H:%M} .. "
+                            f"{skipped[-1]:%Y-%m-%d %H:%M} UTC {MISSED_REASON}", self.book.book_id)
         return [self._step_bar(bars.iloc[: i + 1], source=source, fetched_at=fetched_at, load_ms=load_ms)
                 for i in self.pending(bars)]
 
@@ -219,7 +252,7 @@ class PaperTrader:
         insert_row(c, "decisions", {
             "book_id": b.book_id, "t": t, "mode": self.mode, "decided_at": now.isoformat(),
             "action": str(row["action"]), "raw_position": float(row["position"]),
-            **{k: _num(row[k]) for k in ("quantity", "p_short", "p_flat", "p_long", "confidence", "value")},
+            **{k: json_safe(row[k]) for k in ("quantity", "p_short", "p_flat", "p_long", "confidence", "value")},
             "steps": int(row["steps"]), "status": str(row["status"]), "features": json.dumps(feats),
             "target": target, "brake_active": int(brake), "load_ms": load_ms, "signal_ms": signal_ms,
             "risk_fill_ms": risk_fill_ms, "latency_ms": latency})
@@ -232,11 +265,6 @@ class PaperTrader:
                                      "to_weight": fill["to_weight"], "quantity": fill["turnover"]})
             insert_row(c, "fills", {"book_id": b.book_id, "t": t, "side": side, "price": fill["fill_price"],
                                     "quantity": fill["turnover"], "cost": fill["cost"]})
-
-
-def _num(v: Any) -> float | None:
-    v = float(v)
-    return v if math.isfinite(v) else None
 
 
 # ----------------------------------------------------------------------------- drivers
@@ -292,7 +320,9 @@ def replay(settings: Settings, *, symbol: str, interval: str, start: Any, end: A
     loaded = _load_model(settings, model)
     res = load_bars(symbol, interval, path=csv, settings=settings)
     bars = res.bars
-    lo, hi = _bound(start, end=False), _bound(end, end=True)
+    lo, hi = parse_bound(start, name="replay start", end=False), parse_bound(end, name="replay end", end=True)
+    if lo is None or hi is None:
+        raise DataError("a replay needs a start and an end date, e.g. --replay 2018-01-01 2018-12-31")
     rows = np.flatnonzero((bars.index >= lo) & (bars.index <= hi))
     if len(rows) == 0:
         raise EmptyDataError(f"{res.symbol} {interval}: no bars between {start} and {end}; the data covers "
@@ -310,17 +340,6 @@ def replay(settings: Settings, *, symbol: str, interval: str, start: Any, end: A
             if progress:
                 progress(k + 1, len(rows))
         return _summary(db, trader, done, res.source, time.perf_counter() - t0, [])
-
-
-def _bound(value: Any, *, end: bool) -> pd.Timestamp:
-    """A replay date as UTC; an end given as a date covers that whole day."""
-    try:
-        ts = as_utc(value)
-    except (ValueError, TypeError):
-        ts = pd.NaT
-    if ts is pd.NaT:
-        raise DataError(f"cannot read the replay date {value!r}; use a date like 2018-01-31")
-    return ts + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if end and ts == ts.normalize() else ts
 
 
 def _check_replay_range(ledger: Ledger, book: Book, bars: pd.DataFrame, rows: np.ndarray) -> None:
@@ -348,14 +367,18 @@ def run_once(settings: Settings, *, symbol: str, interval: str, model: str | Pat
     load_ms = 1e3 * (time.perf_counter() - t0)
     db = Path(db) if db else ledger_db_path(settings)
     notes = []
-    with Ledger(db) as ledger:
+    with Ledger(db, timeout_s=LEDGER_TIMEOUT_S) as ledger:
         trader = PaperTrader.open(ledger, loaded, symbol=res.symbol, interval=interval, bars=bars, settings=settings,
                                   csv=str(csv) if csv else None, mode="live")
         if csv is None and res.source not in FRESH_SOURCES:
             notes.append(f"no fresh data ({res.badge()}{': ' + res.note if res.note else ''}); kept the last state, "
                          "no bar invented")
             ledger.log("warning", "fallback", notes[-1], trader.book.book_id)
+        skipped = trader.missed(bars)
         done = trader.step(bars, source=res.source, fetched_at=res.fetched_at, load_ms=load_ms)
+        if len(skipped):
+            notes.append(f"{len(skipped)} bar(s) since the last decided one were missed (downtime): only the newest, "
+                         f"{bars.index[-1]:%Y-%m-%d %H:%M} UTC, was decided")
         if not done:
             notes.append(f"no new completed bar after {bars.index[-1]:%Y-%m-%d %H:%M} UTC")
         return _summary(db, trader, done, res.source, time.perf_counter() - t0, notes)
@@ -414,7 +437,7 @@ def _install_stop_handlers(stop: threading.Event) -> Callable[[], None]:
 def _log_quietly(db: str | Path, message: str) -> None:
     """Record a loop failure in the ledger's events; a ledger that cannot be opened is itself the failure."""
     try:
-        with Ledger(db) as ledger:
+        with Ledger(db, timeout_s=LOG_TIMEOUT_S) as ledger:
             ledger.log("error", "retry", message)
     except HRMError:
         pass

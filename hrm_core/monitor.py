@@ -32,7 +32,9 @@ import pandas as pd
 from scipy.stats import ks_2samp
 
 from hrm_core.bars import BAR_SPAN
+from hrm_core.evaluate import Period
 from hrm_core.features import FEATURE_NAMES, compute_features
+from hrm_core.jsonsafe import json_safe
 from hrm_core.ledger import Book, Ledger, LedgerError, utc_now
 from hrm_core.live import FRESH_SOURCES
 from hrm_core.settings import HealthSettings, Settings
@@ -134,7 +136,7 @@ class HealthReport:
         """JSON-safe report: status, reasons, every check, latency, drift tables."""
         return {
             "status": self.status, "reasons": self.reasons, "book": self.book.label, "decisions": self.decisions,
-            "checks": [{"name": c.name, "status": c.status, "value": _safe(c.value), "detail": c.detail}
+            "checks": [{"name": c.name, "status": c.status, "value": json_safe(c.value), "detail": c.detail}
                        for c in self.checks],
             "latency_ms": self.latency, "references": self.references,
             "feature_drift": _table(self.feature_drift), "prediction_drift": _table(self.prediction_drift),
@@ -142,16 +144,8 @@ class HealthReport:
         }
 
 
-def _safe(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _safe(x) for k, x in v.items()}
-    return v.item() if isinstance(v, np.generic) else v
-
-
 def _table(df: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    return {str(i): {k: _safe(v) for k, v in r.items()} for i, r in df.iterrows()}
+    return {str(i): {k: json_safe(v) for k, v in r.items()} for i, r in df.iterrows()}
 
 
 def health(db: str | Path, settings: Settings, *, symbol: str | None = None, interval: str | None = None,
@@ -165,7 +159,7 @@ def health(db: str | Path, settings: Settings, *, symbol: str | None = None, int
         if led.empty:
             raise LedgerError(f"{db} holds no decided bar for {book.label}: run `hrm live` first")
         loaded, bars, refs = _references(book, settings, reference)
-        feat = feature_drift(led, bars, refs["features"], h)
+        feat = feature_drift(led, bars, refs["features"], h, book.interval)
         pred = prediction_drift(led, loaded, bars, book, settings, refs["predictions"], h)
         lat = latency(led)
         checks = [
@@ -177,7 +171,8 @@ def health(db: str | Path, settings: Settings, *, symbol: str | None = None, int
         status = worst(c.status for c in checks)
         reasons = [f"{c.name}: {c.detail}" for c in checks if c.status != "green"] or [
             "all checks within thresholds: " + "; ".join(f"{c.name} {c.detail}" for c in checks)]
-        if record:
+    if record:  # the checks read the ledger read-only; only the verdict is written, once it is known to be a ledger
+        with Ledger(db) as ledger:
             ledger.record_health(status, reasons, book.book_id)
     history = led[["action", "confidence", "steps", "latency_ms", "status", "source", "mode"]]
     return HealthReport(book=book, status=status, reasons=reasons, checks=checks, latency=lat, feature_drift=feat,
@@ -208,15 +203,10 @@ def _references(book: Book, settings: Settings, reference: tuple[Any, Any] | Non
     return loaded, bars, {"features": [str(train[0]), str(train[1])], "predictions": [str(test[0]), str(test[1])]}
 
 
-def _in(index: pd.DatetimeIndex, span: list[str]) -> np.ndarray:
-    lo = pd.Timestamp(span[0], tz="UTC")
-    hi = pd.Timestamp(span[1], tz="UTC") + pd.Timedelta(days=1)
-    return (index >= lo) & (index < hi)
-
-
-def feature_drift(led: pd.DataFrame, bars: pd.DataFrame, span: list[str], h: HealthSettings) -> pd.DataFrame:
+def feature_drift(led: pd.DataFrame, bars: pd.DataFrame, span: list[str], h: HealthSettings,
+                  interval: str = "1d") -> pd.DataFrame:
     """PSI and KS of each model feature: ledger decisions vs the reference period's bars."""
-    ref = compute_features(bars)[_in(bars.index, span)]
+    ref = compute_features(bars)[Period(*span, "reference").mask(bars.index, interval)]
     cur = pd.DataFrame([json.loads(f) if f else {} for f in led["features"]], index=led.index,
                        columns=list(FEATURE_NAMES)).astype(float)
     rows = {}
@@ -237,7 +227,7 @@ def prediction_drift(led: pd.DataFrame, loaded, bars: pd.DataFrame, book: Book, 
 
     table = generate_signals(loaded, bars, symbol=book.symbol, interval=book.interval,
                              cache=signals_db_path(settings)).table
-    ref = table[_in(table.index, span) & (table["status"] == "ok").to_numpy()]
+    ref = table[Period(*span, "reference").mask(table.index, book.interval) & (table["status"] == "ok").to_numpy()]
     cur = led[led["status"] == "ok"]
     n = len(cur)
     depth = list(range(1, int(max(ref["steps"].max() if len(ref) else 1, cur["steps"].max() if n else 1)) + 1))

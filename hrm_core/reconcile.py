@@ -20,13 +20,13 @@ the book's own risk and cost settings and annualisation), and compares:
                                                                        data, missed bars)
                         - (cost_live - cost_bt)                        cost part
   The compounded equity gap is reported beside it.
-- **bars that differ**, each with its reason: revised bar, bar missing from the ledger
-  (downtime, late data), signal disagreement, numerical noise, risk-state divergence.
+- **bars that differ**, each with its reason: revised bar, bar the live process recorded as
+  "missed (downtime)" (live mode does not back-fill: hrm_core.live), bar missing from the
+  ledger otherwise (late data), signal disagreement, numerical noise, risk-state divergence.
 - **trades**, matched on entry time (the backtest's trade definition on both sides).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.backtest import BacktestResult, run_backtest
+from hrm_core.jsonsafe import json_safe
 from hrm_core.ledger import Book, Ledger, LedgerError
 from hrm_core.risk import apply_risk
 from hrm_core.settings import Settings
@@ -59,7 +60,7 @@ class Reconciliation:
     def to_dict(self, max_rows: int = 200) -> dict[str, Any]:
         """JSON-safe: the summary, the differing bars and the matched trades."""
         diff = self.differences().head(max_rows)
-        rows = [{"time": t.isoformat(), **{k: _safe(v) for k, v in r.items()}} for t, r in
+        rows = [{"time": t.isoformat(), **{k: json_safe(v) for k, v in r.items()}} for t, r in
                 diff[["reason", "action_live", "action_backtest", "target_live", "target_backtest",
                       "close_live", "close_backtest"]].iterrows()]
         return {**self.summary, "differences": rows, "trades": _records(self.trade_table())}
@@ -77,18 +78,8 @@ class Reconciliation:
         return out
 
 
-def _safe(v: Any) -> Any:
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(v) else None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    if isinstance(v, (np.integer, np.bool_)):
-        return v.item()
-    return v
-
-
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{"entry_time": _safe(i), **{k: _safe(v) for k, v in r.items()}} for i, r in df.iterrows()]
+    return [{"entry_time": json_safe(i), **{k: json_safe(v) for k, v in r.items()}} for i, r in df.iterrows()]
 
 
 def vectorised(book: Book, raw: pd.Series, close: pd.Series, warmup_close: pd.Series, *,
@@ -130,6 +121,7 @@ def reconcile(db: str | Path, settings: Settings, *, symbol: str | None = None,
     with Ledger(db, create=False) as ledger:
         book = ledger.find_book(symbol=symbol, interval=interval)
         led = ledger.frame(book.book_id)
+        missed = ledger.missed(book.book_id)
     if led.empty:
         raise LedgerError(f"{db} holds no decided bar for {book.label}: run `hrm live` first")
     bars, table, warm = _reference(book, settings, led.index[0], led.index[-1])
@@ -137,7 +129,7 @@ def reconcile(db: str | Path, settings: Settings, *, symbol: str | None = None,
     exec_final, exec_bt = vectorised(book, led["raw_position"], led["close"], warm, open_price=led["open"])
     live_targets_on_bt_prices = _backtest(book, led["target"].reindex(bars.index).fillna(0.0), bars["close"],
                                           bars["open"])
-    frame = _per_bar(led, bars, table, bt, live_targets_on_bt_prices)
+    frame = _per_bar(led, bars, table, bt, live_targets_on_bt_prices, missed)
     exec_gap = max(float(np.max(np.abs(exec_final.to_numpy() - led["target"].to_numpy()))),
                    float(np.max(np.abs(exec_bt.frame["equity"].to_numpy() - led["equity"].to_numpy()))))
     live_bt = _backtest(book, led["target"], led["close"], led["open"])
@@ -147,7 +139,7 @@ def reconcile(db: str | Path, settings: Settings, *, symbol: str | None = None,
 
 
 def _per_bar(led: pd.DataFrame, bars: pd.DataFrame, table: pd.DataFrame, bt: BacktestResult,
-             live_on_bt: BacktestResult) -> pd.DataFrame:
+             live_on_bt: BacktestResult, missed: pd.Series | None = None) -> pd.DataFrame:
     """One row per bar of the period (union of ledger and data), both sides, the PnL parts and the reason."""
     f = bt.frame
     out = pd.DataFrame(index=bars.index.union(led.index))
@@ -165,6 +157,9 @@ def _per_bar(led: pd.DataFrame, bars: pd.DataFrame, table: pd.DataFrame, bt: Bac
     out["pnl_fill_timing"] = g_live - g_mixed
     out["pnl_cost"] = -(led["cost"].reindex(out.index).fillna(0.0) - f["cost"].reindex(out.index).fillna(0.0))
     out["reason"] = [_reason(r) for r in out.itertuples()]
+    if missed is not None and len(missed):  # bars the live process recorded as skipped: its own reason
+        noted = missed.reindex(out.index)
+        out["reason"] = out["reason"].where(noted.isna() | out["action_live"].notna(), noted)
     return out
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.evaluate import BOOT_SEED, CI_LEVEL, N_BOOT, Evaluation, InstrumentEvaluation, break_even_cost_bps
+from hrm_core.jsonsafe import json_safe
 
 # The seed document's figures: targets to measure against, never results (DESIGN.md).
 CLAIMS: dict[str, float] = {
@@ -24,17 +25,6 @@ VOL_TARGET_RULE = "vol-target B&H"  # hrm_core.baselines.rule_baselines
 
 
 # ----------------------------------------------------------------------------- the report
-
-def _num(v: Any) -> Any:
-    """JSON-safe number: NaN/inf -> None."""
-    if isinstance(v, (float, np.floating)):
-        return float(v) if math.isfinite(float(v)) else None
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.bool_,)):
-        return bool(v)
-    return v
-
 
 def _f(v: Any, spec: str = ".2f") -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
@@ -79,7 +69,8 @@ def headline(ev: Evaluation) -> list[str]:
                 s += (f"{main.name} is " + ("above" if sr > ref.metrics["Sharpe"] else "below")
                       + f" {ref.name} in Sharpe. ")
         dsr = m.get("DSR", math.nan)
-        s += (f"DSR {_f(dsr, '.2f')} with N = {int(m.get('Trials (N)', ev.n_trials))} trials: "
+        s += (f"DSR {_f(dsr, '.2f')} with N = {int(m.get('Trials (N)', ev.n_trials))} trials and "
+              f"{dsr_variance_text(inst)}: "
               + ("significant at 95 %." if np.isfinite(dsr) and dsr >= 0.95 else "not significant at 95 %."))
         ranked = sorted(((r.metrics.get("Sharpe", math.nan), r.name) for r in inst.runs
                          if np.isfinite(r.metrics.get("Sharpe", math.nan))), reverse=True)
@@ -91,6 +82,18 @@ def headline(ev: Evaluation) -> list[str]:
             s += "."
         lines.append(s)
     return lines
+
+
+def dsr_variance_text(inst: InstrumentEvaluation) -> str:
+    """Which V the instrument's DSR used, in words (hrm_core.evaluate.deflate)."""
+    d = inst.dsr_variance
+    if d.get("V") is None:
+        return "V = the run's own squared Sharpe standard error (fallback: fewer than 2 trial Sharpe ratios)"
+    out = (f"V = {d['V']:.2e}, the variance of the per-period Sharpe ratios of the {len(d['trials'])} trial "
+           f"strategies run ({', '.join(d['trials'])})")
+    if d.get("undefined"):
+        out += f"; {', '.join(d['undefined'])} had no defined Sharpe ratio and were left out"
+    return out
 
 
 def _md_table(df: pd.DataFrame, formats: Mapping[str, str] | None = None, index_name: str | None = None) -> str:
@@ -191,8 +194,11 @@ def settings_facts(ev: Evaluation) -> dict:
         "DSR trials": {"N": ev.n_trials, "extra declared": ev.extra_trials, "source": ev.trials_source,
                        "rule": "N = the trials registered for this period in the trial registry (every strategy "
                                "tried, each configuration on each instrument), or every (model, instrument) "
-                               "backtest here plus declared extra trials if more; V = each run's squared Sharpe "
-                               "standard error; rule baselines are references, not trials"},
+                               "backtest here plus declared extra trials if more (an entry counts on every period "
+                               "that overlaps its own); V = the variance (ddof = 1) of the per-period Sharpe ratios "
+                               "of the trial strategies run on the instrument and period (the registered "
+                               "checkpoints in models/ and the logistic regression), the run's own squared Sharpe "
+                               "standard error only with fewer than 2; rule baselines are references, not trials"},
     }
 
 
@@ -209,7 +215,7 @@ def execution_text(execution: str) -> str:
 def _skill_json(skill: Mapping | None) -> Any:
     if skill is None:
         return None
-    return {k: ([_num(x) for x in v] if isinstance(v, list) else _num(v) if not isinstance(v, dict) else v)
+    return {k: ([json_safe(x) for x in v] if isinstance(v, list) else json_safe(v) if not isinstance(v, dict) else v)
             for k, v in skill.items()}
 
 
@@ -238,10 +244,6 @@ def skill_table(inst: InstrumentEvaluation) -> pd.DataFrame | None:
     return df
 
 
-def _clean(d: Mapping) -> dict:
-    return {k: _num(v) for k, v in d.items()}
-
-
 def instrument_json(inst: InstrumentEvaluation) -> dict:
     """One instrument's strategies, metrics, break-even costs and regime tables, JSON-safe."""
     return {
@@ -250,19 +252,22 @@ def instrument_json(inst: InstrumentEvaluation) -> dict:
         "first": inst.first.isoformat(), "last": inst.last.isoformat(), "bars": inst.n_bars,
         "periods_per_year": inst.periods_per_year, "notes": list(inst.notes),
         "dsr_trials": {"N": next((int(r.metrics["Trials (N)"]) for r in inst.runs if r.kind != "rule baseline"), None),
-                       "source": inst.trials_source},
+                       "source": inst.trials_source,
+                       "V": json_safe(inst.dsr_variance.get("V")), "V_method": inst.dsr_variance.get("method"),
+                       "V_undefined": inst.dsr_variance.get("undefined", []),
+                       "V_trials": {k: json_safe(v) for k, v in inst.trial_sharpes.items()}},
         "strategies": [{"name": r.name, "kind": r.kind, "description": r.description,
                         "model_id": r.signals.model_id if r.signals else None,
-                        "signals": ({k: _num(v) for k, v in r.signals.summary().items()
+                        "signals": ({k: json_safe(v) for k, v in r.signals.summary().items()
                                      if k in ("signals", "warmup", "nonfinite", "mean_steps")}
                                     if r.signals else None),
                         "costs_bps": {"commission": r.backtest.commission_bps, "slippage": r.backtest.slippage_bps},
                         "execution": r.backtest.execution,
-                        "break_even_cost_bps": _num(break_even_cost_bps(r.backtest)),
+                        "break_even_cost_bps": json_safe(break_even_cost_bps(r.backtest)),
                         "skill_vs_constant_predictor": _skill_json(r.skill),
-                        "metrics": _clean(r.metrics)} for r in inst.runs],
-        "regimes": {inst.runs[0].name: {k: _clean(v) for k, v in inst.regime_table().to_dict(orient="index").items()}},
-        "regime_sharpes": {k: _clean(v) for k, v in inst.regime_sharpes().to_dict(orient="index").items()},
+                        "metrics": json_safe(r.metrics)} for r in inst.runs],
+        "regimes": {inst.runs[0].name: json_safe(inst.regime_table().to_dict(orient="index"))},
+        "regime_sharpes": {k: json_safe(v) for k, v in inst.regime_sharpes().to_dict(orient="index").items()},
     }
 
 

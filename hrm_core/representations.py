@@ -49,17 +49,19 @@ def _pr_rows(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def participation_ratio_ci(states: np.ndarray, *, n_boot: int = 500, alpha: float = 0.05,
-                           seed: int = 0) -> dict:
-    """{"value", "ci": [lo, hi], "n", "dims"}: PR with a stationary-bootstrap percentile interval over decisions."""
+                           seed: int = 0, mean_block: float | None = None) -> dict:
+    """{"value", "ci": [lo, hi], "n", "dims", "mean_block"}: PR with a stationary-bootstrap percentile interval
+    over decisions; `mean_block` in decisions (None: bootstrap_ci's default, n^(1/3)). Decisions of a period
+    are dependent (shared volatility, overlapping input windows): pass hrm_core.diagnostics.decision_block."""
     X = np.asarray(states, dtype=np.float64)
     value = participation_ratio(X)
     n, D = (X.shape if X.ndim == 2 else (0, 0))
     if not np.isfinite(value) or n < 3:
-        return {"value": value, "ci": [math.nan, math.nan], "n": int(n), "dims": int(D)}
+        return {"value": value, "ci": [math.nan, math.nan], "n": int(n), "dims": int(D), "mean_block": mean_block}
     rows = np.arange(n, dtype=np.float64)  # bootstrap_ci resamples these; the statistic indexes the states
     lo, hi = bootstrap_ci(rows, lambda r: _pr_rows(X, r.astype(np.int64)), n_boot=n_boot, alpha=alpha,
-                          seed=seed, vectorized=True)
-    return {"value": value, "ci": [lo, hi], "n": int(n), "dims": int(D)}
+                          seed=seed, vectorized=True, mean_block=mean_block)
+    return {"value": value, "ci": [lo, hi], "n": int(n), "dims": int(D), "mean_block": mean_block}
 
 
 def pca_2d(points: np.ndarray) -> dict:

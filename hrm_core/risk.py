@@ -65,20 +65,7 @@ def _validate(raw: pd.Series, close: pd.Series, s: RiskSettings, periods_per_yea
         raise ValueError("raw_position has NaN/inf values: fill them with 0.0 (flat) first")
     if len(px) and (not np.isfinite(px).all() or (px <= 0).any()):
         raise ValueError("close must be finite and positive: drop or fill the bad bars")
-    if not 0 < s.max_abs_position <= 1:
-        raise ValueError(
-            f"max_abs_position must be in (0, 1], got {s.max_abs_position}: positions are fractions of equity "
-            "and the backtest allows no leverage"
-        )
-    if s.vol_target_annual < 0 or s.vol_lookback < 2:
-        raise ValueError("vol_target_annual must be >= 0 (0 = off) and vol_lookback >= 2 bars")
-    if s.drawdown_brake < 0 or s.drawdown_brake >= 1:
-        raise ValueError(f"drawdown_brake must be in [0, 1) (0 = off), e.g. 0.15 for -15 %; got {s.drawdown_brake}")
-    if s.drawdown_brake > 0 and not 0 < s.drawdown_brake_scale <= 1:
-        raise ValueError(
-            f"drawdown_brake_scale must be in (0, 1] when the brake is on, got {s.drawdown_brake_scale}: "
-            "at 0 the book goes flat and its equity can never recover to release the brake"
-        )
+    # s is within its limits: RiskSettings checks them when it is made (hrm_core.settings)
     if periods_per_year <= 0 or costs_bps < 0:
         raise ValueError("periods_per_year must be > 0 and costs_bps >= 0")
     return pos, px

@@ -42,8 +42,7 @@ class DataSettings:
     def __post_init__(self) -> None:
         if not 0.0 <= self.cache_timeout_s <= 600.0:  # a huge wait would make a locked cache hang every command
             raise SettingsError(f"cache_timeout_s must be between 0 and 600 seconds, got {self.cache_timeout_s!r}")
-        if self.max_age_hours < 0:
-            raise SettingsError(f"max_age_hours must be >= 0, got {self.max_age_hours!r}")
+        _at_least(self, 0.0, "max_age_hours")
 
     def path(self, name: str) -> Path:
         """Resolve a path setting relative to the project root (absolute paths pass through)."""
@@ -63,6 +62,7 @@ class CostSettings:
     def __post_init__(self) -> None:
         if self.execution not in ("next_open", "close"):
             raise SettingsError(f"[costs] execution must be \"next_open\" or \"close\", got {self.execution!r}")
+        _at_least(self, 0.0, "commission_bps", "slippage_bps")  # a negative cost would pay the strategy to trade
 
     @property
     def total_bps(self) -> float:
@@ -76,6 +76,21 @@ class RiskSettings:
     vol_lookback: int = 20
     drawdown_brake: float = 0.0  # 0 = off
     drawdown_brake_scale: float = 0.5
+
+    def __post_init__(self) -> None:  # the risk layer's own limits (hrm_core.risk), checked when the settings are read
+        if not 0 < self.max_abs_position <= 1:
+            raise SettingsError(f"max_abs_position must be in (0, 1], got {self.max_abs_position!r}: positions are "
+                                "fractions of equity and the backtest allows no leverage")
+        if self.vol_target_annual < 0 or self.vol_lookback < 2:
+            raise SettingsError(f"vol_target_annual must be >= 0 (0 = off) and vol_lookback >= 2 bars, got "
+                                f"{self.vol_target_annual!r} and {self.vol_lookback!r}")
+        if not 0 <= self.drawdown_brake < 1:
+            raise SettingsError(f"drawdown_brake must be in [0, 1) (0 = off), e.g. 0.15 for -15 %; got "
+                                f"{self.drawdown_brake!r}")
+        if not 0 <= self.drawdown_brake_scale <= 1 or (self.drawdown_brake > 0 and self.drawdown_brake_scale == 0):
+            raise SettingsError(f"drawdown_brake_scale must be in (0, 1] when the brake is on, got "
+                                f"{self.drawdown_brake_scale!r}: at 0 the book goes flat and its equity can never "
+                                "recover to release the brake")
 
 
 @dataclass(frozen=True)
@@ -92,6 +107,28 @@ class HealthSettings:
     fallback_red_share: float = 0.5  # live decisions served by the sample / a stale cache: any amber, this share red
     stale_amber_bars: float = 4.0  # live ledger: newest decided bar older than this many bar spans -> amber
     stale_red_bars: float = 10.0
+
+    def __post_init__(self) -> None:
+        _at_least(self, 0.0, "psi_amber", "psi_red", "latency_p95_amber_ms", "latency_p95_red_ms", "stale_amber_bars",
+                  "stale_red_bars", "min_drift_bars")
+        _fractions(self, "ks_alpha", "nonfinite_red_share", "fallback_red_share")
+        for amber, red in (("psi_amber", "psi_red"), ("latency_p95_amber_ms", "latency_p95_red_ms"),
+                           ("stale_amber_bars", "stale_red_bars")):
+            if getattr(self, amber) > getattr(self, red):
+                raise SettingsError(f"{amber} = {getattr(self, amber)!r} is above {red} = {getattr(self, red)!r}: "
+                                    "the amber threshold must be <= the red one")
+
+
+def _at_least(section: Any, low: float, *names: str) -> None:
+    for name in names:
+        if not getattr(section, name) >= low:
+            raise SettingsError(f"{name} must be >= {low:g}, got {getattr(section, name)!r}")
+
+
+def _fractions(section: Any, *names: str) -> None:
+    for name in names:
+        if not 0.0 <= getattr(section, name) <= 1.0:
+            raise SettingsError(f"{name} is a fraction and must be between 0 and 1, got {getattr(section, name)!r}")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ import pandas as pd
 from hrm_core.bars import parse_bound
 from hrm_core.cache import describe_cache_failure
 from hrm_core.features import DIRECTION_CLASSES, build_dataset
+from hrm_core.sqlite_tx import immediate
 
 if TYPE_CHECKING:
     from hrm_core.checkpoint import LoadedModel
@@ -206,7 +207,7 @@ class SignalCache:
             try:
                 _try_wal(conn)
                 if conn.execute("SELECT count(*) FROM sqlite_master WHERE name='signal_rows'").fetchone()[0] == 0:
-                    with _immediate(conn):
+                    with immediate(conn):
                         for statement in filter(str.strip, _SCHEMA.split(";")):
                             conn.execute(statement)
             except BaseException:
@@ -257,7 +258,7 @@ class SignalCache:
         key = (model_id, symbol, interval, data_hash)
         try:
             conn = self._connect()
-            with _immediate(conn):
+            with immediate(conn):
                 old = conn.execute(f"SELECT run_id FROM signal_runs WHERE {_KEY}", key).fetchone()
                 if old is not None:
                     conn.execute("DELETE FROM signal_rows WHERE run_id=?", old)
@@ -301,20 +302,6 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
     finally:
         if conn.in_transaction:
             conn.execute("COMMIT")
-
-
-@contextlib.contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """BEGIN IMMEDIATE ... COMMIT: the write lock is taken up front, so the busy timeout applies and
-    no other writer can slip in between our check and our insert."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 # ----------------------------------------------------------------------------- running the model

@@ -12,6 +12,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from hrm_core.sqlite_tx import immediate
+
 log = logging.getLogger("hrm.store")
 
 
@@ -51,10 +53,9 @@ class ResultStore:
             text = json.dumps(payload, allow_nan=True, default=str)
             conn = self._connect()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
-                             (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), text))
-                conn.execute("COMMIT")
+                with immediate(conn):
+                    conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
+                                 (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), text))
             finally:
                 conn.close()
             return True

@@ -12,14 +12,19 @@ An entry counts configurations x len(instruments) trials (each backtest of each
 configuration on each instrument is one trial, as the report always counted them). Every DSR
 (`hrm evaluate` / docs/results.md, `hrm backtest`, the Performance page) takes
 N = max(registered N for the period, strategies evaluated in the call + declared extras), so
-the same period gives the same N wherever it is shown. A period not in the registry (custom
-dates) counts only what the call evaluates, and the evaluation says so.
+the same period gives the same N wherever it is shown. An entry counts for every evaluated
+period that OVERLAPS its own (same interval): a sub-period of a registered test period (e.g.
+from the first actual bar, or any From/To inside it) was searched over just as much, so it
+keeps the deflation. A period overlapping no entry counts only what the call evaluates, and
+the evaluation says so.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import pandas as pd
 
 from hrm_core.errors import HRMError
 
@@ -57,6 +62,11 @@ class TrialCount:
     def registered(self) -> bool:
         return self.n > 0
 
+    @property
+    def instruments(self) -> tuple[str, ...]:
+        """The instruments the counted entries cover (sorted, each once)."""
+        return tuple(sorted({i for e in self.entries for i in e.instruments}))
+
 
 def _entry(raw: dict, i: int, path: Path) -> TrialEntry:
     missing = [k for k in KEYS if k not in raw]
@@ -83,10 +93,22 @@ def load_registry(path: str | Path) -> list[TrialEntry]:
     return [_entry(raw, i, p) for i, raw in enumerate(data.get("trials", []))]
 
 
+def _day(v, default: pd.Timestamp) -> pd.Timestamp:
+    return default if v is None or (isinstance(v, str) and not v.strip()) else pd.Timestamp(v).normalize()
+
+
+def overlaps(entry: TrialEntry, start: str | None, end: str | None) -> bool:
+    """True if the entry's inclusive [start, end] dates and the evaluated [start, end] share a day
+    (None = open end)."""
+    lo, hi = _day(start, pd.Timestamp.min), _day(end, pd.Timestamp.max)
+    return pd.Timestamp(entry.start).normalize() <= hi and pd.Timestamp(entry.end).normalize() >= lo
+
+
 def trials_for(path: str | Path, *, interval: str, start: str | None, end: str | None) -> TrialCount:
-    """The registered trials on exactly this period (interval and inclusive start/end dates)."""
-    hits = tuple(e for e in load_registry(path)
-                 if e.interval == interval and e.start == start and e.end == end)
+    """The registered trials on this period: every entry of the same interval whose period overlaps
+    the evaluated [start, end] (inclusive dates, None = open), each counting configurations x
+    instruments."""
+    hits = tuple(e for e in load_registry(path) if e.interval == interval and overlaps(e, start, end))
     return TrialCount(n=sum(e.trials for e in hits), entries=hits, source=str(path))
 
 
@@ -94,4 +116,4 @@ def registry_path(settings) -> Path:
     return settings.data.path("trials_file")
 
 
-__all__ = ["TrialCount", "TrialEntry", "TrialRegistryError", "load_registry", "registry_path", "trials_for"]
+__all__ = ["TrialCount", "TrialEntry", "TrialRegistryError", "load_registry", "overlaps", "registry_path", "trials_for"]

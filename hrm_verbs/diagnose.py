@@ -5,7 +5,7 @@ import sys
 import time
 
 from hrm_core.errors import HRMError
-from hrm_verbs.common import add_data_args, emit
+from hrm_verbs.common import add_data_args, emit, n_boot_arg
 
 
 def _fmt(v, spec: str = ".3f") -> str:
@@ -105,6 +105,6 @@ def add_verbs(sub) -> None:
                    help="write the diagnostics section of MD (default docs/results.md): every model on --symbol, "
                         "else on the settings' default symbols")
     p.add_argument("--per-decision", action="store_true", help="include one row per decision in the JSON")
-    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replications for the intervals")
+    p.add_argument("--n-boot", type=n_boot_arg(), default=1000, help="bootstrap replications for the intervals")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_diagnose)

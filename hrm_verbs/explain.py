@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from hrm_core.errors import HRMError
-from hrm_verbs.common import add_data_args, emit
+from hrm_verbs.common import add_data_args, emit, n_steps_arg
 
 
 def _render_decision(p: dict) -> str:
@@ -113,7 +113,8 @@ def add_verbs(sub) -> None:
     p.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET, help="what is attributed")
     p.add_argument("--baseline", choices=sorted(BASELINES), default=DEFAULT_BASELINE,
                    help="reference input: zeros = training mean of every feature")
-    p.add_argument("--n-steps", type=int, default=DEFAULT_N_STEPS, help="integration points (completeness vs time)")
+    p.add_argument("--n-steps", type=n_steps_arg(), default=DEFAULT_N_STEPS,
+                   help="integration points (completeness vs time), 1..512")
     p.add_argument("--html", default=None, metavar="FILE", help="write the self-contained stakeholder report")
     p.add_argument("--docs", default=None, metavar="FILE",
                    help="with --period: write the measured split into FILE's 'explain' section (docs/results.md)")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hrm_core.backtest import FRAME_COLUMNS, TRADE_COLUMNS, run_backtest
+from hrm_core.backtest import FRAME_COLUMNS, TRADE_COLUMNS, decision_pnl, run_backtest
 
 
 def series(values, start="2024-01-01"):
@@ -233,3 +233,36 @@ def test_next_open_needs_the_opens():
         run_backtest(series([1, 1]), series([100, 101]), commission_bps=0, slippage_bps=0)
     with pytest.raises(ValueError, match="execution must be one of"):
         run_backtest(series([1, 1]), series([100, 101]), commission_bps=0, slippage_bps=0, execution="vwap")
+
+
+def test_decision_pnl_by_hand_under_next_open_and_close():
+    """Enter long at close 0, go flat at close 1: 10 bps per unit of turnover."""
+    idx = pd.date_range("2020-01-01", periods=4, freq="D", tz="UTC")
+    close = pd.Series([100.0, 110.0, 99.0, 101.0], index=idx)
+    opens = pd.Series([100.0, 105.0, 100.0, 102.0], index=idx)
+    target = pd.Series([1.0, 0.0, 0.0, 0.0], index=idx)
+    nxt = run_backtest(target, close, commission_bps=5, slippage_bps=5, execution="next_open", open_price=opens)
+    pnl = decision_pnl(nxt, close, opens)
+    # decision 0: filled at open 105 (cost 10 bps), intraday 110/105, then the gap 100/110 before its exit
+    # decision 1 (flat): its fill at open 100 costs 10 bps and earns nothing; the gap belongs to decision 0
+    assert pnl.tolist() == pytest.approx([110 / 105 - 1 + 100 / 110 - 1 - 0.001, -0.001, 0.0, 0.0])
+    assert pnl.sum() == pytest.approx(nxt.net_returns.sum())
+    moc = run_backtest(target, close, commission_bps=5, slippage_bps=5, execution="close")
+    pnl = decision_pnl(moc, close)
+    # filled at close 100 (cost 10 bps), earns 110/100; the exit at close 110 costs 10 bps
+    assert pnl.tolist() == pytest.approx([0.1 - 0.001, -0.001, 0.0, 0.0])
+    assert pnl.sum() == pytest.approx(moc.net_returns.sum())
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), min_size=3, max_size=30), st.integers(0, 10_000))
+def test_decision_pnl_sums_to_the_net_pnl(positions, seed):
+    rng = np.random.default_rng(seed)
+    n = len(positions)
+    idx = pd.date_range("2020-01-01", periods=n, freq="D", tz="UTC")
+    close = pd.Series(100 * np.cumprod(1 + rng.normal(0, 0.02, n)), index=idx)
+    opens = close.shift(1).fillna(100.0) * (1 + rng.normal(0, 0.01, n))
+    target = pd.Series(positions, index=idx)
+    for execution in ("next_open", "close"):
+        bt = run_backtest(target, close, commission_bps=3, slippage_bps=2, execution=execution, open_price=opens)
+        assert decision_pnl(bt, close, opens).sum() == pytest.approx(bt.net_returns.sum(), abs=1e-12)

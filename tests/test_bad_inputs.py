@@ -146,7 +146,7 @@ def test_train_page_refuses_an_escaping_name_and_dates_reach_past_2009(env):
 
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/train.py")
+    at.switch_page("views/train.py")
     at.run()
     assert str(at.date_input(key="train.train_start").proto.max) >= str(dt.date.today().year)
     at.date_input(key="train.train_start").set_value(dt.date(2012, 1, 2))  # the default is 1999
@@ -208,6 +208,17 @@ def test_override_beyond_bounds_is_refused_before_training(env, hrm):
     ('[health]\npsi_red = "high"\n', ["health.psi_red", "a number", "'high'"]),
     ("data = 3\n", ["data must be a [data] section"]),
     ("[data]\ncache_timeout_s = 1e9\n", ["data:", "cache_timeout_s must be between 0 and 600"]),
+    ("[costs]\ncommission_bps = -5\n", ["costs:", "commission_bps must be >= 0", "-5"]),
+    ("[costs]\nslippage_bps = -0.1\n", ["costs:", "slippage_bps must be >= 0"]),
+    ("[health]\npsi_amber = 0.5\npsi_red = 0.1\n", ["health:", "psi_amber = 0.5 is above psi_red = 0.1"]),
+    ("[health]\nlatency_p95_amber_ms = 2000\n", ["health:", "latency_p95_amber_ms", "latency_p95_red_ms"]),
+    ("[health]\nstale_amber_bars = 20\n", ["health:", "stale_amber_bars", "stale_red_bars"]),
+    ("[health]\nks_alpha = 1.5\n", ["health:", "ks_alpha is a fraction", "between 0 and 1"]),
+    ("[health]\nfallback_red_share = -0.2\n", ["health:", "fallback_red_share is a fraction"]),
+    ("[health]\nmin_drift_bars = -3\n", ["health:", "min_drift_bars must be >= 0"]),
+    ("[risk]\nmax_abs_position = 2\n", ["risk:", "max_abs_position must be in (0, 1]", "no leverage"]),
+    ("[risk]\ndrawdown_brake = 1.5\n", ["risk:", "drawdown_brake must be in [0, 1)"]),
+    ("[risk]\nvol_target_annual = -0.1\n", ["risk:", "vol_target_annual must be >= 0"]),
 ])
 def test_bad_settings_name_the_file_key_type_and_value(env, hrm, body, words):
     toml = write_settings(env, body)
@@ -215,6 +226,22 @@ def test_bad_settings_name_the_file_key_type_and_value(env, hrm, body, words):
     assert code == 2 and err.startswith("hrm: error:")
     assert all(w in err for w in words), err
     assert str(toml) in err and not (env / "market.db").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "0"], ["--n-steps", "between 1 and 512"]),
+    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "100000"], ["--n-steps", "between 1 and 512"]),
+    (["diagnose", "--symbol", "^GSPC", "--n-boot", "-1"], ["--n-boot", "between 0 and 100000"]),
+    (["diagnose", "--symbol", "^GSPC", "--n-boot", "many"], ["--n-boot", "not a whole number"]),
+    (["backtest", "--symbol", "^GSPC", "--n-boot", "1000000000"], ["--n-boot", "between 0 and 100000"]),
+    (["evaluate", "--n-boot", "-5"], ["--n-boot", "between 0 and 100000"]),
+])
+def test_unbounded_counts_are_refused_by_the_parser_in_one_line(env, capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        hrm_cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err
+    assert all(w in err.splitlines()[-1] for w in words), err
 
 
 def test_missing_settings_file_is_an_error_not_the_defaults(env, hrm, monkeypatch):

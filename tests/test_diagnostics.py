@@ -2,7 +2,10 @@
 import json
 import math
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -248,6 +251,36 @@ def test_hrm_diagnose_prints_the_contract_json_and_caches_it(offline_settings, c
     assert rc == 0 and json.loads(again.out)["cached"] is True
 
 
+def test_period_intervals_use_blocks_as_long_as_the_volatility_and_input_windows(offline_settings, capsys):
+    from hrm_core.checkpoint import load_checkpoint
+    from hrm_core.diagnostics import VOL_WINDOW, decision_block
+    from hrm_core.metrics import bootstrap_ci
+
+    assert decision_block(754, 64) == 64.0 and decision_block(754, 8) == float(VOL_WINDOW)
+    assert decision_block(10 ** 6, 8) == pytest.approx(100.0)
+    offline_settings()
+    rc, out = _run(capsys, [*ARGS, "--json", "--n-boot", "200"])
+    assert rc == 0, out.err
+    p = json.loads(out.out)
+    shipped = Path(__file__).resolve().parent.parent / "models" / "hrm-default" / "model.pt"
+    window = load_checkpoint(shipped).config.window
+    block = max(VOL_WINDOW, window, p["decisions"] ** (1 / 3))
+    for key in ("depth_volatility_corr", "depth_high_vol_corr", "participation_ratio_h", "participation_ratio_l"):
+        assert p[key]["mean_block"] == pytest.approx(block), key
+    # the interval is the bootstrap's with that block (not the n^(1/3) default)
+    rng = np.random.default_rng(3)
+    x = np.cumsum(rng.normal(size=300))
+    y = x + rng.normal(size=300)
+    got = rank_correlation(x, y, n_boot=200, mean_block=30.0)
+    from scipy.stats import spearmanr
+    expect = bootstrap_ci(np.arange(300.0), lambda r: spearmanr(x[r.astype(int)], y[r.astype(int)])[0],
+                          n_boot=200, mean_block=30.0)
+    assert got["ci"] == pytest.approx(list(expect), abs=1e-9)
+    X = rng.normal(size=(200, 6))
+    pr = participation_ratio_ci(X, n_boot=100, mean_block=25.0)
+    assert pr["mean_block"] == 25.0 and pr["ci"] != participation_ratio_ci(X, n_boot=100)["ci"]
+
+
 def test_hrm_diagnose_says_not_applicable_for_the_flat_model(offline_settings, capsys):
     offline_settings()
     rc, out = _run(capsys, [*ARGS, "--model", "flat", "--json"])
@@ -272,6 +305,28 @@ def test_hrm_diagnose_reads_a_csv_and_traces_one_decision(offline_settings, caps
     assert d["time"].startswith("2017-03-15") and 1 <= d["steps"] <= d["max_segments"]
     assert len(d["l_residuals"]) == len(d["l_steps"]) == d["max_segments"] * d["h_cycles"] * d["l_cycles"]
     assert len(d["pca"]["h"]["x"]) == 1 + len(d["h_steps"])  # the initial state, then every H update
+
+
+def test_diagnose_and_explain_pick_the_same_bar_for_a_date(offline_settings):
+    """--at DATE covers the whole day in both verbs: with bars stamped at 21:00 UTC, the bar of that day."""
+    from explain.core import decision_dataset, locate
+    from hrm_core.bars import bar_at_or_before
+    from hrm_core.checkpoint import load_checkpoint
+    from hrm_core.data import load_bars
+    from hrm_core.diagnostics import decision_view
+    from hrm_core.errors import DataError
+    from hrm_core.settings import load_settings
+
+    toml = offline_settings()
+    bars = load_bars("^GSPC", "1d", settings=load_settings(toml)).bars.loc[:"2017-06-30"]
+    bars.index = bars.index + pd.Timedelta(hours=21)  # the close of the US session
+    loaded = load_checkpoint(Path(__file__).resolve().parent.parent / "models" / "hrm-default" / "model.pt")
+    d = decision_view(loaded, bars, symbol="^GSPC", interval="1d", at="2017-03-15")
+    ds = decision_dataset(loaded, bars, symbol="^GSPC", interval="1d")
+    assert d["time"] == ds.times[locate(ds, bars, "2017-03-15")].isoformat() == "2017-03-15T21:00:00+00:00"
+    assert bars.index[bar_at_or_before(bars.index, "2017-03-15 12:00")] == pd.Timestamp("2017-03-14 21:00", tz="UTC")
+    with pytest.raises(DataError, match="after the data"):
+        decision_view(loaded, bars, symbol="^GSPC", interval="1d", at="2030-01-01")
 
 
 def test_hrm_diagnose_without_an_instrument_fails_with_one_line(offline_settings, capsys):

@@ -157,6 +157,61 @@ def test_evaluation_end_to_end_writes_an_honest_report(env):
     assert data["headline"] and "Sharpe" in data["headline"][0]
 
 
+def test_the_dsr_variance_is_that_of_the_trial_sharpes_with_a_stated_fallback(env):
+    from dataclasses import replace
+
+    from hrm_core import metrics as m
+    from hrm_core.evaluate import deflate
+
+    tmp, settings, csv = env
+    ev = run_evaluation(settings=settings, models=load_models(settings), csv_paths=[str(csv)], n_boot=50)
+    inst = ev.instruments[0]
+    learned = inst.runs[:3]  # unregistered period: the trials are every model run evaluated here
+    sharpes = [m.sharpe_per_period(r.net_returns) for r in learned]
+    assert inst.trial_sharpes == pytest.approx(dict(zip([r.name for r in learned], sharpes)))
+    assert inst.dsr_variance["V"] == pytest.approx(np.var(sharpes, ddof=1))
+    assert "variance of the trials' per-period Sharpe ratios" in inst.dsr_variance["method"]
+    for r in learned:
+        assert r.metrics["DSR"] == pytest.approx(m.deflated_sharpe_ratio(r.net_returns, n_trials=3,
+                                                                         trial_sharpes=sharpes))
+    md, js = write_report(ev, tmp / "docs" / "results.md")
+    assert "the variance of the per-period Sharpe ratios of the 3 trial strategies" in md.read_text()
+    dsr = json.loads(js.read_text())["instruments"][0]["dsr_trials"]
+    assert dsr["V"] == pytest.approx(np.var(sharpes, ddof=1)) and set(dsr["V_trials"]) == {r.name for r in learned}
+    from hrm_core.evaluate import _trial_sharpe
+
+    assert _trial_sharpe(np.zeros(50)) == 0.0  # a trial that never held a position earned 0, and still counts
+    # fewer than 2 trial Sharpes: the run's own squared Sharpe standard error, and said so
+    one = replace(inst, trial_sharpes={"hrm-default": sharpes[0]}, dsr_variance={})
+    deflate([one], n_trials=3)
+    assert one.dsr_variance["V"] is None and "fallback" in one.dsr_variance["method"]
+    assert one.runs[0].metrics["DSR"] == pytest.approx(m.deflated_sharpe_ratio(one.runs[0].net_returns, n_trials=3))
+
+
+def test_the_logistic_regression_has_skill_against_the_constant_predictor_in_the_report(env):
+    from hrm_core.evaluate import LOGISTIC
+    from hrm_core.logistic import fit_logistic
+    from hrm_core.report import skill_table
+    from hrm_core.skill import period_skill
+
+    tmp, settings, csv = env
+    models = load_models(settings, ["hrm-default"])
+    ev = run_evaluation(settings=settings, models=models, csv_paths=[str(csv)], n_boot=200)
+    inst = ev.instruments[0]
+    run = inst.run(LOGISTIC)
+    assert run.skill and "unavailable" not in run.skill
+    bars = make_bars()
+    fit = fit_logistic(bars, interval="1d", loaded=models[0])
+    expect = period_skill(models[0], bars, fit.proba(bars), interval="1d", start=inst.period.start,
+                          end=inst.period.end, n_boot=200)
+    assert run.skill["n"] == expect["n"] and run.skill["logloss"] == pytest.approx(expect["logloss"])
+    assert run.skill["logloss_constant"] == pytest.approx(expect["logloss_constant"])
+    assert LOGISTIC in skill_table(inst).index
+    md, _ = write_report(ev, tmp / "docs" / "results.md")
+    section = md.read_text().split("Skill against the constant class-frequency predictor", 1)[1]
+    assert f"| {LOGISTIC} |" in section
+
+
 def test_rules_only_evaluation_when_there_is_no_model(env):
     _, settings, csv = env
     ev = run_evaluation(settings=settings, models=[], csv_paths=[str(csv)], n_boot=50)

@@ -297,6 +297,35 @@ def test_period_view_is_cached_and_measures_the_claims(shipped, gspc, tmp_path, 
     assert not other.cached  # n_steps is part of the key
 
 
+@pytest.mark.parametrize("execution", ["next_open", "close"])
+def test_period_decision_pnl_is_the_backtests_and_sums_to_its_net_pnl(shipped, gspc, offline_settings, execution):
+    from dataclasses import replace
+
+    from hrm_core.backtest import decision_pnl
+    from hrm_core.evaluate import Period, backtest_target
+    from hrm_core.settings import load_settings
+    from hrm_core.signals import generate_signals
+    from explain.period import _decision_pnl
+
+    offline_settings()
+    s = load_settings()
+    s = replace(s, costs=replace(s.costs, execution=execution))
+    sig = generate_signals(shipped, gspc, symbol="^GSPC", interval="1d", cache=None)
+    period = Period("2017-01-01", "2017-03-31", "custom")
+    pnl, _ = _decision_pnl(sig, gspc, symbol="^GSPC", interval="1d", period=period, settings=s)
+    run = backtest_target(sig.position, gspc, name="m", kind="model", symbol="^GSPC", interval="1d", period=period,
+                          settings=s, n_boot=0)
+    assert run.backtest.execution == execution
+    assert pnl.sum() == pytest.approx(run.net_returns.sum(), abs=1e-12)
+    pd.testing.assert_series_equal(pnl, decision_pnl(run.backtest, run.close, run.open_price))
+    fr = run.backtest.frame
+    if execution == "close":
+        assert pnl.iloc[:-1].to_numpy() == pytest.approx((fr["gross_return"].shift(-1) - fr["cost"]).iloc[:-1])
+    else:  # next-open: not the market-on-close split (which pays decision t-1's fill and gap to decision t)
+        assert pnl.iloc[-1] == 0.0
+        assert not np.allclose(pnl.iloc[:-1], (fr["gross_return"].shift(-1) - fr["cost"]).iloc[:-1])
+
+
 @pytest.fixture
 def cli(offline_settings, capsys):
     from hrm_cli import main

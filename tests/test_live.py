@@ -242,6 +242,131 @@ def test_a_loop_iteration_that_fails_is_logged_and_retried(settings, tmp_path):
         assert (ledger.events()["kind"] == "retry").sum() == 2
 
 
+def test_a_locked_ledger_is_reported_and_retried_not_a_crash(settings, tmp_path, monkeypatch):
+    import sqlite3
+
+    import hrm_core.live as live
+
+    db = tmp_path / "live.db"
+    with Ledger(db):
+        pass
+    monkeypatch.setattr(live, "LEDGER_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(live, "LOG_TIMEOUT_S", 0.1)
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    lines = []
+
+    def report(line):
+        lines.append(line)
+        if other.in_transaction:
+            other.execute("ROLLBACK")  # ... and lets go after the first failed step
+
+    decided = run_loop(settings, symbol="^GSPC", interval="1d", every_s=0.01, db=db, max_iterations=2,
+                       report=report)
+    other.close()
+    assert "locked" in lines[0] and "retrying" in lines[0] and "\n" not in lines[0]
+    assert decided == 1 and "1 new bar(s)" in lines[1]
+
+
+def test_ledger_reads_and_writes_raise_ledger_errors_not_sqlite_errors(settings, tmp_path):
+    import sqlite3
+
+    db = tmp_path / "live.db"
+    run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    other = sqlite3.connect(db, isolation_level=None)
+    with Ledger(db, timeout_s=0.05) as ledger:
+        other.execute("BEGIN IMMEDIATE")
+        book = ledger.books()[0]
+        with pytest.raises(LedgerError, match="locked"):
+            with ledger.bar_transaction():
+                pass
+        assert not ledger.conn.in_transaction
+        with pytest.raises(LedgerError, match="locked"):
+            ledger.log("info", "x", "y")
+    other.execute("ROLLBACK")
+    other.close()
+    with Ledger(db, create=False) as ledger:
+        assert ledger.last_bar(book.book_id) is not None and ledger.has_bar(book.book_id, ledger.last_bar(book.book_id))
+
+
+def test_the_read_verbs_write_nothing_and_refuse_a_file_that_is_not_a_ledger(settings, tmp_path, capsys):
+    import sqlite3
+
+    cache = tmp_path / "signals.db"
+    with sqlite3.connect(cache) as c:
+        c.execute("CREATE TABLE signal_rows (run_id INTEGER, t INTEGER)")
+    c.close()
+    for verb in ("reconcile", "health"):
+        assert hrm([verb, "--db", str(cache)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hrm: error:") and "not a paper-trading ledger" in err and err.count("\n") == 1
+    with sqlite3.connect(cache) as c:
+        assert [r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["signal_rows"]
+        assert c.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    c.close()
+
+
+def test_a_corrupt_ledger_is_one_ledger_error_for_every_read(settings, tmp_path, capsys):
+    from hrm_core.monitor import health
+
+    db = tmp_path / "live.db"
+    db.write_bytes(np.random.default_rng(0).bytes(8192))
+    for read in (lambda: Ledger(db, create=False), lambda: reconcile(db, settings), lambda: health(db, settings)):
+        with pytest.raises(LedgerError) as exc:
+            read()
+        assert str(db) in str(exc.value) and "\n" not in str(exc.value)
+    with pytest.raises(LedgerError):
+        Ledger(db)  # the writer refuses it too, in one line
+    for verb in ("reconcile", "health"):
+        assert hrm([verb, "--db", str(db)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("hrm: error: cannot open the ledger") and err.count("\n") == 1
+
+
+def test_after_downtime_live_decides_only_the_newest_bar_and_reconcile_names_the_missed_ones(
+        settings, tmp_path, monkeypatch):
+    import hrm_core.live as live
+
+    db = tmp_path / "live.db"
+    bars = load_bars("^GSPC", "1d", settings=settings).bars
+    day = bars.loc["2018-01-02":"2018-01-31"].index
+    clock = {"now": day[0] + pd.Timedelta(days=1)}  # a fake clock: the first bar has just completed
+    monkeypatch.setattr(live, "utc_now", lambda: clock["now"])
+    import hrm_core.data as data
+
+    real = data.load_bars
+
+    def load_until_now(*args, **kwargs):  # the data a live process would see at that time
+        res = real(*args, **kwargs)
+        return replace(res, bars=res.bars[res.bars.index < clock["now"]])
+    monkeypatch.setattr(data, "load_bars", load_until_now)
+    first = run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    assert first.decided == 1 and first.last == day[0].isoformat()
+    clock["now"] = day[10] + pd.Timedelta(days=1)  # the process was down for ten bars
+    after = run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    assert after.decided == 1 and after.last == day[10].isoformat()
+    assert any("missed (downtime)" in n for n in after.notes)
+    with Ledger(db, create=False) as ledger:
+        book = ledger.books()[0]
+        led = ledger.frame(book.book_id)
+        missed = ledger.missed(book.book_id)
+        events = ledger.events()
+    assert list(led.index) == [day[0], day[10]] and set(led["mode"]) == {"live"}
+    assert list(missed.index) == list(day[1:10]) and missed.str.startswith("missed (downtime)").all()
+    assert (events["kind"] == "missed").sum() == 1
+    # the order decided at the last close before the downtime is filled at the first open seen again
+    assert led["held"].iloc[1] == pytest.approx(led["target"].iloc[0])
+    rec = reconcile(db, settings)
+    reasons = rec.frame["reason"]
+    assert reasons.loc[day[1:10]].str.startswith("missed (downtime)").all()
+    assert rec.summary["execution_parity_max_abs_diff"] <= EXEC_TOL
+    # a second run at the same time changes nothing and records nothing twice
+    again = run_once(settings, symbol="^GSPC", interval="1d", db=db)
+    assert again.decided == 0
+    with Ledger(db, create=False) as ledger:
+        assert len(ledger.missed(book.book_id)) == 9
+
+
 def test_parse_every_reads_seconds_minutes_and_hours():
     assert [parse_every(x) for x in ("60s", "5m", "1h", "2.5")] == [60.0, 300.0, 3600.0, 2.5]
     with pytest.raises(Exception, match="cannot read --every"):

@@ -110,16 +110,17 @@ def test_brake_equity_follows_next_open_fills_too():
 
 
 @pytest.mark.parametrize(
-    "settings, message",
+    "kwargs, message",
     [
-        (RiskSettings(max_abs_position=1.5), "no leverage"),
-        (RiskSettings(drawdown_brake=0.1, drawdown_brake_scale=0.0), "never recover"),
-        (RiskSettings(drawdown_brake=-0.1), "0 = off"),
+        (dict(max_abs_position=1.5), "no leverage"),
+        (dict(drawdown_brake=0.1, drawdown_brake_scale=0.0), "never recover"),
+        (dict(drawdown_brake=-0.1), "0 = off"),
     ],
 )
-def test_invalid_settings_raise_with_a_fix(settings, message):
-    with pytest.raises(ValueError, match=message):
-        apply_risk(series([1, 1]), series([100, 101]), settings, periods_per_year=252, execution="close")
+def test_invalid_settings_raise_with_a_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):  # refused when the settings are made, before any risk layer
+        apply_risk(series([1, 1]), series([100, 101]), RiskSettings(**kwargs), periods_per_year=252,
+                   execution="close")
 
 
 def test_rule_effects_table_has_one_row_per_rule_and_raw_matches_a_plain_backtest():

@@ -25,10 +25,31 @@ def _entry(**kw):
 def test_an_entry_counts_each_configuration_on_each_instrument(tmp_path):
     path = tmp_path / "trials.json"
     path.write_text(json.dumps({"trials": [_entry(), _entry(strategy="seeds", configurations=5),
-                                           _entry(strategy="other period", start="2019-01-01")]}))
+                                           _entry(strategy="other period", start="2019-01-01", end="2019-12-31")]}))
     count = trials_for(path, interval="1d", start="2020-01-01", end="2020-12-31")
     assert count.n == 2 + 10 and [e.strategy for e in count.entries] == ["m", "seeds"]
     assert trials_for(path, interval="1h", start="2020-01-01", end="2020-12-31").n == 0
+
+
+def test_a_sub_period_or_an_overlapping_period_keeps_the_registered_n(tmp_path, offline_settings):
+    path = tmp_path / "trials.json"
+    path.write_text(json.dumps({"trials": [_entry(), _entry(strategy="seeds", configurations=5, instruments=["A"]),
+                                           _entry(strategy="before", start="2018-01-01", end="2019-12-31")]}))
+    full = trials_for(path, interval="1d", start="2020-01-01", end="2020-12-31")
+    first_bar = trials_for(path, interval="1d", start="2020-01-02", end="2020-12-31")  # the first actual bar
+    inside = trials_for(path, interval="1d", start="2020-03-01", end="2020-06-30")
+    assert full.n == first_bar.n == inside.n == 2 + 5
+    assert first_bar.instruments == ("A", "B")
+    straddling = trials_for(path, interval="1d", start="2019-06-01", end="2020-02-01")
+    assert straddling.n == 2 + 5 + 2
+    assert trials_for(path, interval="1d", start="2021-01-01", end=None).n == 0
+    assert trials_for(path, interval="1d", start=None, end=None).n == 2 + 5 + 2
+    # the committed registry: the first actual bar of the test period keeps N through trial_count
+    offline_settings()
+    s = load_settings()
+    registered = trials_for(registry_path(s), interval="1d", start=TEST_PERIOD[0], end=TEST_PERIOD[1]).n
+    n, source = trial_count(s, Period("2016-01-04", "2018-12-31", "custom"), "1d", evaluated=2)
+    assert registered > 2 and n == registered and "trial registry" in source
 
 
 def test_a_bad_registry_names_the_entry_and_the_fix(tmp_path):
@@ -62,12 +83,24 @@ def test_page_cli_and_report_give_the_same_dsr_for_the_same_period(offline_setti
     from ui.loaders import _performance  # the Performance page's loader (cached function, called directly)
 
     primary = load_models(s, ["hrm-default"])[0]
-    cli = backtest_instrument(settings=s, symbol="^GSPC", interval="1d", n_boot=50).run("hrm-default").metrics
+    cli_inst = backtest_instrument(settings=s, symbol="^GSPC", interval="1d", n_boot=50)
+    cli = cli_inst.run("hrm-default").metrics
     report_ev = run_evaluation(settings=s, models=load_models(s), symbols=["^GSPC", "^IXIC"], n_boot=50)
-    report = report_ev.instruments[0].run("hrm-default").metrics
-    page = _performance.__wrapped__("^GSPC", "1d", str(primary.path), 0.0, None, None, False, s).run(
-        "hrm-default").metrics
+    report_inst = report_ev.instruments[0]
+    report = report_inst.run("hrm-default").metrics
+    page_inst = _performance.__wrapped__("^GSPC", "1d", str(primary.path), 0.0, None, None, False, s)
+    page = page_inst.run("hrm-default").metrics
     registered = trials_for(registry_path(s), interval="1d", start=TEST_PERIOD[0], end=TEST_PERIOD[1]).n
     assert report_ev.n_trials == registered
     assert cli["Trials (N)"] == report["Trials (N)"] == page["Trials (N)"] == registered
-    assert math.isfinite(cli["DSR"]) and cli["DSR"] == report["DSR"] == page["DSR"]
+    assert math.isfinite(cli["DSR"]) and cli["DSR"] == pytest.approx(report["DSR"], abs=1e-12)
+    assert page["DSR"] == pytest.approx(report["DSR"], abs=1e-12)
+    # the same trial strategies ran everywhere (the page hides its ablations, the CLI shows one model)
+    shipped = {p.name for p in (ROOT / "models").iterdir() if (p / "model.pt").exists()}
+    assert set(report_inst.trial_sharpes) == shipped | {"logistic regression"}
+    assert cli_inst.trial_sharpes == pytest.approx(report_inst.trial_sharpes, nan_ok=True)
+    assert page_inst.trial_sharpes == pytest.approx(report_inst.trial_sharpes, nan_ok=True)
+    assert cli_inst.dsr_variance["trials"] == page_inst.dsr_variance["trials"] == report_inst.dsr_variance["trials"]
+    assert cli_inst.dsr_variance["V"] == pytest.approx(report_inst.dsr_variance["V"])
+    assert report_inst.dsr_variance["V"] > 0
+    assert [r.name for r in page_inst.runs if r.kind != "rule baseline"] == ["hrm-default", "logistic regression"]
