@@ -16,6 +16,7 @@ from hrm_core.settings import load_settings
 from hrm_verbs import diagnose, explain, live
 from hrm_verbs.common import add_data_args as _add_data_args
 from hrm_verbs.common import emit as _emit
+from hrm_verbs.common import n_boot_arg as _n_boot_arg
 
 
 def _warn(message: str) -> None:
@@ -191,7 +192,7 @@ def _add_evaluation_verbs(sub) -> None:
     p.add_argument("--costs-bps", type=float, default=None,
                    help="total cost per unit of turnover (default: settings commission + slippage)")
     _add_execution_arg(p)
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replications for the CIs")
+    p.add_argument("--n-boot", type=_n_boot_arg(), default=2000, help="bootstrap replications for the CIs")
     _add_data_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_backtest)
@@ -208,7 +209,7 @@ def _add_evaluation_verbs(sub) -> None:
     p.add_argument("--extra-trials", type=int, default=0,
                    help="configurations tried but not yet in the trial registry (docs/trials.json), for the DSR")
     _add_execution_arg(p)
-    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--n-boot", type=_n_boot_arg(), default=2000)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
@@ -349,7 +350,7 @@ def _add_training_verbs(sub) -> None:
     g.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
     p.add_argument("--no-skill", action="store_true",
                    help="skip the validation log-loss / accuracy against the constant predictor")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap replications for the skill intervals")
+    p.add_argument("--n-boot", type=_n_boot_arg(), default=2000, help="bootstrap replications for the skill intervals")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_model_info)
 

@@ -1,11 +1,11 @@
-"""The dashboard runs: app.py and every page execute in a real Streamlit AppTest without an exception."""
+"""The dashboard runs through its one entry point: app.py draws the navigation and the shared sidebar on every page."""
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "pages").glob("*.py"))
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "views").glob("*.py"))
 
 
 @pytest.fixture
@@ -22,9 +22,43 @@ def test_app_starts_on_signals_with_offline_badge(app):
     assert any("offline sample" in m.value for m in app.markdown), "the data-source badge is missing"
 
 
+def test_no_pages_folder_beside_app_py():
+    """A pages/ folder would make Streamlit run a deep-linked page without app.py (legacy pages-folder mode)."""
+    assert not (ROOT / "pages").exists()
+    assert len(PAGES) == 7
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_every_page_runs_without_exception(app, page):
+def test_every_page_runs_through_app_py_with_the_shared_sidebar(app, page):
     app.switch_page(page)
     app.run()
     assert not app.exception, app.exception
     assert not app.error, [e.value for e in app.error]
+    assert [h.value for h in app.sidebar.header] == ["Instruments"]
+    assert app.sidebar.selectbox(key="sidebar.interval").value == "1d"
+    assert app.sidebar.multiselect(key="sidebar.symbols").value == ["^GSPC"]
+    assert len(app.expander) >= 1 and any(e.label == "How to read this page" for e in app.expander)
+
+
+def test_a_sidebar_choice_made_on_one_page_holds_on_the_next(app):
+    app.switch_page("views/performance.py")
+    app.run()
+    app.sidebar.selectbox(key="sidebar.interval").select("1wk").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any("^GSPC 1wk" in c.value for c in app.caption), [c.value for c in app.caption]
+    app.switch_page("views/signals.py")
+    app.run()
+    assert app.sidebar.selectbox(key="sidebar.interval").value == "1wk"
+    assert any("1,044 1wk bars" in c.value for c in app.caption)
+    assert app.query_params["interval"] == "1wk"
+
+
+def test_a_shared_link_sets_the_sidebar(offline_settings):
+    offline_settings()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["symbol"] = "^IXIC"
+    at.query_params["interval"] = "1wk"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key="sidebar.symbols").value == ["^IXIC"]
+    assert at.sidebar.selectbox(key="sidebar.interval").value == "1wk"

@@ -22,8 +22,9 @@ def _open(offline_settings, at_param: str | None = None) -> AppTest:
     at.run()
     if at_param:
         at.query_params["at"] = at_param
-    at.switch_page("pages/diagnostics.py")
+    at.switch_page("views/diagnostics.py")
     at.run()
+    assert at.sidebar.selectbox(key="sidebar.model").value.endswith("model.pt")  # the page ran through app.py
     return at
 
 
@@ -67,7 +68,7 @@ def test_the_flat_model_is_not_applicable_and_the_hrm_checkpoints_are_still_comp
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     at.run()
-    at.switch_page("pages/diagnostics.py")
+    at.switch_page("views/diagnostics.py")
     at.run()
     assert not at.exception and not at.error
     assert any("not applicable" in i.value for i in at.info)

@@ -21,8 +21,9 @@ def _open(offline_settings, **params: str) -> AppTest:
     for k, v in params.items():
         at.query_params[k] = v
     at.run()
-    at.switch_page("pages/explain.py")
+    at.switch_page("views/explain.py")
     at.run()
+    assert at.sidebar.selectbox(key="sidebar.model").value.endswith("model.pt")  # the page ran through app.py
     return at
 
 

@@ -24,6 +24,7 @@ def _app(page: str) -> AppTest:
     at.switch_page(page)
     at.run()
     assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="sidebar.interval").value == "1d"  # the page ran through app.py
     return at
 
 
@@ -37,7 +38,7 @@ def replayed(offline_settings):
 
 
 def test_live_page_shows_equity_reconciliation_and_last_decisions(replayed):
-    at = _app("pages/live.py")
+    at = _app("views/live.py")
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "Live"
     assert {m.label for m in at.metric} >= {"Signal agreement", "Bars (ledger / data)", "Equity live"}
@@ -49,7 +50,7 @@ def test_live_page_shows_equity_reconciliation_and_last_decisions(replayed):
 
 
 def test_health_page_shows_status_latency_drift_and_alert_history(replayed):
-    at = _app("pages/health.py")
+    at = _app("views/health.py")
     assert not at.error or all(e.value.startswith("**RED**") for e in at.error), [e.value for e in at.error]
     status = [*at.success, *at.warning, *at.error]
     assert status and any(x in status[0].value for x in ("GREEN", "AMBER", "RED"))
@@ -59,7 +60,7 @@ def test_health_page_shows_status_latency_drift_and_alert_history(replayed):
     assert len(at.get("plotly_chart")) == 3  # latency, PSI per feature, outputs over time
 
 
-@pytest.mark.parametrize("page", ["pages/live.py", "pages/health.py"])
+@pytest.mark.parametrize("page", ["views/live.py", "views/health.py"])
 def test_an_empty_ledger_offers_the_documented_replay(offline_settings, page):
     offline_settings(models_dir=MODELS)
     at = _app(page)
@@ -80,7 +81,7 @@ def test_the_replay_button_fills_the_ledger_and_the_page_shows_it(offline_settin
         return real(settings, **{**kw, "end": "2018-02-28"})
 
     monkeypatch.setattr(live, "replay", shorter)
-    at = _app("pages/live.py")
+    at = _app("views/live.py")
     at.button(key="live.demo").click().run()
     assert not at.exception, at.exception
     assert calls and calls[0]["start"] == "2018-01-01" and calls[0]["symbol"] == "^GSPC"

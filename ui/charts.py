@@ -1,6 +1,7 @@
 """Plotly figure builders for the pages (presentation only)."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -18,55 +19,146 @@ def _frame(fig: go.Figure, title: str, height: int) -> go.Figure:
     return fig
 
 
-def candlestick(bars: pd.DataFrame, title: str) -> go.Figure:
-    """Candlesticks of OHLC bars, with a range slider-free layout sized for the dashboard."""
-    fig = go.Figure(go.Candlestick(x=bars.index, open=bars["open"], high=bars["high"],
-                                   low=bars["low"], close=bars["close"], name="price"))
+def candlestick(bars: pd.DataFrame, title: str, *, max_candles: int | None = None) -> go.Figure:
+    """Candlesticks of OHLC bars (merged into at most `max_candles`, default MAX_CANDLES), sized for the dashboard."""
+    candles = resample_ohlc(bars, _bucket(len(bars), max_candles or MAX_CANDLES))
+    fig = go.Figure(_candles(candles))
     fig.update_layout(xaxis_rangeslider_visible=False, yaxis_title="price")
     return _frame(fig, title, 520)
 
 
 # --- signals and performance (presentation of hrm_core.signals / hrm_core.evaluate results) ------
 
-MARKERS = {  # action the model switched to -> marker
-    "long": dict(symbol="triangle-up", color="#2ca02c", name="buy (to long)"),
-    "short": dict(symbol="triangle-down", color="#d62728", name="sell (to short)"),
-    "flat": dict(symbol="x", color="#7f7f7f", name="to flat"),
+MARKERS = {  # action the model switched to -> marker (names: clicked_decision and the browser tests find them)
+    "long": dict(symbol="triangle-up", color="#2ca02c", name="buy (to long)", size=11),
+    "short": dict(symbol="triangle-down", color="#d62728", name="sell (to short)", size=11),
+    "flat": dict(symbol="circle-open", color="#555555", name="to flat", size=8),
 }
+# Figure payload: at most this many candles per chart, older bars merged k at a time (k = ceil(bars / MAX)).
+# 20 years of daily bars shown whole -> 5031 bars -> 719 candles of 7 days; the JSON stays under BUDGET.
+MAX_CANDLES = 800
+SIGNAL_CHART_BUDGET_BYTES = 400_000  # the whole Plotly JSON of signal_chart for 20 years of daily bars
+SIZE_STEP = 0.1  # a change of the held position by at least this much (same direction) is marked too
+RANGES = ("3 months", "1 year", "test period", "5 years", "all")
+_OFFSETS = {"3 months": pd.DateOffset(months=3), "1 year": pd.DateOffset(years=1),
+            "5 years": pd.DateOffset(years=5)}
+
+
+def window_start(index: pd.DatetimeIndex, choice: str, periods: dict | None = None) -> pd.Timestamp:
+    """First bar of the chart's range: the last 3 months / year / 5 years, the model's test period, or all."""
+    if choice == "test period" and periods and "test" in periods:
+        start = pd.Timestamp(periods["test"][0], tz="UTC")
+    elif choice in _OFFSETS:
+        start = index[-1] - _OFFSETS[choice]
+    else:
+        return index[0]
+    return min(max(start, index[0]), index[-1])
+
+
+def position_changes(table: pd.DataFrame, changes: pd.DataFrame, *, size_step: float = SIZE_STEP) -> pd.DataFrame:
+    """Bars to mark: the action changes (entries, exits, flips) plus same-direction size changes >= size_step."""
+    ok = table["status"] == "ok" if "status" in table else pd.Series(True, index=table.index)
+    pos = table["position"].where(ok)
+    resized = (pos.diff().abs() >= size_step) & ~table.index.isin(changes.index) & ok
+    extra = table.loc[resized, ["action", "position", "confidence"]]
+    return pd.concat([changes, extra]).sort_index() if len(extra) else changes
+
+
+def _bucket(n: int, max_points: int) -> int:
+    return max(1, -(-n // max_points))
+
+
+def resample_ohlc(bars: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Merge every k consecutive bars into one (first open, max high, min low, last close, summed volume),
+    stamped with the first bar's time. k = 1 returns the bars unchanged."""
+    if k <= 1:
+        return bars
+    group = np.arange(len(bars)) // k
+    agg = {"open": "first", "high": "max", "low": "min", "close": "last"}
+    if "volume" in bars:
+        agg["volume"] = "sum"
+    out = bars.groupby(group).agg(agg)
+    out.index = bars.index[::k]
+    return out
+
+
+def _candles(candles: pd.DataFrame) -> go.Candlestick:
+    return go.Candlestick(x=candles.index, open=candles["open"].to_numpy(), high=candles["high"].to_numpy(),
+                          low=candles["low"].to_numpy(), close=candles["close"].to_numpy(), name="price",
+                          hoverinfo="x+y")
+
+
+def _hover(marks: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """customdata and hovertemplate of decision markers: time, action, size, probabilities, segments."""
+    info = table.reindex(marks.index)
+    cols = {"previous": marks.get("previous", pd.Series("", index=marks.index)).fillna(""),
+            "position": marks["position"] if "position" in marks else info.get("position"),
+            **{c: info[c] for c in ("p_short", "p_flat", "p_long", "steps") if c in info}}
+    data = pd.DataFrame({k: v for k, v in cols.items() if v is not None}, index=marks.index)
+    lines = ["%{x|%Y-%m-%d %H:%M}", "<b>%{meta}</b> (was %{customdata[0]})", "position %{customdata[1]:+.2f}"]
+    if {"p_short", "p_flat", "p_long"} <= set(data):
+        lines.append("p short / flat / long: %{customdata[2]:.2f} / %{customdata[3]:.2f} / %{customdata[4]:.2f}")
+    if "steps" in data:
+        lines.append(f"reasoning segments: %{{customdata[{len(data.columns) - 1}]}}")
+    return data.to_numpy(dtype=object), "<br>".join(lines) + "<extra>click: explain</extra>"
 
 
 def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame, title: str,
-                 periods: dict | None = None) -> go.Figure:
-    """Candlesticks with decision markers; below, the target position and the confidence (max probability).
+                 periods: dict | None = None, *, volume: bool = False, max_candles: int = MAX_CANDLES) -> go.Figure:
+    """Candlesticks with a marker where the held position changes; below, the position and the confidence.
 
-    `periods` (a checkpoint's {"train": [start, end], ...}) shades where the model was trained and validated.
+    `bars` is the range to show: more than `max_candles` bars are merged (resample_ohlc) so the payload stays
+    under SIGNAL_CHART_BUDGET_BYTES; markers stay at their exact bars. `periods` (a checkpoint's
+    {"train": [start, end], ...}) shades where the model was trained and validated.
     """
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.04)
-    fig.add_trace(go.Candlestick(x=bars.index, open=bars["open"], high=bars["high"], low=bars["low"],
-                                 close=bars["close"], name="price"), row=1, col=1)
-    close = bars["close"].reindex(changes.index)
+    k = _bucket(len(bars), max_candles)
+    candles = resample_ohlc(bars, k)
+    rows = 4 if volume and "volume" in bars else 3
+    heights = [0.58, 0.16, 0.16, 0.10][:rows]
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, row_heights=heights, vertical_spacing=0.03)
+    fig.add_trace(_candles(candles), row=1, col=1)
+    changes = changes.loc[bars.index[0]:bars.index[-1]]
     for action, style in MARKERS.items():
-        at = changes.index[changes["action"] == action]
-        if len(at):
-            y = close.loc[at] * (0.98 if action == "long" else 1.02 if action == "short" else 1.0)
-            fig.add_trace(go.Scatter(x=at, y=y, mode="markers", name=style["name"],
-                                     marker=dict(symbol=style["symbol"], color=style["color"], size=10)), row=1, col=1)
-    fig.add_trace(go.Scatter(x=table.index, y=table["position"], name="position", line=dict(shape="hv", width=1),
-                             fill="tozeroy"), row=2, col=1)
-    fig.add_trace(go.Scatter(x=table.index, y=table["confidence"], name="confidence", line=dict(width=1, dash="dot")),
+        marks = changes[changes["action"] == action]
+        if len(marks):
+            at = marks.index
+            y = (bars["low"].reindex(at) * 0.99 if action == "long" else
+                 bars["high"].reindex(at) * 1.01 if action == "short" else bars["close"].reindex(at))
+            custom, template = _hover(marks, table)
+            fig.add_trace(go.Scatter(x=at, y=y.to_numpy(), mode="markers", name=style["name"], meta=action,
+                                     customdata=custom, hovertemplate=template,
+                                     marker=dict(symbol=style["symbol"], color=style["color"], size=style["size"],
+                                                 line=dict(width=1.5, color=style["color"]))), row=1, col=1)
+    tab = table.reindex(bars.index)
+    group = np.arange(len(tab)) // k
+    held = tab["position"].groupby(group).last().to_numpy()  # what is held at the end of each candle
+    conf = tab["confidence"].groupby(group).mean().to_numpy()
+    fig.add_trace(go.Scatter(x=candles.index, y=held, name="position", line=dict(shape="hv", width=1,
+                                                                                 color="#1f77b4"),
+                             fill="tozeroy", hovertemplate="%{x|%Y-%m-%d}: position %{y:+.2f}<extra></extra>"),
                   row=2, col=1)
+    fig.add_trace(go.Scatter(x=candles.index, y=conf, name="confidence", line=dict(width=1, color="#9467bd"),
+                             hovertemplate="%{x|%Y-%m-%d}: confidence %{y:.2f}<extra></extra>"), row=3, col=1)
+    if rows == 4:
+        fig.add_trace(go.Bar(x=candles.index, y=candles["volume"].to_numpy(), name="volume",
+                             marker_color="rgba(128,128,128,0.5)"), row=4, col=1)
+        fig.update_yaxes(title_text="volume", row=4, col=1)
     for name, (colour, label) in PERIOD_STYLE.items():
         if periods and name in periods:
             start, end = (pd.Timestamp(t, tz="UTC") for t in periods[name])
             if start <= bars.index[-1] and end >= bars.index[0]:
                 fig.add_vrect(x0=max(start, bars.index[0]), x1=min(end, bars.index[-1]), fillcolor=colour,
                               line_width=0, layer="below", annotation_text=label,
-                              annotation_position="top left", row="all", col=1)
-    _frame(fig, title, 660).update_layout(xaxis_rangeslider_visible=False)
+                              annotation_position="top left", row=1, col=1)
+    merged = f" (each candle = {k} bars)" if k > 1 else ""
+    _frame(fig, title + merged, 700 + 90 * (rows == 4)).update_layout(xaxis_rangeslider_visible=False,
+                                                                       hovermode="closest")
     fig.update_yaxes(title_text="price", row=1, col=1)
-    fig.update_yaxes(title_text="position / confidence", range=[-1.05, 1.05], row=2, col=1)
+    fig.update_yaxes(title_text="position", range=[-1.05, 1.05], zeroline=True, row=2, col=1)
+    fig.update_yaxes(title_text="confidence", range=[0, 1], row=3, col=1)
+    fig.update_xaxes(title_text="bar time (UTC)", row=rows, col=1)
     return fig
 
 

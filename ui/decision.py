@@ -47,4 +47,4 @@ def url_time(at: pd.Timestamp) -> str:
 
 def open_in_explain(at: pd.Timestamp) -> None:
     """Go to the Explain page for the decision at `at`, keeping the sidebar's symbol, interval and model in the URL."""
-    st.switch_page("pages/explain.py", query_params={**st.query_params.to_dict(), PARAM: url_time(at)})
+    st.switch_page("views/explain.py", query_params={**st.query_params.to_dict(), PARAM: url_time(at)})

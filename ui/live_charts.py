@@ -20,8 +20,8 @@ def live_vs_backtest(frame: pd.DataFrame, title: str, window: int) -> go.Figure:
     fig.add_trace(go.Bar(x=frame.index, y=gap_bp, name="gap [bp of equity]", opacity=0.5), row=2, col=1)
     fig.add_trace(go.Scatter(x=frame.index, y=gap_bp.rolling(window, min_periods=1).mean(),
                              name=f"rolling gap, {window} bars"), row=2, col=1)
-    fig.update_yaxes(title_text="equity", row=1, col=1)
-    fig.update_yaxes(title_text="bp", row=2, col=1)
+    fig.update_yaxes(title_text="equity (start = 1)", row=1, col=1)
+    fig.update_yaxes(title_text="gap [bp]", row=2, col=1)
     return _frame(fig, title, 520)
 
 

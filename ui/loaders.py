@@ -6,6 +6,7 @@ import streamlit as st
 from hrm_core.data import LoadResult, load_bars
 from hrm_core.settings import Settings
 from ui.state import settings
+from ui.uploads import upload_path
 
 # Every cached function takes the settings in force as an argument, so editing hrm.toml
 # (or HRM_SETTINGS) gives new cache entries instead of silently reusing old ones.
@@ -13,12 +14,13 @@ from ui.state import settings
 
 def bars(symbol: str, interval: str, start=None, end=None) -> LoadResult:
     """Bars and their source; cached for 10 minutes so a live source is re-polled."""
-    return _bars(symbol, interval, start, end, settings())
+    return _bars(symbol, interval, start, end, settings(), upload_path(symbol))
 
 
 @st.cache_data(ttl=600, show_spinner="Loading market data...")
-def _bars(symbol: str, interval: str, start, end, s: Settings) -> LoadResult:
-    return load_bars(symbol, interval, start, end, settings=s)
+def _bars(symbol: str, interval: str, start, end, s: Settings, file: str | None = None) -> LoadResult:
+    """`file`: the stored upload behind an instrument of the user's own (ui.uploads), None for a ticker."""
+    return load_bars(symbol, interval, start, end, settings=s, path=file)
 
 
 # --- models, signals and backtests (hrm_core.signals / hrm_core.evaluate) -----------------------
@@ -43,35 +45,35 @@ def model(path: str):
 
 def signals(symbol: str, interval: str, model_path: str):
     """The model's SignalResult over the full history of (symbol, interval)."""
-    return _signals(symbol, interval, model_path, _mtime(model_path), settings())
+    return _signals(symbol, interval, model_path, _mtime(model_path), settings(), upload_path(symbol))
 
 
 def performance(symbol: str, interval: str, model_path: str | None, start=None, end=None, ablations: bool = False):
     """InstrumentEvaluation for the Performance page: model (if any), ablations (optional), rule baselines."""
     mtime = _mtime(model_path) if model_path else 0.0
-    return _performance(symbol, interval, model_path, mtime, start, end, ablations, settings())
+    return _performance(symbol, interval, model_path, mtime, start, end, ablations, settings(), upload_path(symbol))
 
 
 @st.cache_data(show_spinner="Computing signals...", max_entries=32)
-def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Settings):
+def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Settings, file: str | None = None):
     """The model's SignalResult over the full history (also cached in SQLite across restarts)."""
     from hrm_core.signals import generate_signals, signals_db_path
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return generate_signals(model(model_path), res.bars, symbol=res.symbol, interval=interval,
                             cache=signals_db_path(s))
 
 
 @st.cache_data(show_spinner="Backtesting the model and the baselines...", max_entries=16)
 def _performance(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
-                 s: Settings):
+                 s: Settings, file: str | None = None):
     from hrm_core.baselines import MODEL_BASELINES
     from hrm_core.checkpoint import list_checkpoints
     from hrm_core.evaluate import evaluate_instrument, evaluation_period
     from hrm_core.signals import signals_db_path
 
-    res = _bars(symbol, interval, None, None, s)
-    models, hidden = [], 0
+    res = _bars(symbol, interval, None, None, s, file)
+    models, hidden = [], []
     if model_path:
         models.append((model(model_path), "model"))
         for card in list_checkpoints(s.data.path("models_dir")):
@@ -79,17 +81,17 @@ def _performance(symbol: str, interval: str, model_path: str | None, mtime: floa
                 if ablations:
                     models.append((model(card.path), "model baseline"))
                 else:
-                    hidden += 1  # still trials: the DSR must not change with what is displayed
+                    hidden.append(model(card.path))  # still run as trials (DSR's N and V), only not displayed
     period = evaluation_period(models[0][0] if models else None, start, end)
     return evaluate_instrument(res.bars, symbol=res.symbol, interval=interval, settings=s, models=models,
-                               period=period, source=res.badge(), cache=signals_db_path(s), extra_trials=hidden)
+                               period=period, source=res.badge(), cache=signals_db_path(s), trial_models=hidden)
 
 
 # --- reasoning diagnostics (hrm_core.diagnostics) -------------------------------------------------
 
 def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=None) -> dict:
     """Period diagnostics of one checkpoint (also kept in SQLite, results.db, across restarts)."""
-    return _diagnostics(symbol, interval, model_path, _mtime(model_path), start, end, settings())
+    return _diagnostics(symbol, interval, model_path, _mtime(model_path), start, end, settings(), upload_path(symbol))
 
 
 def diagnostics_compare(symbol: str, interval: str, start=None, end=None) -> list[dict]:
@@ -98,39 +100,42 @@ def diagnostics_compare(symbol: str, interval: str, start=None, end=None) -> lis
 
     s = settings()
     paths = tuple((c.path, _mtime(c.path)) for c in list_checkpoints(s.data.path("models_dir")))
-    return _diagnostics_compare(symbol, interval, paths, start, end, s)
+    return _diagnostics_compare(symbol, interval, paths, start, end, s, upload_path(symbol))
 
 
 def decision_trace(symbol: str, interval: str, model_path: str, at) -> dict:
     """One decision's residuals, halting and PCA trajectories."""
-    return _decision_trace(symbol, interval, model_path, _mtime(model_path), at, settings())
+    return _decision_trace(symbol, interval, model_path, _mtime(model_path), at, settings(), upload_path(symbol))
 
 
 @st.cache_data(show_spinner="Tracing the reasoning over the period...", max_entries=32)
-def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings) -> dict:
+def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings,
+                 file: str | None = None) -> dict:
     from hrm_core.diagnostics import diagnose_period, results_db_path
     from hrm_core.store import ResultStore
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return diagnose_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s,
                            start=start, end=end, store=ResultStore(results_db_path(s)))
 
 
 @st.cache_data(show_spinner="Diagnosing every checkpoint...", max_entries=16)
-def _diagnostics_compare(symbol: str, interval: str, paths: tuple, start, end, s: Settings) -> list[dict]:
+def _diagnostics_compare(symbol: str, interval: str, paths: tuple, start, end, s: Settings,
+                         file: str | None = None) -> list[dict]:
     from hrm_core.diagnostics import compare_models, results_db_path
     from hrm_core.store import ResultStore
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return compare_models([model(p) for p, _ in paths], res.bars, symbol=res.symbol, interval=interval, settings=s,
                           start=start, end=end, store=ResultStore(results_db_path(s)))
 
 
 @st.cache_data(show_spinner="Tracing the decision...", max_entries=64)
-def _decision_trace(symbol: str, interval: str, model_path: str, mtime: float, at, s: Settings) -> dict:
+def _decision_trace(symbol: str, interval: str, model_path: str, mtime: float, at, s: Settings,
+                    file: str | None = None) -> dict:
     from hrm_core.diagnostics import decision_view
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return decision_view(model(model_path), res.bars, symbol=res.symbol, interval=interval, at=at)
 
 
@@ -141,12 +146,12 @@ def explanation(symbol: str, interval: str, model_path: str, at, target: str, ba
     import pandas as pd
 
     return _explanation(symbol, interval, model_path, _mtime(model_path), pd.Timestamp(at).isoformat(), target,
-                        baseline, settings())
+                        baseline, settings(), upload_path(symbol))
 
 
 def explanation_period(symbol: str, interval: str, model_path: str):
     """H vs L over the model's test period (explain.explain_period; also kept in SQLite across restarts)."""
-    return _explanation_period(symbol, interval, model_path, _mtime(model_path), settings())
+    return _explanation_period(symbol, interval, model_path, _mtime(model_path), settings(), upload_path(symbol))
 
 
 def explanation_report(symbol: str, interval: str, model_path: str, at, target: str, baseline: str) -> bytes:
@@ -154,34 +159,35 @@ def explanation_report(symbol: str, interval: str, model_path: str, at, target: 
     import pandas as pd
 
     return _explanation_report(symbol, interval, model_path, _mtime(model_path), pd.Timestamp(at).isoformat(), target,
-                               baseline, settings())
+                               baseline, settings(), upload_path(symbol))
 
 
 @st.cache_data(show_spinner="Explaining the decision (Captum integrated gradients)...", max_entries=64)
 def _explanation(symbol: str, interval: str, model_path: str, mtime: float, at: str, target: str, baseline: str,
-                 s: Settings):
+                 s: Settings, file: str | None = None):
     from explain import explain_decision
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return explain_decision(model(model_path), res.bars, at, symbol=res.symbol, interval=interval, target=target,
                             baseline=baseline)
 
 
 @st.cache_data(show_spinner="Explaining every decision of the test period (once; then cached)...", max_entries=8)
-def _explanation_period(symbol: str, interval: str, model_path: str, mtime: float, s: Settings):
+def _explanation_period(symbol: str, interval: str, model_path: str, mtime: float, s: Settings,
+                        file: str | None = None):
     from explain.period import explain_period
 
-    res = _bars(symbol, interval, None, None, s)
+    res = _bars(symbol, interval, None, None, s, file)
     return explain_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _explanation_report(symbol: str, interval: str, model_path: str, mtime: float, at: str, target: str,
-                        baseline: str, s: Settings) -> bytes:
+                        baseline: str, s: Settings, file: str | None = None) -> bytes:
     from explain.report import render_html
 
-    ex = _explanation(symbol, interval, model_path, mtime, at, target, baseline, s)
-    badge = _bars(symbol, interval, None, None, s).badge()
+    ex = _explanation(symbol, interval, model_path, mtime, at, target, baseline, s, file)
+    badge = _bars(symbol, interval, None, None, s, file).badge()
     return render_html(ex, model(model_path), data_badge=badge).encode("utf-8")
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from hrm_core.checkpoint import list_checkpoints
 from hrm_core.data import INTERVALS
 from hrm_core.settings import Settings, load_settings
+from ui.uploads import draw_uploader
 
 KEY = "sidebar."  # session-state namespace of the shared sidebar
 
@@ -58,6 +59,7 @@ def draw_sidebar() -> Selection:
                              help="The first one is charted. Add any Yahoo ticker below.")
     sb.text_input("Add ticker", key=KEY + "new", placeholder="e.g. AAPL, EURUSD=X", on_change=_add_ticker,
                   help="Press Enter: the ticker is added and charted (downloaded when online, else a clear message).")
+    draw_uploader(sb, s.data.path("cache_db").parent / "uploads")
     st.session_state.setdefault(KEY + "interval", s.data.default_interval)
     interval = sb.selectbox("Timeframe", INTERVALS, key=KEY + "interval")
     start = sb.date_input("From", value=None, key=KEY + "start", min_value=dt.date(1990, 1, 1))
@@ -75,10 +77,13 @@ def _model_picker(sb, cards) -> str | None:
     if not cards:
         sb.caption("No trained model found in models/.")
         return None
-    labels = {c.path: f"{c.name} ({c.summary})" for c in cards}
-    if st.session_state.get(KEY + "model") not in labels:  # first run, or the models folder changed
+    names = {c.path: c.name for c in cards}  # short labels: the sidebar is narrow; the summary goes below
+    if st.session_state.get(KEY + "model") not in names:  # first run, or the models folder changed
         st.session_state[KEY + "model"] = cards[0].path
-    return sb.selectbox("Model", list(labels), format_func=labels.get, key=KEY + "model")
+    chosen = sb.selectbox("Model", list(names), format_func=names.get, key=KEY + "model",
+                          help="Checkpoints in models/; train more on the Train page.")
+    sb.caption(next(c.summary for c in cards if c.path == chosen))
+    return chosen
 
 
 # A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ a page's own ?at=...).
@@ -117,8 +122,7 @@ def _write_url(sel: Selection, cards) -> None:
 def selection() -> Selection:
     """What the sidebar selected in this run (app.py draws it before the page runs).
 
-    A deep link (/explain?at=...) that is a fresh server's first request makes Streamlit run the page
-    without app.py (its pages/ folder fallback, until st.navigation has run once): draw the sidebar here."""
+    A page script run on its own (not through app.py) draws the sidebar itself rather than failing."""
     if KEY + "selection" not in st.session_state:
         return draw_sidebar()
     return st.session_state[KEY + "selection"]

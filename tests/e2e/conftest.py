@@ -1,23 +1,18 @@
-"""A real dashboard served by `streamlit run` and a real headless Chromium (Debian's, via Playwright)."""
+"""A real dashboard served by `streamlit run` and a real headless Chromium (Debian's, via Playwright).
+
+Screenshots of every page go to $HRM_SCREENSHOTS (else a temporary folder); the suite prints where.
+"""
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("HRM_CHROMIUM", "/usr/bin/chromium")
+from benchmarks.ui import CHROMIUM, ROOT, launch_browser, offline_settings, serve
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Texts our pages show only when something went wrong (ui.guard.guard) or a traceback leaked.
+ERROR_TEXTS = ("Traceback", "This is a bug", "Could not ", "This app has encountered an error", "KeyError")
 
 
 @pytest.fixture(scope="session")
@@ -29,9 +24,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser = launch_browser(pw)
         yield browser
         browser.close()
 
@@ -40,24 +33,46 @@ def browser():
 def dashboard_url(tmp_path_factory):
     """Serve app.py offline on a free port with a throwaway cache; yield its URL."""
     tmp = tmp_path_factory.mktemp("dash")
-    (tmp / "hrm.toml").write_text(f'[data]\ncache_db = "{tmp / "market.db"}"\n')
-    port = _free_port()
-    env = {**os.environ, "HRM_OFFLINE": "1", "HRM_SETTINGS": str(tmp / "hrm.toml")}
-    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
-    proc = subprocess.Popen(
-        [streamlit, "run", str(ROOT / "app.py"), "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serve(offline_settings(tmp)) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def replayed_settings(tmp_path_factory) -> Path:
+    """Settings whose ledger was filled by `hrm live --replay` (two months of 2018) in its own process."""
+    tmp = tmp_path_factory.mktemp("live")
+    settings = offline_settings(tmp)
+    env = {**os.environ, "HRM_OFFLINE": "1", "HRM_SETTINGS": str(settings)}
+    subprocess.run([sys.executable, "-c", "import sys; from hrm_cli import main; sys.exit(main())", "live",
+                    "--replay", "2018-01-01", "2018-02-28", "--symbol", "^GSPC", "--interval", "1d"],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    assert (tmp / "live.db").exists()
+    return settings
+
+
+@pytest.fixture(scope="session")
+def replayed_dashboard(replayed_settings):
+    """A dashboard over the replayed ledger (the Live and Model health pages have something to show)."""
+    with serve(replayed_settings) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def screenshots(request, tmp_path_factory) -> Path:
+    """The folder screenshots are saved in; printed at the start and at the end of the run."""
+    folder = Path(os.environ.get("HRM_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\nscreenshots: {folder}", flush=True)
+    yield folder
+    with capture.global_and_fixture_disabled():
+        print(f"\nscreenshots: {folder} ({len(list(folder.glob('*.png')))} files)", flush=True)
+
+
+def assert_no_error(page) -> None:
+    """No exception element, no error text anywhere on the page."""
+    assert page.locator('[data-testid="stException"]').count() == 0, "an exception is shown"
+    body = page.inner_text("body")
+    shown = [t for t in ERROR_TEXTS if t in body]
+    assert not shown, f"error text on the page: {shown}"

@@ -6,10 +6,6 @@ pytestmark = pytest.mark.e2e
 
 def test_diagnostics_page_renders_its_charts_without_errors(browser, dashboard_url):
     page = browser.new_page(viewport={"width": 1400, "height": 2000})
-    # Land on the app first, as a user does: on a fresh server, Streamlit runs a deep link's page file
-    # without app.py until st.navigation has run once (its legacy pages/ folder mode).
-    page.goto(dashboard_url, wait_until="domcontentloaded")
-    page.get_by_text("offline sample").first.wait_for(timeout=60_000)
     page.goto(dashboard_url + "/diagnostics?at=2017-03-15", wait_until="domcontentloaded")
     page.get_by_text("All models").first.wait_for(timeout=180_000)
     page.locator(".js-plotly-plot").nth(8).wait_for(timeout=180_000)  # nine charts

@@ -3,6 +3,8 @@ import re
 
 import pytest
 
+from benchmarks.ui import wait_until_idle
+
 pytestmark = pytest.mark.e2e
 
 # The decision marker farthest from any other (so a click cannot hit a neighbour), in page pixels, and its date.
@@ -30,16 +32,18 @@ def test_a_shared_link_opens_the_same_decision(browser, dashboard_url):
     page.goto(dashboard_url + "/explain?at=2017-06-01&symbol=%5EGSPC&interval=1d&model=hrm-default",
               wait_until="domcontentloaded")
     page.get_by_text("Top inputs").first.wait_for(timeout=120_000)
+    wait_until_idle(page, "Explain")
     assert "at=2017-06-01" in page.url
-    values = page.locator("input").evaluate_all("els => els.map(e => e.value)")
-    assert "2017-06-01" in values, values  # the decision picker shows the linked date
+    picker = page.locator('[data-testid="stDateInput"]').filter(has_text="Decision at")
+    picker.first.wait_for(timeout=60_000)
+    assert picker.first.locator("input[type=date]").input_value() == "2017-06-01"  # the linked date is picked
     page.close()
 
 
 def test_clicking_a_marker_on_signals_opens_its_explanation_and_the_report_downloads(browser, dashboard_url, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(dashboard_url, wait_until="domcontentloaded")
-    page.get_by_text("Click a buy/sell marker").first.wait_for(timeout=120_000)
+    page.get_by_text("Click a marker").first.wait_for(timeout=120_000)
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.calcdata)",
                            timeout=60_000)
     marker = page.evaluate(_MARKER_JS)

@@ -5,11 +5,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _open(browser, url: str, text: str):
-    """Open the app's root first (a fresh server serves a deep link as a bare page until app.py has run once)."""
+    """Open a page by its URL (a deep link works as any request, even a fresh server's first)."""
     page = browser.new_page()
-    root = url.rsplit("/", 1)[0]
-    page.goto(root, wait_until="domcontentloaded")
-    page.get_by_text("offline sample").first.wait_for(timeout=120_000)
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text(text).first.wait_for(timeout=120_000)
     return page

@@ -10,6 +10,7 @@ from hrm_core.evaluate import (
 )
 from ui import charts, loaders
 from ui.guard import guard
+from ui.guide import how_to_read
 from ui.state import selection, settings
 
 KEY = "performance."  # session-state namespace of this page
@@ -18,6 +19,12 @@ COSTS_GRID_BPS = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 sel = selection()
 s = settings()
 st.title("Performance")
+how_to_read("What the model's decisions would have earned on past prices, next to simple rules (buy & hold, "
+            "moving averages, momentum), **after trading costs**. Only the *test period* is out-of-sample: the "
+            "model never saw it while training. Returns are in % per year, drawdown in % below the last peak; "
+            "**Sharpe** is return per unit of risk, per year (above 1 is good, below 0 loses money); the "
+            "*CI 95 %* columns give the range the true value plausibly lies in. Hover a column header for its "
+            "definition.")
 
 if sel.model is None:
     st.info("No trained model found in models/, so only the rule baselines are shown. Train one with "
@@ -38,7 +45,7 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     for note in inst.notes:
         st.warning(f"Caution: {note}.", icon=":material/warning:")
 
-    st.plotly_chart(charts.equity_drawdown(inst.equity(), inst.drawdown(), "Equity and drawdown, net of costs"),
+    st.plotly_chart(charts.equity_drawdown(inst.equity(), inst.drawdown(), "Equity (growth of 1 unit) and drawdown [%], net of costs, per bar"),
                     width="stretch", key=KEY + "equity")
 
     st.subheader("Metrics")
@@ -73,7 +80,8 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
                                  value=min(bars_for(126, inst.interval), max(10, inst.n_bars)), key=KEY + "window")
         roll = {n: rolling_sharpe(inst.run(n).net_returns, window=int(window), periods_per_year=inst.periods_per_year)
                 for n in dict.fromkeys([name, "buy & hold"])}
-        st.plotly_chart(charts.lines(pd.DataFrame(roll), "Rolling Sharpe", "Sharpe"),
+        st.plotly_chart(charts.lines(pd.DataFrame(roll), f"Rolling Sharpe over {int(window)} bars (annualised)",
+                                         "Sharpe (annualised)"),
                         width="stretch", key=KEY + "rolling")
 
     st.subheader("Cost sensitivity")
@@ -83,7 +91,8 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     c1.metric("Break-even cost [bps per unit of turnover]", "n/a (never trades)" if be == float("inf") else f"{be:.1f}",
               help="Total cost at which the net compounded return over the period is 0; 0 = loses even without costs.")
     c1.dataframe(sens, key=KEY + "costs_table")
-    c2.plotly_chart(charts.lines(sens[["Annual return [%]"]], f"Annual return vs cost: {name}", "%"),
+    cost_fig = charts.lines(sens[["Annual return [%]"]], f"Annual return vs cost: {name}", "annual return [%]")
+    c2.plotly_chart(cost_fig.update_xaxes(title_text="total cost [bps per unit of turnover]"),
                     width="stretch", key=KEY + "costs_chart")
 
     st.subheader("Risk rules")

@@ -9,6 +9,7 @@ from hrm_core.data import INTERVALS
 from hrm_core.identity import check_model_name
 from hrm_core.train import TrainConfig, default_name, train_and_save
 from ui.guard import guard
+from ui.guide import how_to_read
 from ui.state import selection, settings
 
 K = "train."  # session-state namespace of this page
@@ -18,6 +19,11 @@ sel = selection()
 models_dir = s.data.path("models_dir")
 
 st.title("Train")
+how_to_read("Teaches a new model from past prices. Pick instruments and timeframes, a size (*preset*: `tiny` "
+            "trains in seconds, `default` in minutes) and how many passes over the data (*epochs*), then press "
+            "**Train**. The dates are split three ways: the model learns on the training years, the validation "
+            "years pick its best epoch, and the test years stay unseen so the Performance page can judge it "
+            "fairly. The new model then appears in the sidebar's model list.")
 st.caption("Trains on the training period only; the validation period picks the epoch; the test period is never "
            "read, so `hrm evaluate` can judge the model on it. The same run from a terminal: `hrm train`.")
 
@@ -26,8 +32,9 @@ symbols = left.multiselect("Instruments", list(dict.fromkeys([*sel.symbols, *s.d
                            default=list(sel.symbols), key=K + "symbols")
 intervals = left.multiselect("Timeframes", INTERVALS, default=[sel.interval], key=K + "intervals")
 preset = right.selectbox("Preset", [p for p in PRESETS if "paper" not in p], index=list(PRESETS).index("default"),
-                         key=K + "preset", help="tiny: seconds; default / flat: minutes on 2 CPU cores")
-epochs = right.number_input("Epochs", 1, 200, base.epochs, key=K + "epochs")
+                         key=K + "preset", help="Model size. tiny: seconds; default / flat: minutes on 2 CPU cores")
+epochs = right.number_input("Epochs", 1, 200, base.epochs, key=K + "epochs",
+                             help="Passes over the training windows; the best one on validation is kept.")
 name = right.text_input("Model name", placeholder="default: preset + time", key=K + "name")
 
 with st.expander("Periods and options"):
@@ -40,7 +47,8 @@ with st.expander("Periods and options"):
         dates[f"{key}_end"] = c[i].date_input(f"{label} to", dt.date.fromisoformat(getattr(base, f"{key}_end")),
                                               key=K + key + "_end", min_value=lo, max_value=hi)
     c = st.columns(3)
-    horizon = c[0].number_input("Label horizon (bars)", 1, 60, base.horizon, key=K + "horizon")
+    horizon = c[0].number_input("Label horizon [bars]", 1, 60, base.horizon, key=K + "horizon",
+                              help="How far ahead the training labels look: the return over the next N bars.")
     stride = c[1].number_input("Use every k-th training window", 1, 50, base.stride, key=K + "stride")
     seed = c[2].number_input("Seed", 0, 10_000, base.seed, key=K + "seed")
     overwrite = st.checkbox("Overwrite a model of the same name", key=K + "overwrite")

@@ -48,7 +48,7 @@ def panels() -> None:
         c = st.columns(3)
         for col, q in zip(c, (50, 95, 99)):
             v = lat.get(f"decision_p{q}")
-            col.metric(f"Decision p{q} [ms]", "n/a" if v is None else f"{v:.1f} ms",
+            col.metric(f"Decision p{q}", "n/a" if v is None else f"{v:.1f} ms",
                        help=f"{q} % of decisions took at most this long (model + features + risk, per bar).")
         st.plotly_chart(live_charts.latency_histogram(rep.history["latency_ms"], "Decision latency"),
                         width="stretch", key=KEY + "latency")

@@ -7,10 +7,17 @@ from explain.features import FEATURE_WORDS
 from ui import charts, loaders
 from ui.decision import pick_decision
 from ui.guard import guard
+from ui.guide import how_to_read
 from ui.state import selection
 
 sel = selection()
 st.title("Explain")
+how_to_read("Why did the model buy, sell or stay out on one day? The green box says it in one sentence. The "
+            "model has two thinking speeds: **H** (strategic, slow: the overall picture) and **L** (tactical, "
+            "fast: recent details); the *H share* says how much of the decision came from each. The heatmap shows "
+            "which inputs (trend, volatility, volume...) on which of the past days pushed towards the decision "
+            "(red) or against it (blue). Pick any day in *Decision at*, or click a marker on the Signals chart; "
+            "the report button saves all of this as one HTML file to share.")
 st.caption("Why did the model decide what it decided at this bar? Attributions by Captum's integrated gradients; "
            "the decision is in the address bar, so a link opens the same explanation.")
 

@@ -1,0 +1,198 @@
+"""Dashboard speed in a real browser: `python -m benchmarks.ui [--out FILE]` prints JSON (and writes FILE).
+
+- cold_start_s: from `streamlit run app.py` (a fresh server, empty market and signal caches, offline) to the
+  first rendered Signals chart in headless Chromium; split into server_ready_s (health endpoint answers) and
+  first_request_to_chart_s.
+- restart_to_chart_s: the same, for a second server on the same settings folder (what a returning user gets:
+  the SQLite market and signal caches are filled).
+- page_switch_s: clicking each page in the sidebar navigation until that page has finished running (its title
+  shown, the "running" indicator gone): first visit (caches cold for that page) and a second visit (warm).
+- matmul_gflops: float32 512 x 512 matmul on one thread in the same run, before and after, so timings from
+  different machines or a busy machine can be compared.
+
+Goals on the 2-core machine, quiet: cold start <= 8 s, page switch <= 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("HRM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+GOALS = {"cold_start_s": 8.0, "page_switch_s": 1.5}
+PAGES = ("Performance", "Signals", "Train", "Explain", "Diagnostics", "Live", "Model health")
+OUT = ROOT / "benchmarks" / "results-ui.json"
+
+
+def matmul_gflops(n: int = 512, repeats: int = 20) -> float:
+    """Best-of float32 n x n matmul throughput on one thread, GFLOP/s (2 n^3 per product)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    torch.set_num_threads(threads)
+    return round(2 * n**3 / best / 1e9, 1)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def offline_settings(folder: Path, models_dir: Path | None = None) -> Path:
+    """An hrm.toml in `folder` with its own (empty) market cache: what a fresh machine has."""
+    lines = ["[data]", f'cache_db = "{folder / "market.db"}"']
+    if models_dir is not None:
+        lines.append(f'models_dir = "{models_dir}"')
+    (folder / "hrm.toml").write_text("\n".join(lines) + "\n")
+    return folder / "hrm.toml"
+
+
+@contextlib.contextmanager
+def serve(settings: Path, timeout_s: float = 90.0, env: dict | None = None):
+    """`streamlit run app.py` offline on a free port; yields (url, seconds until the health endpoint answered)."""
+    port = _free_port()
+    env = {**os.environ, "HRM_OFFLINE": "1", "HRM_SETTINGS": str(settings), **(env or {})}
+    streamlit = shutil.which("streamlit", path=str(Path(sys.executable).parent)) or "streamlit"
+    log = tempfile.TemporaryFile()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([streamlit, "run", str(ROOT / "app.py"), "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                if proc.poll() is not None or time.perf_counter() - t0 > timeout_s:
+                    log.seek(0)
+                    raise RuntimeError("dashboard did not start: " + log.read().decode(errors="replace")[-2000:])
+                time.sleep(0.05)
+        yield url, time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def launch_browser(pw):
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+# The script run is over when the app root says so (Streamlit's own test attribute) and no spinner is left.
+_IDLE_JS = """() => document.querySelector('[data-testid="stApp"]')?.dataset.testScriptState === 'notRunning'
+  && !document.querySelector('[data-testid="stSpinner"]')"""
+
+
+def wait_until_idle(page, title: str, timeout_ms: int = 120_000) -> None:
+    """Wait for the page whose title is `title` to finish its run (title shown, nothing running).
+
+    After a widget change on the same page, first wait for something the new run shows: right after the click
+    the previous run's "not running" state may still be on the page."""
+    page.locator("h1", has_text=title).first.wait_for(timeout=timeout_ms)
+    page.wait_for_function(_IDLE_JS, timeout=timeout_ms, polling=50)
+
+
+def wait_for_chart(page, timeout_ms: int = 120_000) -> None:
+    """Wait until a Plotly chart has drawn its plot area."""
+    page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=timeout_ms)
+
+
+def open_page(page, title: str) -> float:
+    """Click `title` in the sidebar navigation; seconds until that page finished running."""
+    link = page.locator('[data-testid="stSidebarNav"] a', has_text=title).first
+    t0 = time.perf_counter()
+    link.click()
+    wait_until_idle(page, title)
+    return time.perf_counter() - t0
+
+
+def _time_to_chart(browser, settings: Path) -> float:
+    """Seconds from `streamlit run` to the first drawn Signals chart."""
+    t0 = time.perf_counter()
+    with serve(settings) as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="commit")
+        wait_for_chart(page)
+        elapsed = time.perf_counter() - t0
+        page.close()
+    return elapsed
+
+
+def run(browser=None) -> dict:
+    """Measure once; `browser`: a running Playwright browser (the e2e suite's), else Chromium is started here."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            own = launch_browser(pw)
+            try:
+                return run(own)
+            finally:
+                own.close()
+    gflops_before = matmul_gflops()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = offline_settings(Path(tmp))
+        t0 = time.perf_counter()
+        with serve(settings) as (url, ready_s):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t1 = time.perf_counter()
+            page.goto(url, wait_until="commit")
+            wait_for_chart(page)
+            chart_s = time.perf_counter() - t0
+            to_chart_s = time.perf_counter() - t1
+            wait_until_idle(page, "Signals")
+            first = {title: round(open_page(page, title), 2) for title in PAGES}
+            second = {title: round(open_page(page, title), 2) for title in PAGES}
+            page.close()
+        restart_s = _time_to_chart(browser, settings)  # the same folder: SQLite market and signal caches filled
+    warm = list(second.values())
+    return {
+        "benchmark": "ui",
+        "cold_start_s": round(chart_s, 2), "server_ready_s": round(ready_s, 2),
+        "first_request_to_chart_s": round(to_chart_s, 2), "restart_to_chart_s": round(restart_s, 2),
+        "page_switch_first_visit_s": first, "page_switch_second_visit_s": second,
+        "page_switch_second_visit_max_s": max(warm),
+        "goals": GOALS,
+        "meets_cold_start_goal": chart_s <= GOALS["cold_start_s"],
+        "meets_page_switch_goal_second_visit": max(warm) <= GOALS["page_switch_s"],
+        "matmul_gflops": gflops_before, "matmul_gflops_after": matmul_gflops(),
+        "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(), "machine": platform.machine(),
+        "note": "caches empty at the start (fresh settings folder); timings wall-clock, one run",
+    }
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=OUT, help=f"also write the JSON here (default {OUT})")
+    args = ap.parse_args()
+    result = run()
+    text = json.dumps(result, indent=2)
+    args.out.write_text(text + "\n")
+    print(text)

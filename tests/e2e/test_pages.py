@@ -1,0 +1,96 @@
+"""End to end: every page through the sidebar navigation, the shared sidebar's choices, a screenshot of each page."""
+import re
+
+import pytest
+
+from benchmarks.ui import wait_for_chart, wait_until_idle
+from tests.e2e.conftest import assert_no_error
+
+pytestmark = pytest.mark.e2e
+
+# page title -> a text that only shows when the page has its real content (not a message about missing data)
+PAGES = {
+    "Signals": "Recent decisions",
+    "Explain": "Top inputs",
+    "Diagnostics": "All models",
+    "Performance": "Regimes",
+    "Live": "Signal agreement",
+    "Model health": "Feature drift",
+    "Train": "Models in models/",
+}
+GUIDED = {"Diagnostics", "Performance", "Live", "Model health", "Train"}
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+
+
+def _goto_page(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    wait_until_idle(page, title, timeout_ms=240_000)
+
+
+def test_every_page_shows_real_content_with_the_shared_sidebar(browser, replayed_dashboard, screenshots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})  # Streamlit scrolls inside: a tall window
+    page.goto(replayed_dashboard, wait_until="domcontentloaded")
+    wait_for_chart(page)
+    for title, content in PAGES.items():
+        _goto_page(page, title)
+        page.get_by_text(content).first.wait_for(timeout=240_000)
+        if title != "Train":
+            wait_for_chart(page)
+        assert page.locator('[data-testid="stSidebar"]').get_by_text("Instruments").count() >= 1, title
+        if title in GUIDED:
+            assert page.locator('[data-testid="stExpander"]').get_by_text("How to read this page").count() == 1, title
+        assert_no_error(page)
+        page.screenshot(path=str(screenshots / f"{_slug(title)}.png"), full_page=True)
+    page.close()
+
+
+def _choose(page, label: str, option: str) -> None:
+    """Pick `option` in the sidebar selectbox or multiselect labelled `label`."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    widget = sidebar.locator('[data-testid="stSelectbox"], [data-testid="stMultiSelect"]').filter(has_text=label)
+    widget.first.locator("input").first.click()
+    page.get_by_role("option", name=option, exact=False).first.click()
+    page.keyboard.press("Escape")
+
+
+def test_the_sidebar_choices_change_the_chart_and_keep_working(browser, dashboard_url, screenshots):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    wait_for_chart(page)
+    wait_until_idle(page, "Signals")
+    assert "5,031 1d bars" in page.inner_text("body")  # ^GSPC daily, the bundled sample
+
+    _choose(page, "Timeframe", "1wk")
+    page.get_by_text("1,044 1wk bars").first.wait_for(timeout=120_000)  # the same sample resampled to weeks
+    wait_until_idle(page, "Signals")
+    assert_no_error(page)
+
+    page.get_by_role("spinbutton", name="year, From").click()  # Streamlit's date field: typed segment by segment
+    page.keyboard.type("20100101")
+    page.keyboard.press("Escape")
+    page.locator("h1").first.click()  # the date is committed when the field loses focus
+    page.get_by_text(re.compile(r"bars, 2010-01-0\d to ")).first.wait_for(timeout=120_000)
+    wait_until_idle(page, "Signals")
+    assert_no_error(page)
+
+    _choose(page, "Instruments", "^IXIC")  # added to the picked instruments; the first one is charted
+    wait_until_idle(page, "Signals")
+    box = page.get_by_placeholder("e.g. AAPL, EURUSD=X")
+    box.fill("^ixic")  # a ticker typed in is charted first
+    box.press("Enter")
+    page.locator(".gtitle", has_text="^IXIC - 1wk").first.wait_for(timeout=120_000)
+    wait_until_idle(page, "Signals")
+    assert_no_error(page)
+
+    _choose(page, "Model", "hrm-n1t1")
+    page.get_by_text(re.compile(r"Model hrm-n1t1")).first.wait_for(timeout=240_000)  # the rerun has started
+    wait_until_idle(page, "Signals", timeout_ms=240_000)
+    assert_no_error(page)
+    names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    assert "price" in names and "buy (to long)" not in names  # hrm-n1t1 stays flat here: no entry to mark
+    assert "interval=1wk" in page.url and "model=hrm-n1t1" in page.url  # the view is shareable
+    page.screenshot(path=str(screenshots / "signals-sidebar-choices.png"), full_page=True)
+    page.close()

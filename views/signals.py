@@ -1,0 +1,90 @@
+"""Signals: the chosen instrument's candlesticks, where the data came from, and the model's decisions on top."""
+import streamlit as st
+
+from hrm_core.signals import action_changes
+from ui import charts, loaders
+from ui.decision import open_in_explain
+from ui.guard import guard
+from ui.guide import how_to_read
+from ui.state import selection
+
+KEY = "signals."  # session-state namespace of this page
+SAMPLE_NOTE = ("Offline: the bundled daily S&P 500 (^GSPC) and NASDAQ Composite (^IXIC), 1999-2018. "
+               "Upload your own file in the sidebar (*Your own data*), or connect to the internet to fetch any "
+               "Yahoo ticker.")
+
+sel = selection()
+st.title("Signals")
+how_to_read("The price chart shows one candle per bar (a day, a week or an hour: the sidebar's *Timeframe*). A "
+            "**green triangle** marks where the model starts holding a long position (it expects a rise), a **red "
+            "triangle** a short one (a fall), a **grey circle** where it goes back to no position. Below: the "
+            "*position* it holds (from -1 = fully short to +1 = fully long; 0.3 = 30 % of the capital) and its "
+            "*confidence* (the probability of the action it chose). Shaded areas are the years the model learned "
+            "from; only the green *test* years are a fair trial. Hover a marker for details; click it to see why.")
+bars = None  # set when the data loads
+
+with guard(f"load {sel.symbol} {sel.interval}"):
+    result = loaders.bars(sel.symbol, sel.interval, sel.start, sel.end)
+    bars = result.bars
+    if result.source == "sample":
+        st.info(f"**Welcome.** {SAMPLE_NOTE}", icon=":material/waving_hand:")
+    st.badge(result.badge(), icon=":material/database:", color=charts.BADGE_COLOURS.get(result.source, "gray"))
+    source = {"sample": f"the bundled sample, used because: {result.note}" if result.note else "the bundled sample",
+              "file": f"your file ({result.symbol})"}.get(result.source, result.badge())
+    st.caption(f"{len(bars):,} {sel.interval} bars, {bars.index[0]:%Y-%m-%d} to {bars.index[-1]:%Y-%m-%d}; "
+               f"source: {source}.")
+    if result.note and result.source not in ("sample", "file"):  # why a fallback happened (a broken cache file...)
+        st.caption(f"Data note: {result.note}")
+
+if bars is not None:
+    left, right = st.columns([3, 1])
+    window = left.segmented_control("Range", charts.RANGES, default="1 year", key=KEY + "range",
+                                    help="The chart shows this span (zoom in with the mouse; double-click to reset). "
+                                         "Longer spans merge bars into coarser candles so the page stays fast.")
+    volume = right.toggle("Volume", key=KEY + "volume", help="Traded volume per candle, under the chart.")
+
+if sel.model is None and bars is not None:
+    st.info("No trained model found in models/: showing prices only. Train one with `hrm train` "
+            "(or ship one in models/) to see its signals here.", icon=":material/info:")
+    view = bars.loc[charts.window_start(bars.index, window or "all"):]
+    st.plotly_chart(charts.candlestick(view, f"{sel.symbol} - {sel.interval}"), width="stretch")
+
+if sel.model is not None and bars is not None:
+    with guard(f"compute {sel.symbol} {sel.interval} signals"):
+        sig = loaders.signals(sel.symbol, sel.interval, sel.model)
+        table = sig.table.loc[bars.index[0]:bars.index[-1]]
+        changes = charts.position_changes(table, action_changes(sig.table).loc[bars.index[0]:bars.index[-1]])
+        st.caption(f"Model `{sig.model_id}`: {(table['status'] == 'ok').sum():,} decisions, "
+                   f"{(table['status'] == 'warmup').sum():,} warm-up bars (too early to decide), "
+                   f"{(table['status'] == 'nonfinite').sum():,} non-finite outputs (shown flat), {len(changes):,} "
+                   f"position changes; each decision is made at a bar's close and held over the next bar"
+                   f"{' (served from the signal cache)' if sig.cached else ''}.")
+        for note in sig.notes:  # a model trained on other bars, or a signal cache that could not be used
+            st.caption(f"Note: {note}.")
+        periods = loaders.model(sel.model).periods
+        shown = bars.loc[charts.window_start(bars.index, window or "all", periods):]
+        fig = charts.signal_chart(shown, table, changes, f"{sel.symbol} - {sel.interval}", periods, volume=volume)
+        event = st.plotly_chart(fig, width="stretch", key=KEY + "chart", on_select="rerun", selection_mode="points")
+        st.caption(f"Shaded: where this model was trained ({' .. '.join(periods['train'])}) and validated; only "
+                   f"the test period ({' .. '.join(periods['test'])}) and later is out-of-sample. Click a marker "
+                   "to see why the model decided there (opens Explain).")
+        clicked = charts.clicked_decision(fig, event)
+        if clicked is not None:
+            open_in_explain(clicked)
+        st.subheader("Recent decisions")
+        st.dataframe(table.tail(20).iloc[::-1][["action", "position", "confidence", "p_short", "p_flat", "p_long",
+                                                 "value", "steps", "latency_ms", "status"]],
+                     width="stretch", key=KEY + "recent", column_config={
+                         "position": st.column_config.NumberColumn(
+                             help="Target position: -1 fully short .. +1 fully long (direction x size)",
+                             format="%.2f"),
+                         "confidence": st.column_config.NumberColumn(help="Largest of the three probabilities",
+                                                                     format="%.2f"),
+                         "p_short": st.column_config.NumberColumn(help="Probability of a fall", format="%.2f"),
+                         "p_flat": st.column_config.NumberColumn(help="Probability of no clear move", format="%.2f"),
+                         "p_long": st.column_config.NumberColumn(help="Probability of a rise", format="%.2f"),
+                         "value": st.column_config.NumberColumn(help="Value head: expected forward return "
+                                                                     "(fraction, 0.01 = 1 %)", format="%.4f"),
+                         "steps": st.column_config.NumberColumn(help="Reasoning segments used (ACT)"),
+                         "latency_ms": st.column_config.NumberColumn(help="Amortised model time per decision [ms]",
+                                                                     format="%.2f")})
