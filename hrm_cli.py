@@ -357,7 +357,7 @@ def _add_training_verbs(sub) -> None:
 
 # --- bench -------------------------------------------------------------------------------------
 
-BENCHMARKS = {"backtest": [], "signals": [], "model": ["--quick"]}
+BENCHMARKS = {"backtest": [], "signals": [], "model": ["--quick"], "explain": [], "diagnostics": [], "live": []}
 
 
 def cmd_bench(args) -> int:

@@ -59,6 +59,29 @@ def test_an_uploaded_file_becomes_the_charted_instrument_on_every_page(offline_s
             assert any(c.value.startswith("MYIDX 1d") for c in at.caption), [c.value for c in at.caption]
 
 
+def test_an_uploaded_file_replays_through_the_live_code_on_the_live_page(offline_settings, own_csv, monkeypatch):
+    import hrm_core.live as live
+    from hrm_core.ledger import Ledger, ledger_db_path
+    from hrm_core.settings import load_settings
+
+    real, calls = live.replay, []
+
+    def shorter(settings, **kw):  # the page's own call, on two months so the test stays quick
+        calls.append(dict(kw))
+        return real(settings, **{**kw, "start": "2018-11-01"})
+
+    monkeypatch.setattr(live, "replay", shorter)
+    at = _upload(_app(offline_settings), "my_export.csv", own_csv, name="MYIDX")
+    at.switch_page("views/live.py")
+    at.run()
+    at.button(key="live.mine").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert calls[0]["symbol"] == "MYIDX" and calls[0]["csv"].endswith("my_export.csv")
+    with Ledger(ledger_db_path(load_settings()), create=False) as ledger:
+        assert [b.symbol for b in ledger.books()] == ["MYIDX"]
+    assert any(m.label == "Signal agreement" for m in at.metric)
+
+
 def test_a_broken_file_gets_one_message_and_the_page_keeps_working(offline_settings):
     at = _upload(_app(offline_settings), "broken.csv", b"when;price\nyesterday;cheap\n")
     assert not at.exception

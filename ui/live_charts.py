@@ -58,28 +58,70 @@ def outputs_over_time(history: pd.DataFrame, title: str) -> go.Figure:
 
 # --- shared by the Live and Model health pages ----------------------------------------------------
 
-def offer_demo_replay(db: str, key: str) -> None:
-    """Empty ledger: say how to fill it, and offer a button that runs the documented replay (nothing hand-written)."""
+def open_book(key: str):
+    """The ledger and the book this page shows: (db, book), or stop the page after offering a replay."""
     import streamlit as st
 
-    from hrm_core.live import demo_replay, replay
+    from ui import loaders
     from ui.guard import guard
-    from ui.state import settings
 
-    s = settings()
-    with guard("prepare the demo replay"):
+    db, books = loaders.ledger_path(), None
+    with guard(f"read the paper-trading ledger {db}"):
+        books = loaders.ledger_books(db)
+    if books is None:  # unreadable ledger: the message is shown; nothing else on this page can work
+        st.stop()
+    offer_replay(db, key, empty=not books)
+    if not books:
+        st.stop()
+    return db, book_picker(books, key + "book")
+
+
+def offer_replay(db: str, key: str, *, empty: bool) -> None:
+    """Run the documented replays from the page: the demo, or the sidebar's instrument (your own file too)."""
+    import pandas as pd
+    import streamlit as st
+
+    from hrm_core.live import demo_replay
+    from ui import loaders
+    from ui.guard import guard
+    from ui.state import selection, settings
+
+    s, sel = settings(), selection()
+    with guard("prepare the replay"):
         demo = demo_replay(s)
-        st.info(f"The paper-trading ledger `{db}` is empty. Run `hrm live --once` (or `--loop`) to trade the newest "
-                f"bars, or fill a demo ledger by replaying the model's last test year through the live code: "
-                f"`{demo['command']}`.", icon=":material/info:")
-        if st.button(f"Run the demo replay ({demo['symbol']} {demo['start']} .. {demo['end']})", key=key,
-                     type="primary"):
-            with st.status("Replaying history bar by bar through the live code...", expanded=True) as status:
-                bar = st.progress(0.0)
-                out = replay(s, symbol=demo["symbol"], interval=demo["interval"], start=demo["start"],
-                             end=demo["end"], db=db, progress=lambda k, n: bar.progress(k / n, f"{k}/{n} bars"))
-                status.update(label=f"Replayed {out.decided} bars in {out.seconds:.1f} s", state="complete")
-            st.rerun()
+        if empty:
+            st.info(f"The paper-trading ledger `{db}` is empty. Run `hrm live --once` (or `--loop`) to trade the "
+                    f"newest bars, or fill it by replaying history through the live code, for example the model's "
+                    f"last test year: `{demo['command']}`.", icon=":material/info:")
+        with st.expander("Replay history through the live code", expanded=empty):
+            last = loaders.bars(sel.symbol, sel.interval).bars.index[-1]
+            mine = {"symbol": sel.symbol, "interval": sel.interval,
+                    "start": str((last - pd.DateOffset(years=1)).date()), "end": str(last.date())}
+            left, right = st.columns(2)
+            if left.button(f"Run the demo replay ({demo['symbol']} {demo['start']} .. {demo['end']})", key=key + "demo",
+                           type="primary" if empty else "secondary"):
+                _run_replay(db, demo, None)
+            if (mine["symbol"], mine["interval"]) != (demo["symbol"], demo["interval"]) and right.button(
+                    f"Replay the sidebar's instrument ({mine['symbol']} {mine['interval']} {mine['start']} .. "
+                    f"{mine['end']})", key=key + "mine"):
+                _run_replay(db, mine, sel.model)
+
+
+def _run_replay(db: str, args: dict, model: str | None) -> None:
+    """hrm_core.live.replay with progress, over the sidebar's data source (an uploaded file included)."""
+    import streamlit as st
+
+    from hrm_core.live import replay
+    from ui.state import settings
+    from ui.uploads import upload_path
+
+    with st.status("Replaying history bar by bar through the live code...", expanded=True) as status:
+        bar = st.progress(0.0)
+        out = replay(settings(), symbol=args["symbol"], interval=args["interval"], start=args["start"],
+                     end=args["end"], model=model, db=db, csv=upload_path(args["symbol"]),
+                     progress=lambda k, n: bar.progress(k / n, f"{k}/{n} bars"))
+        status.update(label=f"Replayed {out.decided} bars in {out.seconds:.1f} s", state="complete")
+    st.rerun()
 
 
 def book_picker(books: list, key: str):

@@ -20,12 +20,7 @@ how_to_read("Is the paper-trading model still fit to use? **Green** = fine, **am
             "faster). *Drift* asks whether today's market inputs and the model's outputs still look like the "
             f"period it was trained on: PSI (population stability index) below {settings().health.psi_amber:g} is "
             f"stable, above {settings().health.psi_red:g} is a large shift. Hover a figure for its definition.")
-db = loaders.ledger_path()
-books = loaders.ledger_books(db)
-if not books:
-    live_charts.offer_demo_replay(db, KEY + "demo")
-    st.stop()
-book = live_charts.book_picker(books, KEY + "book")
+db, book = live_charts.open_book(KEY)
 h = settings().health
 
 

@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from hrm_core.report import execution_text
 from ui import live_charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read
@@ -14,15 +15,10 @@ how_to_read("Paper trading: the model trades on paper, bar by bar, and every dec
             "checks that paper trading earns what the backtest says it would on the same bars. **Equity** is the "
             "growth of 1 unit; differences are in basis points (**bp**, 1 bp = 0.01 %). A small gap explained "
             "by costs or fill timing is expected; a *signal* difference means the live model decided otherwise.")
+db, book = live_charts.open_book(KEY)
 st.caption("Paper trading: each completed bar goes through the signal table's code, the risk layer and the "
-           "backtest's fill and cost model, into a SQLite ledger (`hrm live`). Fills happen at the close the "
-           "signal read, like the backtest; costs are charged on drift-aware turnover.")
-db = loaders.ledger_path()
-books = loaders.ledger_books(db)
-if not books:
-    live_charts.offer_demo_replay(db, KEY + "demo")
-    st.stop()
-book = live_charts.book_picker(books, KEY + "book")
+           f"backtest's fill and cost model, into a SQLite ledger (`hrm live`). Fills: "
+           f"{execution_text(book.costs.execution)}; turnover is measured from the drifted weight.")
 
 
 @st.fragment(run_every=REFRESH)
@@ -77,6 +73,8 @@ def _reconciliation_tables(rec) -> None:
 
 def _age_text(led: pd.DataFrame) -> str:
     """How old the newest bar was when it was decided, and how old the download was."""
+    if led["mode"].iloc[-1] == "replay":
+        return "replayed from stored history (no live download)"
     decided = pd.Timestamp(led["decided_at"].iloc[-1])
     lag = decided - led.index[-1]
     age = led["data_age_s"].iloc[-1]
