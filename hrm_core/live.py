@@ -67,7 +67,7 @@ from hrm_core.ledger import Book, Ledger, LedgerError, insert_row, iso, ledger_d
 from hrm_core.metrics import periods_per_year_of
 from hrm_core.risk import apply_risk
 from hrm_core.settings import Settings
-from hrm_core.signals import _RAW, build_table, model_fingerprint, run_model
+from hrm_core.signals import RAW_COLUMNS, build_table, model_fingerprint, run_model
 
 LEDGER_TIMEOUT_S = 60.0  # how long a step waits for another writer's lock on the ledger before it fails (and retries)
 LOG_TIMEOUT_S = 5.0  # recording a failure is best-effort: a locked ledger is itself the failure
@@ -87,7 +87,7 @@ def decide(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, model_id: 
     try:
         raw = run_model(loaded, tail, symbol=symbol, interval=interval).iloc[-1:]
     except InsufficientDataError:  # the table calls such a bar "warmup": flat
-        raw = pd.DataFrame({k: [np.nan] for k in _RAW}, index=bars.index[-1:]).assign(steps=0.0, finite=0.0)
+        raw = pd.DataFrame({k: [np.nan] for k in RAW_COLUMNS}, index=bars.index[-1:]).assign(steps=0.0, finite=0.0)
     row = build_table(raw, model_id=model_id).iloc[-1]
     feats = compute_features(tail).iloc[-1] if len(tail) > WARMUP_BARS else pd.Series(dtype=float)
     return row, {k: (float(v) if math.isfinite(v) else None) for k, v in feats.items()}

@@ -62,7 +62,7 @@ TABLE_COLUMNS = (
     "action", "size", "position", "quantity", "p_short", "p_flat", "p_long", "confidence",
     "value", "steps", "latency_ms", "status", "model",
 )
-_RAW = ("p_short", "p_flat", "p_long", "quantity", "value", "steps", "finite", "latency_ms")
+RAW_COLUMNS = ("p_short", "p_flat", "p_long", "quantity", "value", "steps", "finite", "latency_ms")
 log = logging.getLogger("hrm.signals")
 DEFAULT_BATCH = 256  # measured on 2 CPU cores: smaller batches stay in cache (0.55 vs 0.85 ms per decision at 1024)
 
@@ -241,19 +241,19 @@ class SignalCache:
                                    (model_id, symbol, interval, data_hash)).fetchone()
                 if row is None:
                     return None
-                raw = pd.read_sql_query(f"SELECT t, {', '.join(_RAW)} FROM signal_rows WHERE run_id=? ORDER BY t",
+                raw = pd.read_sql_query(f"SELECT t, {', '.join(RAW_COLUMNS)} FROM signal_rows WHERE run_id=? ORDER BY t",
                                         conn, params=(row[0],))
             if len(raw) != row[1]:
                 return None  # incomplete run (should not happen: writes are transactions)
             raw.index = pd.DatetimeIndex(pd.to_datetime(raw.pop("t").to_numpy(), unit="ns", utc=True), name="time")
-            return raw.astype({c: "float64" for c in _RAW if c not in ("steps", "finite")})
+            return raw.astype({c: "float64" for c in RAW_COLUMNS if c not in ("steps", "finite")})
         except (sqlite3.Error, pd.errors.DatabaseError, OSError, ValueError, TypeError, OverflowError) as exc:
             self._failed("not read", exc)
             return None
 
     def write(self, model_id: str, symbol: str, interval: str, data_hash: str, raw: pd.DataFrame) -> bool:
         """Replace the run for this key in one BEGIN IMMEDIATE transaction; False (and `warning`) on any failure."""
-        values = raw[list(_RAW)].astype(object).where(raw[list(_RAW)].notna(), None)
+        values = raw[list(RAW_COLUMNS)].astype(object).where(raw[list(RAW_COLUMNS)].notna(), None)
         rows = [(tt, *vals) for tt, vals in zip(_ns(raw.index).tolist(), values.itertuples(index=False, name=None))]
         key = (model_id, symbol, interval, data_hash)
         try:
@@ -267,7 +267,7 @@ class SignalCache:
                     "INSERT INTO signal_runs (model_id, symbol, interval, data_hash, created_at, rows) "
                     "VALUES (?, ?, ?, ?, ?, ?)", (*key, dt.datetime.now(dt.timezone.utc).isoformat(), len(raw)))
                 conn.executemany(
-                    f"INSERT INTO signal_rows (run_id, t, {', '.join(_RAW)}) VALUES (?, ?{', ?' * len(_RAW)})",
+                    f"INSERT INTO signal_rows (run_id, t, {', '.join(RAW_COLUMNS)}) VALUES (?, ?{', ?' * len(RAW_COLUMNS)})",
                     [(cur.lastrowid, *r) for r in rows])
             return True
         except (sqlite3.Error, OSError, ValueError, TypeError, OverflowError) as exc:
@@ -322,7 +322,7 @@ def run_model(loaded: LoadedModel, bars: pd.DataFrame, *, symbol: str, interval:
 
     ds, inst, tf = model_inputs(loaded, bars, symbol=symbol, interval=interval)
     n_bars, n = len(bars), len(ds)
-    out = {k: np.full(n_bars, np.nan) for k in _RAW}
+    out = {k: np.full(n_bars, np.nan) for k in RAW_COLUMNS}
     out["steps"] = np.zeros(n_bars)
     out["finite"] = np.zeros(n_bars)
     model = loaded.model

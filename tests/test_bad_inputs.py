@@ -299,9 +299,9 @@ def test_read_only_folder_still_gives_signals_in_a_real_process(env):
 _WRITER = """
 import sys
 import numpy as np, pandas as pd
-from hrm_core.signals import SignalCache, _RAW
+from hrm_core.signals import SignalCache, RAW_COLUMNS
 idx = pd.date_range("2020-01-01", periods=200, freq="D", tz="UTC", name="time")
-raw = pd.DataFrame({c: np.linspace(0, 1, 200) for c in _RAW}, index=idx)
+raw = pd.DataFrame({c: np.linspace(0, 1, 200) for c in RAW_COLUMNS}, index=idx)
 fails = 0
 with SignalCache(sys.argv[1]) as cache:
     for _ in range(int(sys.argv[2])):
