@@ -8,6 +8,7 @@ from hrm_core.baselines import bars_for
 from hrm_core.evaluate import (
     DEFINITIONS, TABLE_KEYS, break_even_cost_bps, cost_sensitivity, monthly_returns, risk_effects, rolling_sharpe,
 )
+from hrm_core.report import execution_text
 from ui import charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read
@@ -41,7 +42,7 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
         f"{inst.symbol} {inst.interval}, **{inst.period.label}**: {inst.first:%Y-%m-%d} to {inst.last:%Y-%m-%d} "
         f"({inst.n_bars:,} bars; data: {inst.source}). Costs {s.costs.commission_bps:g} bps commission + "
         f"{s.costs.slippage_bps:g} bps slippage per unit of turnover; annualisation {inst.periods_per_year:g} bars "
-        f"per year; positions decided at a close earn the next bar. Settings: `{s.source}`.")
+        f"per year. Fills: {execution_text(s.costs.execution)}. Settings: `{s.source}`.")
     for note in inst.notes:
         st.warning(f"Caution: {note}.", icon=":material/warning:")
 

@@ -6,7 +6,7 @@ from ui import charts, loaders
 from ui.decision import open_in_explain
 from ui.guard import guard
 from ui.guide import how_to_read
-from ui.state import selection
+from ui.state import selection, settings
 
 KEY = "signals."  # session-state namespace of this page
 SAMPLE_NOTE = ("Offline: the bundled daily S&P 500 (^GSPC) and NASDAQ Composite (^IXIC), 1999-2018. "
@@ -57,7 +57,8 @@ if sel.model is not None and bars is not None:
         st.caption(f"Model `{sig.model_id}`: {(table['status'] == 'ok').sum():,} decisions, "
                    f"{(table['status'] == 'warmup').sum():,} warm-up bars (too early to decide), "
                    f"{(table['status'] == 'nonfinite').sum():,} non-finite outputs (shown flat), {len(changes):,} "
-                   f"position changes; each decision is made at a bar's close and held over the next bar"
+                   f"position changes; each decision is made at a bar's close"
+                   f"{' and filled at the next open' if settings().costs.execution == 'next_open' else ' and filled at that close'}"
                    f"{' (served from the signal cache)' if sig.cached else ''}.")
         for note in sig.notes:  # a model trained on other bars, or a signal cache that could not be used
             st.caption(f"Note: {note}.")
