@@ -18,7 +18,10 @@ def _upload(page, path, name: str = "") -> None:
             not sidebar.locator('[data-testid="stFileUploader"]').first.is_visible():
         box.click()
     sidebar.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
-    sidebar.get_by_text(path.name).first.wait_for(timeout=30_000)
+    # The chip's button reads "Cancel upload of ..." until the server holds the file, then "Remove ...": clicking
+    # Add before that finds no file (a race seen once in CI on a slow machine).
+    sidebar.get_by_role("button", name=f"Remove {path.name}").first.wait_for(timeout=60_000)
+    wait_until_idle(page, "Signals")
     if name:
         field = sidebar.get_by_placeholder("default: the file name")
         field.fill(name)
@@ -41,6 +44,7 @@ def test_upload_a_csv_then_a_broken_one(browser, dashboard_url, tmp_path, screen
     wait_until_idle(page, "Signals")
 
     _upload(page, good, name="MYIDX")
+    page.get_by_text("Added MYIDX: 754 1d bars").first.wait_for(timeout=120_000)
     page.get_by_text("file: my_export.csv").first.wait_for(timeout=120_000)
     wait_until_idle(page, "Signals", timeout_ms=240_000)
     wait_for_chart(page)
