@@ -145,10 +145,9 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
     if not bool(out.finite[0]) or not np.isfinite(probs).all():
         raise ModelError(f"the model's output at {ds.times[row]:%Y-%m-%d} is not finite (the signal is forced "
                          "flat): there is no decision to explain")
-    a = int(np.argmax(probs))
     K = int(out.steps[0])
-    qty = float(np.clip(float(out.quantity[0]), 0.0, 1.0))
-    position = float((a - 1) * qty) + 0.0
+    position = float(loaded.rule.positions(probs[None], np.array([float(out.quantity[0])]))[0])
+    a = int(np.sign(position)) + 1  # the action is the side of the book, as in the signal table
     action = torch.tensor([a], dtype=torch.long)
     with model_lock(model), torch.no_grad():  # replayed through the taps (hooked by Captum elsewhere): must equal infer
         replay = model.attribution_forward(x, iid, tid, segments=K)

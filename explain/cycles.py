@@ -20,6 +20,7 @@ from captum.attr import LayerIntegratedGradients
 
 from explain.modules import is_hierarchical, relative_delta
 from explain.targets import forward_fn
+from hrm_core.decision import DecisionRule
 from hrm_core.features import DIRECTION_CLASSES
 
 PROBE_LABEL = "probe: the heads read at z_H after this cycle (trained on the final state only)"
@@ -30,20 +31,23 @@ def probe(model, trace) -> list[dict]:
     """One row per H cycle of the first sample in `trace` (HRMTrace of a batch-1 infer): probabilities and size."""
     rows = []
     N = trace.h_cycles
+    rule = getattr(model, "decision_rule", None) or DecisionRule()  # the action the signal table would take
     for s, seg in enumerate(trace.segments):
         if not bool(seg.active[0]):
             break
         for c, z in enumerate(seg.z_H):
             heads = model.heads(z[:1])
             p = torch.softmax(heads["policy_logits"].float(), -1)[0].double().numpy()
+            qty = float(heads["quantity"][0])
+            side = int(np.sign(rule.positions(p[None], np.array([qty]))[0]))
             rows.append({"index": s * N + c, "segment": s + 1, "cycle": c + 1, "p_short": float(p[0]),
-                         "p_flat": float(p[1]), "p_long": float(p[2]), "quantity": float(heads["quantity"][0]),
-                         "action": DIRECTION_CLASSES[int(np.argmax(p))]})
+                         "p_flat": float(p[1]), "p_long": float(p[2]), "quantity": qty,
+                         "action": DIRECTION_CLASSES[side + 1]})
     return rows
 
 
 def firmed_up(rows: list[dict], action: str) -> int | None:
-    """Index of the cycle from which the probe's argmax equals the final action and stays there."""
+    """Index of the cycle from which the probe's action (by the position rule) equals the final action and stays."""
     first = None
     for r in rows:
         if r["action"] == action:

@@ -5,10 +5,13 @@ from typing import Callable
 
 import torch
 
+from hrm_core.decision import DecisionRule
+
 TARGETS: dict[str, str] = {
     "action_logit": "the logit of the action taken: what made this action score high",
     "p_long_minus_p_short": "p(long) - p(short): the model's directional lean",
-    "position": "the position taken: the action's direction (-1, 0, +1) x the size head (always 0 when flat)",
+    "position": "the position taken, by the checkpoint's position rule (edge rule: quantity x clipped "
+                "(p_long - p_short - centre) / scale; inside the no-trade band it is 0 and has nothing to attribute)",
 }
 DEFAULT_TARGET = "action_logit"
 
@@ -19,14 +22,19 @@ def check_target(target: str) -> str:
     return target
 
 
-def scalar_output(out, target: str, action: torch.Tensor) -> torch.Tensor:
+def scalar_output(out, target: str, action: torch.Tensor, rule: DecisionRule | None = None) -> torch.Tensor:
     """(B,) target value from a model output; `action` (B,) is the class each decision took."""
     if target == "action_logit":
         return out.policy_logits.gather(1, action.view(-1, 1)).squeeze(1)
     if target == "p_long_minus_p_short":
         p = torch.softmax(out.policy_logits, dim=-1)
         return p[:, 2] - p[:, 0]
-    return (action.to(out.quantity.dtype) - 1.0) * out.quantity  # "position": the argmax rule of signals.py
+    if rule is None or rule.rule == "argmax":
+        return (action.to(out.quantity.dtype) - 1.0) * out.quantity
+    p = torch.softmax(out.policy_logits, dim=-1)
+    edge = p[:, 2] - p[:, 0] - rule.centre
+    outside = (edge.abs() >= rule.band).to(edge.dtype).detach()  # the band is a step: 0 inside, no gradient
+    return outside * torch.clamp(edge / rule.scale, -1.0, 1.0) * out.quantity.clamp(0.0, 1.0)
 
 
 def forward_fn(model, segments: int, target: str) -> Callable[..., torch.Tensor]:
@@ -35,5 +43,5 @@ def forward_fn(model, segments: int, target: str) -> Callable[..., torch.Tensor]
 
     def f(x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, action: torch.Tensor):
         return scalar_output(model.attribution_forward(x, instrument_id, timeframe_id, segments=segments),
-                             target, action)
+                             target, action, getattr(model, "decision_rule", None))
     return f

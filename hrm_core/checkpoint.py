@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from hrm_core.config import TIMEFRAMES, ModelConfig
+from hrm_core.decision import MAX_ONE_ACTION_SHARE as ONE_ACTION_SHARE, DecisionRule, rule_of
 from hrm_core.errors import CheckpointError, ModelError
 from hrm_core.features import FeatureSpec, Scaler
 from hrm_core.identity import instrument_ids
@@ -117,6 +118,21 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, feature_spec: 
     return f
 
 
+def update_metrics(path: str | os.PathLike, extra: Mapping) -> Path:
+    """Add `extra` to a checkpoint's metrics (e.g. the seeds it was chosen from) and rewrite its card, atomically."""
+    f = _checkpoint_file(path)
+    payload = _read(f)
+    payload["metrics"] = {**(payload.get("metrics") or {}), **_plain(dict(extra))}
+    tmp = f.with_name(f.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, f)
+    model = load_checkpoint(f).model
+    info = {k: v for k, v in payload.items() if k not in ("state_dict", "format", "format_version")}
+    write_model_card(f, {**info, "parameters": sum(p.numel() for p in model.parameters()),
+                         "describe": describe_model(model)})
+    return f
+
+
 def _fmt(v: Any, spec: str = ".3f") -> str:
     return "n/a" if v is None else format(v, spec) if isinstance(v, (int, float)) else str(v)
 
@@ -177,16 +193,20 @@ def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path
         f"| {_fmt(m.get('val_net_sharpe'), '.2f')} |",
         f"| exposure (mean abs position) | {_fmt(m.get('val_exposure'))} |",
         f"| mean reasoning segments | {_fmt(m.get('val_mean_steps'), '.2f')} |",
+        *_depth_rows(m.get("act_depth") or {}),
+        *_skill_rows(m.get("skill") or {}),
         f"| early stopping on | {m.get('early_stop')} |",
         f"| training time | {_fmt(m.get('train_seconds'), '.0f')} s on {m.get('world_size')} x {m.get('device')} |",
         "",
+        *_decision_lines(m),
         "## Training",
         "",
         f"Loss: {LOSS_DOC}.",
+        *_seed_lines(m.get("seeds") or {}),
         "",
-        f"Reproduce: `{card.get('command') or 'n/a'}` (the shipped models hrm-default, flat, hrm-n1t1 and "
-        "hrm-noact: `bash scripts/train_shipped_models.sh`, which runs these commands offline on the bundled "
-        "sample only).",
+        f"Reproduce: `{card.get('command') or 'n/a'}` (the shipped models: `.venv/bin/python "
+        "scripts/train_shipped_models.py`, which trains each variant with 5 seeds offline on the bundled sample "
+        "only and ships the median seed by validation log-loss).",
         "",
         f"Package {card.get('package_version')}, torch {card.get('torch_version')}, created {card.get('created')}. "
         f"FLOPs per decision: {_fmt(desc.get('flops_per_decision_min'), ',d')} .. "
@@ -195,6 +215,47 @@ def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path
     ]
     md_path.write_text("\n".join(lines))
     return md_path, json_path
+
+
+def _depth_rows(d: Mapping) -> list[str]:
+    if not d:
+        return []
+    dist = ", ".join(f"{k}: {v:.0%}" for k, v in (d.get("distribution") or {}).items())
+    return [f"| ACT depth on validation (segments: share) | {dist}; {d.get('statement')} |",
+            f"| log-loss at the depth used / at full depth | {_fmt(d.get('logloss_as_run'), '.4f')} / "
+            f"{_fmt(d.get('logloss_full_depth'), '.4f')} |"]
+
+
+def _skill_rows(k: Mapping) -> list[str]:
+    if not k:
+        return []
+    lo, hi = k.get("logloss_diff_ci") or [None, None]
+    return [f"| log-loss minus the constant class-frequency predictor's [95 % CI] | "
+            f"{_fmt(k.get('logloss_diff'), '+.4f')} [{_fmt(lo, '+.4f')}, {_fmt(hi, '+.4f')}] |",
+            f"| skill verdict | **{k.get('verdict')}** |"]
+
+
+def _decision_lines(m: Mapping) -> list[str]:
+    d, shares = m.get("decision") or {}, m.get("val_action_shares") or {}
+    if not d:
+        return ["Position rule: argmax (this checkpoint predates the validation-chosen rule).", ""]
+    rule = rule_of(m)
+    one_sided = max(shares.values(), default=0.0) > ONE_ACTION_SHARE
+    lines = [f"Position rule ({d.get('chosen_on', 'validation')}): {rule.describe()}. Actions on validation: "
+             + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) + "."]
+    if one_sided:
+        lines.append(f"It takes one action on more than {ONE_ACTION_SHARE:.0%} of validation windows: "
+                     f"{(m.get('skill') or {}).get('verdict', 'skill not measured')}.")
+    return [*lines, ""]
+
+
+def _seed_lines(seeds: Mapping) -> list[str]:
+    if not seeds:
+        return []
+    runs = seeds.get("runs") or []
+    ll = ", ".join(f"seed {r['seed']}: {r['val_logloss']:.4f}" for r in runs)
+    return ["", f"Shipped seed {seeds.get('chosen_seed')} of {len(runs)} ({seeds.get('rule')}); validation "
+                f"log-loss per seed: {ll}."]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -217,6 +278,11 @@ class LoadedModel:
     path: str
     train_config: dict = field(default_factory=dict)
     command: str | None = None
+
+    @property
+    def rule(self) -> DecisionRule:
+        """The position rule chosen on validation at training (hrm_core.decision)."""
+        return rule_of(self.metrics)
 
     def instrument_ids(self, symbols) -> torch.Tensor:
         """LongTensor of vocab ids; unknown symbols get 0 (the shared unknown embedding)."""
@@ -289,9 +355,14 @@ def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cp
     instruments, intervals = _vocabularies(f, d)
     model = _build_and_fill(f, config, d["state_dict"])
     model.to(device).eval()
+    metrics = dict(d.get("metrics") or {})
+    try:
+        model.decision_rule = rule_of(metrics)  # explain's "position" target reads it from the model it hooks
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{f} has a malformed position rule ({exc}): corrupt; retrain") from None
     return LoadedModel(
         model=model, config=config, feature_spec=spec, scaler=scaler, instruments=instruments, intervals=intervals,
-        periods=dict(d.get("periods") or {}), metrics=dict(d.get("metrics") or {}),
+        periods=dict(d.get("periods") or {}), metrics=metrics,
         data_hash=str(d.get("data_hash", "")), package_version=str(d.get("package_version", "unknown")),
         name=str(d.get("name") or f.parent.name), path=str(f), train_config=dict(d.get("train_config") or {}),
         command=d.get("command"))
@@ -324,6 +395,22 @@ class ModelCard:
     path: str  # the .pt file
     summary: str
     card: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+def skill_note(card: Mapping) -> tuple[str, bool] | None:
+    """(One line on the model's validation skill and action mix, True if it shows skill), or None for cards
+    that predate the measurement. The dashboard shows it next to the model picker."""
+    m = card.get("metrics") or {}
+    k, shares = m.get("skill") or {}, m.get("val_action_shares") or {}
+    if not k:
+        return None
+    lo, hi = k.get("logloss_diff_ci") or [math.nan, math.nan]
+    line = (f"Validation {k.get('verdict')}: log-loss {k.get('logloss_diff', math.nan):+.4f} "
+            f"[{lo:+.4f}, {hi:+.4f}] vs the constant class-frequency predictor.")
+    if shares:
+        action, share = max(shares.items(), key=lambda kv: kv[1])
+        line += f" {action.capitalize()} on {share:.0%} of validation windows."
+    return line, hi < 0
 
 
 def read_card(checkpoint: str | os.PathLike) -> dict:
@@ -364,7 +451,7 @@ def resolve_model(model: str | os.PathLike | None, settings: Settings | None = N
         f = default_model_path(settings)
         if f is None:
             raise CheckpointError(f"no model chosen and no shipped default in {settings.data.path('models_dir')}: "
-                                  "run scripts/train_shipped_models.sh or `hrm train`")
+                                  "run scripts/train_shipped_models.py or `hrm train`")
         return f
     p = Path(model)
     root = settings.data.path("models_dir")

@@ -43,13 +43,14 @@ import json
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from hrm_core.decision import DecisionRule, rule_of
 from hrm_core.errors import EmptyDataError, ModelError
 from hrm_core.jsonsafe import json_safe
 from hrm_core.metrics import bootstrap_ci, periods_per_year_of
@@ -90,6 +91,7 @@ class DecisionTraces:
     max_segments: int
     h_init: np.ndarray | None = None  # (D,) initial z_H summary state (step 0 of a trajectory)
     l_init: np.ndarray | None = None
+    rule: DecisionRule = field(default_factory=DecisionRule)  # the checkpoint's position rule
 
     def __len__(self) -> int:
         return len(self.times)
@@ -113,6 +115,12 @@ class DecisionTraces:
                              "quantity": self.quantity[rows, s], "value": self.value[rows, s],
                              "steps": depth.astype(float), "finite": self.finite[rows, s].astype(float),
                              "latency_ms": np.nan}, index=pd.DatetimeIndex(self.times, name="time"))
+
+    def table(self, depth: np.ndarray, model_id: str = "") -> pd.DataFrame:
+        """The signal table the decisions would give at `depth` segments, under the checkpoint's position rule."""
+        from hrm_core.signals import build_table
+
+        return build_table(self.raw(depth), model_id=model_id, rule=self.rule)
 
 
 def _is_recurrent(loaded) -> bool:
@@ -209,8 +217,9 @@ def trace_decisions(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, m
     if not keep.any():
         raise EmptyDataError(f"{symbol} {interval}: no decidable bar in the chosen period (the model needs "
                              f"{loaded.config.window} bars after the feature warm-up): pick later dates")
-    return trace_windows(loaded.model, ds.X[keep], instrument_id=inst, timeframe_id=tf,
-                         times=ds.times[keep], batch_size=batch_size)
+    tr = trace_windows(loaded.model, ds.X[keep], instrument_id=inst, timeframe_id=tf,
+                       times=ds.times[keep], batch_size=batch_size)
+    return replace(tr, rule=rule_of(loaded.metrics))
 
 
 # ----------------------------------------------------------------------------- residuals and convergence
@@ -331,11 +340,9 @@ def halting_calibration(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, 
                         settings) -> dict[str, Any]:
     """As-run decisions vs full-depth ones: action agreement and PnL of both position series (same risk, costs)."""
     from hrm_core.evaluate import backtest_target
-    from hrm_core.signals import build_table
 
     depth_full = np.full(len(tr), tr.max_segments, dtype=np.int64)
-    tables = {"as_run": build_table(tr.raw(tr.steps), model_id="as run"),
-              "full_depth": build_table(tr.raw(depth_full), model_id="full depth")}
+    tables = {"as_run": tr.table(tr.steps, "as run"), "full_depth": tr.table(depth_full, "full depth")}
     agree = tables["as_run"]["action"].to_numpy() == tables["full_depth"]["action"].to_numpy()
     out: dict[str, Any] = {"rate": float(agree.mean()), "n": int(len(agree)), "changed": int((~agree).sum()),
                            "costs_bps": float(settings.costs.total_bps)}
@@ -357,7 +364,6 @@ def halting_calibration(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, 
 def _per_decision(tr: DecisionTraces, bars: pd.DataFrame, interval: str, tol: float) -> pd.DataFrame:
     """One row per decision: depth, realised volatility, regime, as-run action, convergence, final residuals."""
     from hrm_core.regimes import classify_regimes
-    from hrm_core.signals import build_table
 
     P = periods_per_year_of(bars.index, interval)
     h_run = tr.as_run(tr.h_res, tr.h_cycles)
@@ -367,7 +373,7 @@ def _per_decision(tr: DecisionTraces, bars: pd.DataFrame, interval: str, tol: fl
         "steps": tr.steps,
         "volatility": realised_volatility(bars["close"], periods_per_year=P).reindex(tr.times).to_numpy(),
         "regime": classify_regimes(bars["close"], periods_per_year=P).reindex(tr.times).to_numpy(),
-        "action": build_table(tr.raw(tr.steps), model_id="as run")["action"].to_numpy(),
+        "action": tr.table(tr.steps, "as run")["action"].to_numpy(),
         "converged": is_converged(h_run, tol=tol),
         "converged_full_depth": is_converged(tr.h_res, tol=tol),
         "final_h_residual": last_h, "final_l_residual": last_l,
@@ -519,9 +525,7 @@ def decision_view(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, at:
 
 def build_action(tr: DecisionTraces, depth: int) -> str:
     """The action (short/flat/long) of the first decision in `tr` after `depth` segments, by the signal table's rule."""
-    from hrm_core.signals import build_table
-
-    return str(build_table(tr.raw(np.full(len(tr), depth, dtype=np.int64)), model_id="")["action"].iloc[0])
+    return str(tr.table(np.full(len(tr), depth, dtype=np.int64))["action"].iloc[0])
 
 
 # ----------------------------------------------------------------------------- every checkpoint

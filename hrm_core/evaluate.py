@@ -593,6 +593,7 @@ def _model_facts(loaded, run: StrategyRun | None) -> dict:
         "max_segments": c.max_segments, "act": c.act, "window": c.window, "periods": dict(loaded.periods),
         "training data hash": loaded.data_hash[:16], "instruments": dict(loaded.instruments),
         "description": MODEL_BASELINES.get(loaded.name, "primary model"),
+        "position rule": loaded.rule.describe(),
     }
 
 

@@ -60,6 +60,7 @@ import pandas as pd
 
 from hrm_core.backtest import run_backtest
 from hrm_core.bars import drop_unfinished, parse_bound
+from hrm_core.decision import rule_of
 from hrm_core.errors import DataError, EmptyDataError, HRMError, InsufficientDataError
 from hrm_core.features import WARMUP_BARS, compute_features
 from hrm_core.jsonsafe import json_safe
@@ -88,7 +89,7 @@ def decide(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, model_id: 
         raw = run_model(loaded, tail, symbol=symbol, interval=interval).iloc[-1:]
     except InsufficientDataError:  # the table calls such a bar "warmup": flat
         raw = pd.DataFrame({k: [np.nan] for k in RAW_COLUMNS}, index=bars.index[-1:]).assign(steps=0.0, finite=0.0)
-    row = build_table(raw, model_id=model_id).iloc[-1]
+    row = build_table(raw, model_id=model_id, rule=rule_of(loaded.metrics)).iloc[-1]
     feats = compute_features(tail).iloc[-1] if len(tail) > WARMUP_BARS else pd.Series(dtype=float)
     return row, {k: (float(v) if math.isfinite(v) else None) for k, v in feats.items()}
 

@@ -189,7 +189,8 @@ def settings_facts(ev: Evaluation) -> dict:
         "risk-free rate": 0.0,
         "bootstrap": {"method": "stationary (Politis & Romano 1994), percentile interval", "replications": N_BOOT,
                       "mean block": "n^(1/3) bars", "seed": BOOT_SEED, "level": f"{CI_LEVEL} %"},
-        "position rule": "argmax(short, flat, long) -> -1/0/+1, times the quantity head; non-finite output -> flat",
+        "position rule": {**{k: v.get("position rule") for k, v in ev.models.items()},
+                          "non-finite output": "flat"},
         "timing": execution_text(ev.costs.execution),
         "DSR trials": {"N": ev.n_trials, "extra declared": ev.extra_trials, "source": ev.trials_source,
                        "rule": "N = the trials registered for this period in the trial registry (every strategy "
@@ -236,7 +237,7 @@ def skill_table(inst: InstrumentEvaluation) -> pd.DataFrame | None:
             f"difference [{CI_LEVEL}% CI]": f"{k['logloss_diff']:+.4f} [{lo:+.4f}, {hi:+.4f}]",
             "accuracy": _f(k["accuracy"], ".3f"), "majority rate": _f(k["majority_rate"], ".3f"),
             f"accuracy - constant [{CI_LEVEL}% CI]": f"{k['accuracy_diff']:+.3f} [{alo:+.3f}, {ahi:+.3f}]",
-            "commonest action": f"{100 * k['share_of_commonest_action']:.0f} %", "verdict": k["verdict"]}
+            "commonest argmax class": f"{100 * k['share_of_commonest_action']:.0f} %", "verdict": k["verdict"]}
     if not rows:
         return None
     df = pd.DataFrame.from_dict(rows, orient="index").fillna("")

@@ -11,12 +11,12 @@ Conventions:
 - **Timing.** Row t is decided at the close of bar t from the window of bars t-W+1..t
   (features are causal and the scaler comes from the checkpoint's training period), so the
   row never reads a bar after t. `run_backtest` holds it over bar t+1.
-- **Position rule** ("argmax", the default): action = argmax(p_short, p_flat, p_long);
-  position = {-1, 0, +1}[action] x quantity, with quantity the QuantityHead in [0, 1].
-  The position therefore always agrees with the action shown on the chart (a "long" marker
-  is a long book), and a flat argmax is flat whatever the quantity head says.
-  `position_rule="expected"` gives the smooth alternative (p_long - p_short) x quantity,
-  whose action is the sign of the position. size = |position|.
+- **Position rule**: the checkpoint's own (`hrm_core.decision`, stored in its card): "edge",
+  quantity x clip((p_long - p_short) / scale, -1, 1), flat inside a no-trade band, with scale
+  and band chosen on validation; checkpoints that predate it use "argmax", {-1, 0, +1}[argmax]
+  x quantity. `position_rule="argmax"` or `"expected"` ((p_long - p_short) x quantity)
+  overrides it. The action is the sign of the position, so the chart's markers follow the
+  book actually held. size = |position|, quantity = the QuantityHead in [0, 1].
 - **Status.** "ok"; "warmup" for bars before the first complete window (feature warm-up +
   window - 1 bars): flat, probabilities NaN, steps 0; "nonfinite" when any model output of
   the row is NaN/inf: flat (position 0), probabilities NaN, counted in `n_nonfinite`.
@@ -50,13 +50,15 @@ import pandas as pd
 
 from hrm_core.bars import parse_bound
 from hrm_core.cache import describe_cache_failure
+from hrm_core.decision import DecisionRule, rule_of
 from hrm_core.features import DIRECTION_CLASSES, build_dataset
 from hrm_core.sqlite_tx import immediate
 
 if TYPE_CHECKING:
     from hrm_core.checkpoint import LoadedModel
 
-POSITION_RULES = ("argmax", "expected")
+# Overrides of the checkpoint's own rule (hrm_core.decision): "argmax", or "expected" = (p_long - p_short) x quantity.
+POSITION_RULES = {"argmax": DecisionRule(), "expected": DecisionRule("edge", scale=1.0, band=0.0)}
 STATUSES = ("ok", "warmup", "nonfinite")
 TABLE_COLUMNS = (
     "action", "size", "position", "quantity", "p_short", "p_flat", "p_long", "confidence",
@@ -353,10 +355,9 @@ def run_model(loaded: LoadedModel, bars: pd.DataFrame, *, symbol: str, interval:
     return raw
 
 
-def build_table(raw: pd.DataFrame, *, model_id: str, position_rule: str = "argmax") -> pd.DataFrame:
+def build_table(raw: pd.DataFrame, *, model_id: str, rule: DecisionRule | None = None) -> pd.DataFrame:
     """Raw outputs -> the signal table (pure numpy/pandas; see the module docstring for the rules)."""
-    if position_rule not in POSITION_RULES:
-        raise ValueError(f"position_rule must be one of {POSITION_RULES}, got {position_rule!r}")
+    rule = rule or DecisionRule()
     probs = raw[["p_short", "p_flat", "p_long"]].to_numpy(dtype=np.float64)
     qty = raw["quantity"].to_numpy(dtype=np.float64)
     steps = raw["steps"].to_numpy(dtype=np.float64)
@@ -364,15 +365,9 @@ def build_table(raw: pd.DataFrame, *, model_id: str, position_rule: str = "argma
     ok = computed & (raw["finite"].to_numpy() > 0) & np.isfinite(probs).all(axis=1) & np.isfinite(qty)
     status = np.where(~computed, "warmup", np.where(ok, "ok", "nonfinite"))
 
-    q = np.where(ok, np.clip(np.nan_to_num(qty), 0.0, 1.0), 0.0)
     p = np.where(ok[:, None], probs, np.nan)
-    if position_rule == "argmax":
-        cls = np.where(ok, np.argmax(np.nan_to_num(p, nan=-1.0), axis=1), 1)
-        position = (cls - 1).astype(np.float64) * q
-    else:
-        position = np.where(ok, (np.nan_to_num(p[:, 2]) - np.nan_to_num(p[:, 0])) * q, 0.0)
-        cls = np.sign(position).astype(int) + 1
-    position = np.clip(position, -1.0, 1.0) + 0.0  # + 0.0 turns -0.0 into 0.0
+    position = np.where(ok, rule.positions(p, np.where(ok, qty, 0.0)), 0.0) + 0.0
+    cls = np.sign(position).astype(int) + 1  # the action is the side of the book
     table = pd.DataFrame(
         {
             "action": np.asarray(DIRECTION_CLASSES, dtype=object)[cls],
@@ -400,7 +395,7 @@ def generate_signals(
     interval: str,
     cache: SignalCache | str | Path | None = None,
     batch_size: int = DEFAULT_BATCH,
-    position_rule: str = "argmax",
+    position_rule: str | None = None,
 ) -> SignalResult:
     """Signal table for every bar of `bars` (pass the full history: rows before the first
     complete window are "warmup"). With `cache` (a SignalCache or a path), the raw outputs
@@ -423,10 +418,20 @@ def generate_signals(
     finally:
         if own and store is not None:
             store.close()
-    table = build_table(raw, model_id=model_id, position_rule=position_rule)
+    table = build_table(raw, model_id=model_id, rule=checkpoint_rule(loaded, position_rule))
     notes = tuple(n for n in (*model_fit_notes(loaded, symbol, interval), cache_note) if n)
     return SignalResult(table=table, model_id=model_id, symbol=symbol, interval=interval, data_hash=data_hash,
-                        position_rule=position_rule, cached=cached, elapsed_s=time.perf_counter() - t0, notes=notes)
+                        position_rule=position_rule or "checkpoint", cached=cached,
+                        elapsed_s=time.perf_counter() - t0, notes=notes)
+
+
+def checkpoint_rule(loaded: LoadedModel, override: str | None = None) -> DecisionRule:
+    """The checkpoint's own position rule (its card's "decision"), or a named override from POSITION_RULES."""
+    if override is None:
+        return rule_of(getattr(loaded, "metrics", None))
+    if override not in POSITION_RULES:
+        raise ValueError(f"position_rule must be one of {sorted(POSITION_RULES)} or None, got {override!r}")
+    return POSITION_RULES[override]
 
 
 def model_fit_notes(loaded: LoadedModel, symbol: str, interval: str) -> list[str]:
@@ -461,7 +466,7 @@ def action_changes(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_signals(model: str | Path | None, symbol: str, interval: str, *, settings, path: str | Path | None = None,
-                 position_rule: str = "argmax"):
+                 position_rule: str | None = None):
     """What the CLI and the pages call: (LoadResult of the full history, LoadedModel, SignalResult), cached.
 
     model: a checkpoint path, a directory or a name under models/, or None for the shipped default.
@@ -478,6 +483,6 @@ def load_signals(model: str | Path | None, symbol: str, interval: str, *, settin
 
 
 __all__ = [
-    "POSITION_RULES", "STATUSES", "action_changes", "TABLE_COLUMNS", "SignalCache", "SignalResult", "bars_hash", "build_table",
+    "POSITION_RULES", "STATUSES", "action_changes", "checkpoint_rule", "TABLE_COLUMNS", "SignalCache", "SignalResult", "bars_hash", "build_table",
     "generate_signals", "load_signals", "model_fingerprint", "model_fit_notes", "model_inputs", "run_model", "signals_db_path",
 ]

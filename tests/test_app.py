@@ -62,3 +62,20 @@ def test_a_shared_link_sets_the_sidebar(offline_settings):
     assert not at.exception
     assert at.sidebar.multiselect(key="sidebar.symbols").value == ["^IXIC"]
     assert at.sidebar.selectbox(key="sidebar.interval").value == "1wk"
+
+
+def test_the_model_picker_states_each_models_validation_skill_beside_it(app):
+    """A model that cannot beat the constant class-frequency predictor says so where it is picked; one that takes
+    one action on more than 95 % of validation windows is shown with a warning."""
+    from hrm_core.checkpoint import list_checkpoints, skill_note
+
+    cards = [c for c in list_checkpoints(ROOT / "models") if skill_note(c.card)]
+    assert {c.name for c in cards} >= {"hrm-default", "flat"}
+    for card in cards:
+        app.sidebar.selectbox(key="sidebar.model").select(card.path).run()
+        assert not app.exception
+        note, skilled = skill_note(card.card)
+        warnings = [w.value for w in app.sidebar.warning]
+        assert note in warnings + [c.value for c in app.sidebar.caption], card.name
+        if max(card.card["metrics"]["val_action_shares"].values()) > 0.95:
+            assert not skilled and note in warnings, card.name

@@ -60,6 +60,16 @@ def test_markers_only_where_the_held_position_changes_with_hover_details():
     assert fig.layout.yaxis2.title.text == "position" and fig.layout.yaxis3.title.text == "confidence"
 
 
+def test_a_gradual_build_up_of_the_position_is_marked_once_it_has_moved_a_size_step():
+    """The edge rule moves the position a little every bar: markers follow the book, not day-to-day jumps."""
+    idx = pd.date_range("2020-01-01", periods=7, freq="D", tz="UTC", name="time")
+    position = [0.0, 0.05, 0.09, 0.13, 0.17, 0.22, 0.28]  # never more than 0.06 in a day
+    table = pd.DataFrame({"action": ["flat"] + ["long"] * 6, "position": position, "confidence": 0.5,
+                          "status": "ok"}, index=idx)
+    marks = charts.position_changes(table, action_changes(table))
+    assert list(marks.index) == [idx[1], idx[4], idx[6]]  # entry at 0.05, then 0.17 and 0.28 (>= 0.1 further)
+
+
 def test_the_chart_opens_on_the_last_year_or_the_test_period():
     idx = pd.bdate_range("2010-01-01", "2018-12-31", tz="UTC")
     assert charts.window_start(idx, "1 year") == pd.Timestamp("2017-12-31", tz="UTC")

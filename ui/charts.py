@@ -56,10 +56,19 @@ def window_start(index: pd.DatetimeIndex, choice: str, periods: dict | None = No
 
 
 def position_changes(table: pd.DataFrame, changes: pd.DataFrame, *, size_step: float = SIZE_STEP) -> pd.DataFrame:
-    """Bars to mark: the action changes (entries, exits, flips) plus same-direction size changes >= size_step."""
-    ok = table["status"] == "ok" if "status" in table else pd.Series(True, index=table.index)
-    pos = table["position"].where(ok)
-    resized = (pos.diff().abs() >= size_step) & ~table.index.isin(changes.index) & ok
+    """Bars to mark: the action changes (entries, exits, flips) plus same-direction resizes, where the position
+    has moved by >= size_step since the last marked bar (so a gradual build-up is marked too: the markers
+    follow the book actually held, not only day-to-day jumps)."""
+    ok = (table["status"] == "ok" if "status" in table else pd.Series(True, index=table.index)).to_numpy()
+    pos = table["position"].to_numpy(dtype=float)
+    side_change = table.index.isin(changes.index)
+    resized = np.zeros(len(table), dtype=bool)
+    marked = 0.0
+    for i in range(len(table)):
+        if side_change[i]:
+            marked = pos[i]
+        elif ok[i] and abs(pos[i] - marked) >= size_step:
+            resized[i], marked = True, pos[i]
     extra = table.loc[resized, ["action", "position", "confidence"]]
     return pd.concat([changes, extra]).sort_index() if len(extra) else changes
 

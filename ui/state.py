@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from hrm_core.checkpoint import list_checkpoints
+from hrm_core.checkpoint import list_checkpoints, skill_note
 from hrm_core.data import INTERVALS
 from hrm_core.settings import Settings, load_settings
 from ui.uploads import draw_uploader
@@ -82,7 +82,11 @@ def _model_picker(sb, cards) -> str | None:
         st.session_state[KEY + "model"] = cards[0].path
     chosen = sb.selectbox("Model", list(names), format_func=names.get, key=KEY + "model",
                           help="Checkpoints in models/; train more on the Train page.")
-    sb.caption(next(c.summary for c in cards if c.path == chosen))
+    card = next(c for c in cards if c.path == chosen)
+    sb.caption(card.summary)
+    note = skill_note(card.card)
+    if note:  # a model that cannot beat the class frequencies must say so where it is picked
+        (sb.caption if note[1] else sb.warning)(note[0], **({} if note[1] else {"icon": ":material/info:"}))
     return chosen
 
 

@@ -18,8 +18,10 @@ st.title("Signals")
 how_to_read("The price chart shows one candle per bar (a day, a week or an hour: the sidebar's *Timeframe*). A "
             "**green triangle** marks where the model starts holding a long position (it expects a rise), a **red "
             "triangle** a short one (a fall), a **grey circle** where it goes back to no position. Below: the "
-            "*position* it holds (from -1 = fully short to +1 = fully long; 0.3 = 30 % of the capital) and its "
-            "*confidence* (the probability of the action it chose). Shaded areas are the years the model learned "
+            "*position* it holds (from -1 = fully short to +1 = fully long; 0.3 = 30 % of the capital: the more "
+            "p(rise) exceeds p(fall), the larger, times the size the model chooses) and its *confidence* (the "
+            "largest of its three probabilities). A marker also appears when the position has grown or shrunk by "
+            "0.1 since the last one. Shaded areas are the years the model learned "
             "from; only the green *test* years are a fair trial. Hover a marker for details; click it to see why.")
 bars = None  # set when the data loads
 
@@ -77,7 +79,9 @@ if sel.model is not None and bars is not None:
                                                  "value", "steps", "latency_ms", "status"]],
                      width="stretch", key=KEY + "recent", column_config={
                          "position": st.column_config.NumberColumn(
-                             help="Target position: -1 fully short .. +1 fully long (direction x size)",
+                             help="Target position: -1 fully short .. +1 fully long: the size head x "
+                                  "(p_long - p_short) / scale, flat inside the no-trade band (the model card's "
+                                  "position rule, chosen on validation)",
                              format="%.2f"),
                          "confidence": st.column_config.NumberColumn(help="Largest of the three probabilities",
                                                                      format="%.2f"),
