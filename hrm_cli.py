@@ -13,7 +13,7 @@ from hrm_core.bars import parse_bound, snippet
 from hrm_core.errors import HRMError
 from hrm_core.runtime import configure_threads
 from hrm_core.settings import load_settings
-from hrm_verbs import diagnose, explain, live
+from hrm_verbs import diagnose, explain, live, walkforward
 from hrm_verbs.common import add_data_args as _add_data_args
 from hrm_verbs.common import emit as _emit
 from hrm_verbs.common import n_boot_arg as _n_boot_arg
@@ -152,6 +152,9 @@ def cmd_evaluate(args) -> int:
     from hrm_core.evaluate import load_models, run_evaluation
     from hrm_core.report import headline, write_report
 
+    if args.walk_forward:  # retrain every year instead of the checkpoints' test period (hrm_verbs/walkforward.py)
+        return walkforward.cmd_walk_forward(args)
+    walkforward.refuse_stray_flags(args)
     t0 = _time.perf_counter()
     models = load_models(args.settings, args.models)
     ev = run_evaluation(settings=args.settings, models=models, symbols=args.symbols, csv_paths=args.csv or (),
@@ -211,6 +214,7 @@ def _add_evaluation_verbs(sub) -> None:
     _add_execution_arg(p)
     p.add_argument("--n-boot", type=_n_boot_arg(), default=2000)
     p.add_argument("--json", action="store_true")
+    walkforward.add_args(p)
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -226,7 +230,8 @@ def cmd_train(args) -> int:
     periods = {k: getattr(args, k) for k in ("train_start", "train_end", "val_start", "val_end",
                                               "test_start", "test_end") if getattr(args, k) is not None}
     options = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "horizon", "threshold_k", "purge_bars",
-                                              "stride", "seed", "patience", "early_stop", "cost_bps", "device")
+                                              "stride", "seed", "patience", "early_stop", "cost_bps", "device",
+                                              "class_weighting", "soft_direction")
                if getattr(args, k) is not None}
     cfg = TrainConfig(preset=args.preset, overrides=tuple(parse_overrides(args.override).items()),
                       symbols=tuple(args.symbols or settings.data.default_symbols),
@@ -337,6 +342,10 @@ def _add_training_verbs(sub) -> None:
     p.add_argument("--patience", type=int, default=None)
     p.add_argument("--early-stop", choices=("val_logloss", "val_net_sharpe"), default=None)
     p.add_argument("--cost-bps", type=float, default=None, help="default: settings commission + slippage")
+    p.add_argument("--class-weighting", choices=("none", "balanced"), default=None,
+                   help="balanced: cross-entropy weighted by inverse training class frequency")
+    p.add_argument("--soft-direction", action="store_true", default=None,
+                   help="sizing utility on (p_long - p_short) x size, also training the policy")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--force", action="store_true", help="overwrite models/NAME if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

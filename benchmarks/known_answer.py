@@ -7,7 +7,7 @@ bar t+1 (it persists with probability 0.99), so the ORACLE holds sign(s_t) from 
 A pure random walk (drift 0) is the control.
 
 Pipeline, unchanged from production: `hrm_core.train.train` (the preset's model, the default
-labels: horizon 5, threshold 0.5 sigma) on 2000-2007, validation 2008-2009 -> checkpoint
+labels: horizon 1, threshold 0.5 sigma) on 2000-2007, validation 2008-2009 -> checkpoint
 saved and loaded -> `generate_signals` -> `evaluate.backtest_target` (risk layer, next-open
 execution, 1 + 2 bps per unit of turnover: the default settings) on the test period
 2010-2015 (about 1,400 bars, never read by training). The oracle and buy & hold run through

@@ -406,6 +406,15 @@ class HierarchicalReasoningModel(nn.Module):
                         steps=torch.zeros(batch_size, dtype=torch.long, device=dev),
                         halted=torch.zeros(batch_size, dtype=torch.bool, device=dev))
 
+    def refill(self, carry: HRMCarry, fresh: torch.Tensor) -> HRMCarry:
+        """The carry with the rows in `fresh` (B,) bool reset to a new decision: training swaps halted samples
+        for new ones there (as the reference HRM does), so every optimiser step sees a full batch."""
+        init = self.initial_carry(fresh.shape[0])
+        rows = fresh.view(-1, 1, 1)
+        inner = InnerCarry(z_H=torch.where(rows, init.inner.z_H, carry.inner.z_H),
+                           z_L=torch.where(rows, init.inner.z_L, carry.inner.z_L))
+        return HRMCarry(inner, torch.where(fresh, 0, carry.steps), carry.halted & ~fresh)
+
     # -- one segment: the H/L loop, written out
 
     def _reason(self, z: InnerCarry, x_emb: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, *,
@@ -489,10 +498,11 @@ class HierarchicalReasoningModel(nn.Module):
 
     @torch.inference_mode()  # cheaper than no_grad: ~15 % of a batch-1 decision is autograd bookkeeping
     def infer(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, *,
-              max_segments: int | None = None, trace: bool = False) -> HRMOutput:
+              max_segments: int | None = None, trace: bool = False, halt: bool = True) -> HRMOutput:
         """Decide for a batch: each sample runs segments until its Q-head says halt (q_halt >
-        q_continue, if config.act) or `max_segments` (default config.max_segments). Halted samples
-        leave the computation; `steps` reports the segments each used."""
+        q_continue, if config.act and `halt`) or `max_segments` (default config.max_segments). Halted
+        samples leave the computation; `steps` reports the segments each used. halt=False runs every
+        sample to max_segments (the "full depth" the model card compares with)."""
         cfg = self.config
         M = cfg.max_segments if max_segments is None else int(max_segments)
         if M < 1:
@@ -525,7 +535,7 @@ class HierarchicalReasoningModel(nn.Module):
                 segments.append(rec.seg)
             if seg == M - 1:
                 break
-            if not cfg.act:
+            if not (cfg.act and halt):
                 continue  # no ACT: everybody runs M segments
             go_on = ~(q_halt > q_continue)  # rows of the computed subset that continue
             rows = torch.arange(B, device=x.device) if idx is None else idx
@@ -610,9 +620,13 @@ class FlatTransformer(nn.Module):
         out = HRMOutput(**heads, steps=ones, finite=_finite(heads).detach(), active=ones.bool())
         return out, HRMCarry(None, ones, ones.bool())
 
+    def refill(self, carry: HRMCarry, fresh: torch.Tensor) -> HRMCarry:
+        """No state to reset: every pass is a fresh decision."""
+        return carry
+
     @torch.inference_mode()  # cheaper than no_grad: ~15 % of a batch-1 decision is autograd bookkeeping
     def infer(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, *,
-              max_segments: int | None = None, trace: bool = False) -> HRMOutput:
+              max_segments: int | None = None, trace: bool = False, halt: bool = True) -> HRMOutput:
         out, _ = self.forward(x, instrument_id, timeframe_id)
         out.active = None
         return out

@@ -12,15 +12,19 @@ validation are dropped, so no label's outcome crosses a boundary. The Scaler is 
 training-period rows only. One model learns over all instruments x timeframes through
 the instrument and timeframe embeddings (vocab {symbol: id}, ids from 1; 0 = unknown).
 
-Loss, per deep-supervision segment, averaged over the samples still reasoning:
+Batches stay full under ACT: a batch is a set of slots; after each segment (one optimiser
+step, deep supervision) the slots whose sample halted get the next samples of the epoch with
+a fresh state, as the reference HRM does, so no step is taken on a handful of samples. An
+epoch ends when the remaining samples cannot refill the halted slots; the learning-rate
+schedule and progress count samples drawn. Loss, per segment, averaged over the batch:
 
     L = w_policy * CE(policy_logits, direction)                       3 classes short/flat/long
       + w_value  * Huber_s(value, fwd_return) / s                      Huber with delta s = std of train fwd returns
       + w_sizing * -(mean(pnl) - risk_aversion/2 * var(pnl)) / s       sizing objective (below)
-      + w_q      * [BCE(q_halt, argmax == direction) + BCE(q_continue, target)]   ACT Q-head
+      + w_q      * [BCE(q_halt, argmax == direction) + BCE(q_continue, target)]   ACT Q-head (ACT on only)
 
-Sizing objective: position = direction x size, with direction = the policy's argmax as
--1 / 0 / +1 (held fixed: the policy is trained by CE) and size = the quantity head. Each
+Sizing objective: position = direction x size, with direction = sign(p_long - p_short), the
+side the position rule takes (held fixed: the policy is trained by CE) and size = the quantity head. Each
 window is treated as a trade held for the label horizon, so its net P&L is
 pnl = position * fwd_return - cost * 2 * |position| (in and out, cost = settings
 commission + slippage per unit of turnover). The term is minus a mean-variance utility,
@@ -33,9 +37,12 @@ to scaling every size by a constant), it sets the overall level of exposure. (Se
 turnover needs ordered batches; the round-trip charge is its upper bound for a position held one horizon.)
 
 Optimiser: AdamW (decay on matrices only), linear warmup then cosine decay to
-`min_lr_frac` x lr, per batch; gradients clipped to `grad_clip`; one optimiser step
-per segment (deep supervision, as the original HRM). Early stopping on validation
-log-loss (default) or validation net Sharpe; the best epoch's weights are kept.
+`min_lr_frac` x lr; gradients clipped to `grad_clip`; one optimiser step per segment
+(deep supervision, as the original HRM). Early stopping on validation log-loss (default) or
+validation net Sharpe; the best epoch's weights are kept, with the position rule fitted on
+validation for them (hrm_core.decision: centre, scale and no-trade band). The card then records, on
+validation, the ACT depth distribution and the log-loss as run vs at full depth, skill
+against the constant class-frequency predictor (hrm_core.skill) and the share of each action.
 Validation net Sharpe is honest: positions in time order per series, each earns the
 next bar's return, turnover |p_t - p_{t-1}| pays the cost, annualised per interval.
 
@@ -60,13 +67,15 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+from torch.utils.data import DistributedSampler, TensorDataset
 
 from hrm_core.bars import BAR_SPAN
 from hrm_core.checkpoint import CHECKPOINT_FILE, save_checkpoint
 from hrm_core.config import TIMEFRAMES, ModelConfig, get_preset
+from hrm_core.decision import DecisionRule, action_shares, choose_rule
 from hrm_core.errors import DataError, ModelError
 from hrm_core.features import (
+    DIRECTION_CLASSES,
     FEATURE_NAMES,
     FeatureSpec,
     Scaler,
@@ -77,9 +86,12 @@ from hrm_core.identity import check_model_name, data_hash, instrument_ids, instr
 from hrm_core.metrics import periods_per_year, sharpe
 from hrm_core.model import build_model
 from hrm_core.settings import Settings, load_settings
+from hrm_core.skill import class_frequencies, skill_vs_null
 
 
 EARLY_STOP_METRICS = ("val_logloss", "val_net_sharpe")
+CLASS_WEIGHTINGS = ("none", "balanced")
+DEPTH_VARIES_BELOW = 0.95  # the card calls ACT depth adaptive when no depth covers this share of validation windows
 
 
 class TrainingError(ModelError):
@@ -102,7 +114,7 @@ class TrainConfig:
     val_end: str = "2015-12-31"
     test_start: str = "2016-01-01"
     test_end: str = "2018-12-31"
-    horizon: int = 5  # label horizon in bars
+    horizon: int = 1  # label horizon in bars (1: chosen on validation, scripts/label_experiments.py)
     threshold_k: float = 0.5  # flat band: |fwd| <= k * sigma * sqrt(horizon) is "flat"; 0 makes labels 2-class
     vol_lookback: int = 20
     purge_bars: int | None = None  # bars dropped before each boundary; None = horizon; must be >= horizon
@@ -120,6 +132,8 @@ class TrainConfig:
     risk_aversion: float = 3.0  # gamma of the sizing utility mean(pnl) - gamma/2 var(pnl)
     w_q: float = 0.5
     cost_bps: float | None = None  # per unit of turnover; None = settings commission + slippage
+    class_weighting: str = "none"  # "balanced": cross-entropy weights n / (3 n_class) from the training labels
+    soft_direction: bool = False  # sizing utility on (p_long - p_short) x size, its gradient reaching the policy
     early_stop: str = "val_logloss"  # or "val_net_sharpe"
     patience: int = 3  # epochs without improvement before stopping
     seed: int = 0
@@ -142,6 +156,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "stride", "patience"):
             if getattr(self, name) < 1:
                 raise TrainingError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise TrainingError(f"class_weighting must be one of {CLASS_WEIGHTINGS}, got {self.class_weighting!r}")
         if self.early_stop not in EARLY_STOP_METRICS:
             raise TrainingError(f"early_stop must be one of {EARLY_STOP_METRICS}, got {self.early_stop!r}")
         try:
@@ -211,11 +227,12 @@ def train_command(cfg: TrainConfig, name: str | None = None) -> str:
              "val_start": "--val-start", "val_end": "--val-end", "test_start": "--test-start",
              "test_end": "--test-end", "horizon": "--horizon", "threshold_k": "--threshold-k",
              "purge_bars": "--purge-bars", "stride": "--stride", "batch_size": "--batch-size", "lr": "--lr",
-             "seed": "--seed", "early_stop": "--early-stop", "patience": "--patience", "cost_bps": "--cost-bps"}
+             "seed": "--seed", "early_stop": "--early-stop", "patience": "--patience", "cost_bps": "--cost-bps",
+             "class_weighting": "--class-weighting", "soft_direction": "--soft-direction"}
     for key, flag in flags.items():
         value = getattr(cfg, key)
         if key == "epochs" or value != getattr(base, key):
-            parts += [flag, str(value)]
+            parts += [flag] if value is True else [flag, str(value)]
     if cfg.overrides:
         parts += ["--override", *(f"{k}={v}" for k, v in cfg.overrides)]
     if name:
@@ -372,16 +389,20 @@ def prepare_data(cfg: TrainConfig, model_config: ModelConfig, *, settings: Setti
 # ----------------------------------------------------------------------------- loss
 
 def sizing_pnl(policy_logits: torch.Tensor, quantity: torch.Tensor, fwd_return: torch.Tensor,
-               cost: float) -> torch.Tensor:
-    """Net P&L of position = direction x size held one horizon, paying `cost` on the way in and out."""
-    action = policy_logits.detach().argmax(-1)
-    direction = (action == 2).float() - (action == 0).float()  # short / flat / long -> -1 / 0 / +1
+               cost: float, *, soft: bool = False) -> torch.Tensor:
+    """Net P&L of position = direction x size held one horizon, paying `cost` on the way in and out.
+
+    direction = sign(p_long - p_short), held fixed; soft: p_long - p_short itself, so the utility also trains
+    the policy (a direct mean-variance objective on the position, as in Deep Momentum Networks)."""
+    p = torch.softmax(policy_logits.float() if soft else policy_logits.detach().float(), -1)
+    direction = (p[:, 2] - p[:, 0]) if soft else torch.sign(p[:, 2] - p[:, 0])  # the edge rule's side
     position = direction * quantity
     return position * fwd_return - cost * 2.0 * position.abs()
 
 
 def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_scale: float, cost: float,
-               cfg: TrainConfig) -> tuple[torch.Tensor, dict[str, float]]:
+               cfg: TrainConfig, act: bool = True,
+               class_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted training loss of one segment over the active samples, and each term for the log."""
     m = out.active.float() if out.active is not None else torch.ones_like(fwd_return)
     n = m.sum().clamp_min(1.0)
@@ -390,17 +411,18 @@ def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_sc
     def mean(v: torch.Tensor) -> torch.Tensor:
         return (v * m).sum() / n
 
-    policy = mean(F.cross_entropy(logits, direction, reduction="none"))
+    policy = mean(F.cross_entropy(logits, direction, weight=class_weights, reduction="none"))
     # Huber with delta = s, divided by s: quadratic within one typical return, and a gradient bounded by 1
     # per sample, so an untrained value head (outputs ~1 against returns ~0.01) cannot swamp the trunk.
     value = mean(F.huber_loss(out.value.float(), fwd_return, reduction="none", delta=ret_scale)) / ret_scale
-    pnl = sizing_pnl(logits, out.quantity.float(), fwd_return, cost)
+    pnl = sizing_pnl(logits, out.quantity.float(), fwd_return, cost, soft=cfg.soft_direction)
     mu = mean(pnl)
     utility = mu - 0.5 * cfg.risk_aversion * mean((pnl - mu) ** 2)
     sizing = -utility / ret_scale
     correct = (logits.detach().argmax(-1) == direction).float()  # halt target: the decision is already right
-    q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none"))
-    if out.target_q_continue is not None:
+    q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none")) if act \
+        else torch.zeros((), device=logits.device)  # without ACT the Q-head decides nothing: no loss for it
+    if act and out.target_q_continue is not None:
         q = q + mean(F.binary_cross_entropy_with_logits(out.q_continue.float(), out.target_q_continue.float(),
                                                         reduction="none"))
     total = cfg.w_policy * policy + cfg.w_value * value + cfg.w_sizing * sizing + cfg.w_q * q
@@ -413,8 +435,9 @@ def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_sc
 
 @torch.no_grad()
 def predict(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cpu",
-            batch_size: int = 1024) -> dict[str, np.ndarray]:
-    """Inference outputs for every window: probabilities, quantity, value, steps (halting per sample)."""
+            batch_size: int = 1024, halt: bool = True) -> dict[str, np.ndarray]:
+    """Inference outputs for every window: probabilities, quantity, value, steps (halting per sample;
+    halt=False: every window at full depth)."""
     model.eval()
     outs: dict[str, list[np.ndarray]] = {"probs": [], "quantity": [], "value": [], "steps": []}
     amp = torch.device(device).type == "cuda"
@@ -423,18 +446,12 @@ def predict(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cp
         x = torch.from_numpy(ws.X[sl]).to(device)
         iid, tid = torch.from_numpy(ws.instrument[sl]).to(device), torch.from_numpy(ws.timeframe[sl]).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            o = model.infer(x, iid, tid)
+            o = model.infer(x, iid, tid, halt=halt)
         outs["probs"].append(torch.softmax(o.policy_logits.float(), -1).cpu().numpy())
         outs["quantity"].append(o.quantity.float().cpu().numpy())
         outs["value"].append(o.value.float().cpu().numpy())
         outs["steps"].append(o.steps.cpu().numpy())
     return {k: np.concatenate(v) if v else np.empty(0) for k, v in outs.items()}
-
-
-def signal_positions(probs: np.ndarray, quantity: np.ndarray) -> np.ndarray:
-    """position = direction x size: argmax short/flat/long as -1/0/+1, times the quantity head."""
-    action = probs.argmax(-1)
-    return ((action == 2).astype(float) - (action == 0).astype(float)) * quantity
 
 
 def net_sharpe(ws: WindowSet, position: np.ndarray, cost: float) -> dict[str, float]:
@@ -452,22 +469,60 @@ def net_sharpe(ws: WindowSet, position: np.ndarray, cost: float) -> dict[str, fl
     return out
 
 
+def _mean_sharpe(per_series: dict[str, float]) -> float:
+    return float(np.mean(list(per_series.values()))) if per_series else 0.0
+
+
+def logloss(probs: np.ndarray, y: np.ndarray) -> float:
+    return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)).mean())
+
+
 def evaluate(model: nn.Module, ws: WindowSet, *, cost: float, device: torch.device | str = "cpu") -> dict:
-    """Accuracy, log-loss, net Sharpe of the sized signal (mean over series, and each), mean ACT depth."""
+    """Accuracy, log-loss, the position rule fitted on these windows (hrm_core.decision) and the net Sharpe
+    of its positions (mean over series, and each), exposure, mean ACT depth."""
     pred = predict(model, ws, device=device)
     probs, y = pred["probs"], ws.direction
-    pos = signal_positions(probs, pred["quantity"])
+    rule, tried = choose_rule(probs, pred["quantity"], lambda pos: _mean_sharpe(net_sharpe(ws, pos, cost)))
+    pos = rule.positions(probs, pred["quantity"])
     per_series = net_sharpe(ws, pos, cost)
     counts = np.bincount(y, minlength=3)
     return {
         "accuracy": float((probs.argmax(-1) == y).mean()),
         "majority_rate": float(counts.max() / counts.sum()),  # accuracy of always guessing the commonest class
-        "logloss": float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)).mean()),
-        "net_sharpe": float(np.mean(list(per_series.values()))) if per_series else 0.0,
+        "logloss": logloss(probs, y),
+        "net_sharpe": _mean_sharpe(per_series),
         "net_sharpe_by_series": per_series,
         "exposure": float(np.abs(pos).mean()),
         "mean_steps": float(pred["steps"].mean()),
+        "decision": {**rule.to_dict(), **tried},
         "n": int(len(y)),
+    }
+
+
+def validation_report(model: nn.Module, data: PreparedData, rule: DecisionRule, *, horizon: int,
+                      device: torch.device | str = "cpu") -> dict:
+    """What the model card states about the kept model on validation: ACT depth as run vs full depth,
+    skill against the constant class-frequency predictor, and how often each action is taken."""
+    ws = data.val
+    used, full = predict(model, ws, device=device), predict(model, ws, device=device, halt=False)
+    depth = np.bincount(used["steps"].astype(int), minlength=int(used["steps"].max()) + 1)[1:] / len(ws)
+    modal = float(depth.max())
+    shares = action_shares(rule.positions(used["probs"], used["quantity"]))
+    skill = skill_vs_null(used["probs"], ws.direction, class_frequencies(data.train.direction), horizon=horizon,
+                          n_boot=1000)
+    return {
+        "act_depth": {
+            "distribution": {str(k + 1): float(v) for k, v in enumerate(depth)},
+            "mean": float(used["steps"].mean()),
+            "logloss_as_run": logloss(used["probs"], ws.direction),
+            "logloss_full_depth": logloss(full["probs"], ws.direction),
+            "varies": modal < DEPTH_VARIES_BELOW,
+            "statement": (f"depth varies with the input: the commonest depth covers {modal:.0%} of validation windows"
+                          if modal < DEPTH_VARIES_BELOW else
+                          f"depth does not adapt: {modal:.0%} of validation windows use the same number of segments"),
+        },
+        "skill": skill,
+        "val_action_shares": dict(zip(DIRECTION_CLASSES, map(float, shares))),
     }
 
 
@@ -480,7 +535,7 @@ class TrainProgress:
     kind: str
     epoch: int  # 1-based; 0 before the first
     epochs: int
-    step: int  # batches done in the whole run
+    step: int  # samples drawn in the whole run (training), or a count of work units
     total_steps: int
     message: str = ""
     metrics: dict = field(default_factory=dict)
@@ -562,12 +617,36 @@ def _reduce_sums(sums: dict[str, float], world: int, device: torch.device) -> di
     return dict(zip(keys, t.tolist()))
 
 
-def _all_halted(carry, world: int, device: torch.device) -> bool:
-    """Every rank must run the same number of segments (DDP collectives), so halting is agreed globally."""
-    running = torch.tensor([0.0 if bool(carry.halted.all()) else 1.0], device=device)
+class _SampleStream:
+    """A batch of `size` slots over one epoch's sample order; halted slots are refilled with the next samples."""
+
+    def __init__(self, order: list[int], tensors: list[torch.Tensor], size: int, device: torch.device):
+        self.order = torch.as_tensor(order, dtype=torch.long, device=device)
+        self.tensors = tensors
+        self.slots = self.order[:size].clone()
+        self.next = size
+        self.batch = [t[self.slots] for t in tensors]
+
+    def can_refill(self, n: int) -> bool:
+        return self.next + n <= len(self.order)
+
+    def refill(self, rows: torch.Tensor) -> int:
+        """Put the next samples into the slots `rows` (bool); returns how many were drawn."""
+        n = int(rows.sum())
+        if n:
+            self.slots[rows] = self.order[self.next:self.next + n]
+            self.next += n
+            for b, t in zip(self.batch, self.tensors):
+                b[rows] = t[self.slots[rows]]
+        return n
+
+
+def _stream_ends(stream: _SampleStream, halted: torch.Tensor, world: int, device: torch.device) -> bool:
+    """True when the halted rows cannot all be refilled on some rank (every rank must stop at the same step)."""
+    short = torch.tensor([0.0 if stream.can_refill(int(halted.sum())) else 1.0], device=device)
     if world > 1:
-        dist.all_reduce(running)
-    return running.item() == 0
+        dist.all_reduce(short)
+    return short.item() > 0
 
 
 def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: ProgressFn | None = None,
@@ -592,20 +671,25 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
 
         dataset = data.train.tensors()
         sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed)
-        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=False)
+        tensors = [t.to(device) for t in dataset.tensors]  # a few MB: the stream gathers rows from them
         ret_scale = float(max(np.std(data.train.fwd_return), 1e-6))
+        class_weights = None
+        if cfg.class_weighting == "balanced":
+            counts = np.bincount(data.train.direction, minlength=3).astype(np.float64)
+            w = np.where(counts > 0, counts.sum() / (3 * np.maximum(counts, 1)), 0.0)
+            class_weights = torch.tensor(w, dtype=torch.float32, device=device)
 
         decay = [p for p in model.parameters() if p.ndim >= 2]
         no_decay = [p for p in model.parameters() if p.ndim < 2]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                  {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
-        total = cfg.epochs * len(loader)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, _lr_lambda(total, max(1, int(cfg.warmup_frac * total)), cfg.min_lr_frac))
+        per_epoch = len(sampler)
+        total = cfg.epochs * per_epoch  # progress and the LR schedule count samples drawn, not optimiser steps
+        lr_at = _lr_lambda(total, max(1, int(cfg.warmup_frac * total)), cfg.min_lr_frac)
         amp = device.type == "cuda"
 
         history: list[dict] = []
-        best_score, best_state, best_metrics, bad_epochs, step = -math.inf, None, {}, 0, 0
+        best_score, best_state, best_metrics, bad_epochs, drawn = -math.inf, None, {}, 0, 0
         shard: list[int] = []
         report(TrainProgress("start", 0, cfg.epochs, 0, total,
                              f"{len(data.train)} training / {len(data.val)} validation windows, "
@@ -615,25 +699,33 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
             shard = list(iter(sampler))
             net.train()
             sums = {k: 0.0 for k in ("loss", "policy", "value", "sizing", "q", "accuracy", "n")}
-            for x, iid, tid, y, fwd in loader:
-                x, iid, tid, y, fwd = (t.to(device, non_blocking=True) for t in (x, iid, tid, y, fwd))
-                carry = None
-                for _segment in range(mcfg.max_segments):
-                    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                        out, carry = net(x, iid, tid, carry=carry)
-                    loss, terms = loss_terms(out, y, fwd, ret_scale=ret_scale, cost=cost, cfg=cfg)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    opt.step()
-                    for k, v in terms.items():
-                        sums[k] += v
-                    sums["n"] += 1
-                    if _all_halted(carry, world, device):
-                        break
-                sched.step()
-                step += 1
-                report(TrainProgress("batch", epoch, cfg.epochs, step, total, metrics={"loss": terms["loss"]}))
+            stream = _SampleStream(shard, tensors, min(cfg.batch_size, len(shard)), device)
+            carry = None
+            while True:
+                for g in opt.param_groups:
+                    g["lr"] = cfg.lr * lr_at(drawn)
+                x, iid, tid, y, fwd = stream.batch
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    out, carry = net(x, iid, tid, carry=carry)
+                loss, terms = loss_terms(out, y, fwd, ret_scale=ret_scale, cost=cost, cfg=cfg, act=mcfg.act,
+                                           class_weights=class_weights)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+                for k, v in terms.items():
+                    sums[k] += v
+                sums["n"] += 1
+                # Halted rows get fresh samples (deep supervision on full batches, as the reference HRM);
+                # the epoch ends when the stream cannot refill them (every rank at the same step under DDP).
+                if _stream_ends(stream, carry.halted, world, device):
+                    break
+                fresh = carry.halted.clone()
+                drawn += stream.refill(fresh)
+                carry = model.refill(carry, fresh)
+                report(TrainProgress("batch", epoch, cfg.epochs, min(drawn, total), total,
+                                     metrics={"loss": terms["loss"]}))
+            drawn = epoch * per_epoch
 
             sums = _reduce_sums(sums, world, device)
             val = evaluate(model, data.val, cost=cost, device=device)
@@ -644,7 +736,7 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                 score = t.item()
             improved = score > best_score
             h = {"epoch": epoch, **{k: sums[k] / max(sums["n"], 1) for k in sums if k != "n"},
-                 **{f"val_{k}": v for k, v in val.items() if k != "n"}, "lr": opt.param_groups[0]["lr"],
+                 **{f"val_{k}": v for k, v in val.items() if k not in ("n", "decision")}, "lr": opt.param_groups[0]["lr"],
                  "best": improved, "seconds": round(time.perf_counter() - t0, 1)}
             history.append(h)
             if improved:
@@ -653,7 +745,7 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                 best_metrics = {"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
             else:
                 bad_epochs += 1
-            report(TrainProgress("epoch", epoch, cfg.epochs, step, total, format_epoch(h), h))
+            report(TrainProgress("epoch", epoch, cfg.epochs, drawn, total, format_epoch(h), h))
             if bad_epochs >= cfg.patience:
                 report(TrainProgress("epoch", epoch, cfg.epochs, total, total,
                                      f"early stop: no better {cfg.early_stop} for {cfg.patience} epoch(s)", h))
@@ -665,8 +757,15 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
         model = model.cpu()
         model.load_state_dict(best_state)
         model.eval()
+        decision = best_metrics.pop("val_decision")
+        rule = DecisionRule(decision["rule"], scale=decision["scale"], band=decision["band"],
+                            centre=decision["centre"])
+        card = validation_report(model, data, rule, horizon=cfg.horizon)
         seconds = time.perf_counter() - t0
-        metrics = {**best_metrics, "early_stop": cfg.early_stop, "epochs_run": len(history),
+        metrics = {**best_metrics, "decision": {**rule.to_dict(), "chosen_on": "validation",
+                                                "candidates": decision["candidates"],
+                                                "max_one_action_share": decision["max_one_action_share"]},
+                   **card, "early_stop": cfg.early_stop, "epochs_run": len(history),
                    "train_windows": len(data.train), "val_windows": len(data.val), "cost_bps": cost * 1e4,
                    "train_seconds": round(seconds, 1), "world_size": world, "device": device.type,
                    "ret_scale": ret_scale, "data_sources": data.sources}

@@ -297,3 +297,51 @@ def test_sizing_utility_sets_the_level_of_exposure_unlike_a_sharpe_ratio():
         return loss_terms(out, long, fwd, ret_scale=0.02, cost=0.0003, cfg=cfg)[1]["sizing"]
 
     assert sizing(0.8) < sizing(0.4) < sizing(0.1)
+
+
+def _small_run(**kw):
+    bars = {("SYN", "1d"): synthetic_bars(1200, drift=0.004)}
+    cfg = TrainConfig(preset="tiny", epochs=1, batch_size=64, symbols=("SYN",), train_start="2000-01-01",
+                      train_end="2002-12-31", val_start="2003-01-01", val_end="2003-12-31",
+                      test_start="2004-01-01", test_end="2004-12-31", **kw)
+    return cfg, bars
+
+
+def test_every_optimiser_step_sees_a_full_batch_under_act(monkeypatch):
+    """Halted samples are swapped for fresh ones (as the reference HRM), never masked out of a shrinking batch."""
+    import hrm_core.train as tr
+
+    seen, real = [], tr.loss_terms
+    monkeypatch.setattr(tr, "loss_terms", lambda out, *a, **k: (seen.append(int(out.active.sum())), real(out, *a, **k))[1])
+    cfg, bars = _small_run(overrides=(("halt_explore_prob", 0.5),))
+    result = train(cfg, bars=bars)
+    assert result.model_config.act and len(seen) > 5
+    assert set(seen) == {64}, sorted(set(seen))
+
+
+def test_without_act_the_q_head_gets_no_loss():
+    from types import SimpleNamespace
+
+    from hrm_core.train import loss_terms
+
+    out = SimpleNamespace(active=None, policy_logits=torch.zeros(8, 3), value=torch.zeros(8), quantity=torch.ones(8),
+                          q_halt=torch.full((8,), 3.0), q_continue=torch.zeros(8), target_q_continue=torch.ones(8))
+    y, fwd = torch.zeros(8, dtype=torch.long), torch.zeros(8)
+    kw = dict(ret_scale=0.01, cost=0.0, cfg=TrainConfig(preset="tiny"))
+    assert loss_terms(out, y, fwd, act=False, **kw)[1]["q"] == 0.0
+    assert loss_terms(out, y, fwd, act=True, **kw)[1]["q"] > 0.0
+
+
+def test_the_card_states_the_rule_chosen_on_validation_act_depth_and_skill_against_the_null():
+    cfg, bars = _small_run()
+    m = train(cfg, bars=bars).metrics
+    d = m["decision"]
+    assert d["rule"] == "edge" and d["chosen_on"] == "validation" and d["scale"] > 0
+    assert any(c["band"] == d["band"] and c["centre"] == d["centre"] for c in d["candidates"])  # one of those tried
+    depth = m["act_depth"]
+    assert sum(depth["distribution"].values()) == pytest.approx(1.0)
+    assert depth["varies"] == (max(depth["distribution"].values()) < 0.95)
+    assert ("does not adapt" in depth["statement"]) != depth["varies"]
+    assert math.isfinite(depth["logloss_as_run"]) and math.isfinite(depth["logloss_full_depth"])
+    assert m["skill"]["verdict"] and len(m["skill"]["logloss_diff_ci"]) == 2
+    assert sum(m["val_action_shares"].values()) == pytest.approx(1.0)
