@@ -40,10 +40,12 @@ import pandas as pd
 from hrm_core.metrics import periods_per_year
 from hrm_core.risk import trailing_volatility
 
-MODEL_BASELINES = {
-    "flat": "flat transformer, same embeddings and heads, about the same parameter count",
-    "hrm-n1t1": "HRM ablation: N = T = 1 (one H cycle of one L step per segment)",
-    "hrm-noact": "HRM ablation: ACT off (always max_segments)",
+MODEL_BASELINES = {  # each differs from hrm-default in one thing (scripts/train_shipped_models.py)
+    "flat": "flat transformer, same embeddings and heads, same parameter count",
+    "hrm-n1t1": "HRM ablation: N = T = 1 with M = 9, the default's depth budget (18 block calls)",
+    "hrm-noact": "HRM ablation: ACT off, fixed at the default's mean validation depth",
+    "hrm-reset-l": "HRM ablation: L state reset at each H cycle",
+    "hrm-full-grad": "HRM ablation: full backprop through the last cycle instead of the one-step gradient",
 }
 
 

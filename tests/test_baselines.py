@@ -68,7 +68,7 @@ def test_every_rule_baseline_gives_bounded_positions_on_the_same_index():
         assert pos.index.equals(close.index) and pos.between(-1, 1).all() and np.isfinite(pos).all()
         names.append(rule.name)
     assert names == ["buy & hold", "SMA 50/200", "momentum 12m", "vol-target B&H"]
-    assert set(MODEL_BASELINES) == {"flat", "hrm-n1t1", "hrm-noact"}
+    assert set(MODEL_BASELINES) == {"flat", "hrm-n1t1", "hrm-noact", "hrm-reset-l", "hrm-full-grad"}
 
 
 def test_rules_reject_bad_prices():

@@ -21,9 +21,10 @@ from hrm_core.errors import CheckpointError
 from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler
 from hrm_core.model import build_model
 from hrm_core.settings import DataSettings, Settings
+from hrm_core.walkforward import DEFAULT_VARIANTS
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("hrm-default", "flat", "hrm-n1t1", "hrm-noact")
+SHIPPED = ("hrm-default", "flat", "hrm-n1t1", "hrm-noact", "hrm-reset-l", "hrm-full-grad")
 torch.set_num_threads(1)
 
 
@@ -168,7 +169,7 @@ def test_list_checkpoints_puts_the_default_first_and_reads_cards_only(tmp_path):
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_loads_and_its_card_states_periods_and_validation_figures(name):
     path = ROOT / "models" / name / "model.pt"
-    assert path.exists(), "run scripts/train_shipped_models.sh"
+    assert path.exists(), "run scripts/train_shipped_models.py"
     m = load_checkpoint(path)
     assert m.periods["train"] == ["1999-01-01", "2012-12-31"]
     assert m.periods["test"] == ["2016-01-01", "2018-12-31"] and m.periods["purge_bars"] >= m.periods["horizon"]
@@ -178,19 +179,63 @@ def test_shipped_model_loads_and_its_card_states_periods_and_validation_figures(
     for key in ("val_accuracy", "val_logloss", "val_net_sharpe", "train_seconds"):
         assert isinstance(card["metrics"][key], float), key
     assert card["command"].startswith("hrm train --preset") and f"--out {name}" in card["command"]
-    assert f"--out {name}" in (ROOT / "scripts" / "train_shipped_models.sh").read_text()
+    assert name in {v.name for v in DEFAULT_VARIANTS}  # scripts/train_shipped_models.py trains these
+    seeds = card["metrics"]["seeds"]
+    assert len(seeds["runs"]) >= 5 and seeds["chosen_seed"] == m.train_config["seed"]
+    median = sorted(r["val_logloss"] for r in seeds["runs"])[(len(seeds["runs"]) - 1) // 2]
+    assert m.metrics["val_logloss"] == pytest.approx(median)  # the median seed by validation log-loss is shipped
     assert path.stat().st_size < 2_000_000  # small enough to commit
     x = torch.zeros(2, m.config.window, m.config.n_features)
     out = m.model.infer(x, m.instrument_ids(["^GSPC", "^IXIC"]), torch.tensor([m.timeframe_id("1d")] * 2))
     assert bool(out.finite.all())
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_no_shipped_model_takes_one_action_on_over_95pct_of_validation_unless_its_card_says_no_skill(name):
+    card = json.loads(card_paths(ROOT / "models" / name / "model.pt")[1].read_text())
+    m = card["metrics"]
+    assert m["decision"]["rule"] == "edge" and m["decision"]["chosen_on"] == "validation"
+    if max(m["val_action_shares"].values()) > 0.95:
+        verdict = m["skill"]["verdict"]
+        assert not verdict.startswith("skill"), verdict
+        md = card_paths(ROOT / "models" / name / "model.pt")[0].read_text()
+        assert verdict in md and "one action on more than 95%" in md
+
+
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n != "flat"])
+def test_an_act_model_card_reports_its_depth_and_says_whether_it_adapts(name):
+    m = load_checkpoint(ROOT / "models" / name)
+    depth = m.metrics["act_depth"]
+    if not m.config.act:
+        assert depth["distribution"] == {str(m.config.max_segments): 1.0}
+        return
+    assert 1.0 <= depth["mean"] <= m.config.max_segments
+    assert depth["varies"] == (max(depth["distribution"].values()) < 0.95)
+    assert ("depth varies with the input" in depth["statement"]) == depth["varies"]
+    md = card_paths(m.path)[0].read_text()
+    assert depth["statement"] in md
+
+
 def test_shipped_models_have_the_configs_the_evaluation_needs():
     cfg = {n: load_checkpoint(ROOT / "models" / n).config for n in SHIPPED}
     assert cfg["hrm-default"].arch == "hrm" and cfg["hrm-default"].act
     assert cfg["flat"].arch == "flat"
-    assert (cfg["hrm-n1t1"].h_cycles, cfg["hrm-n1t1"].l_cycles) == (1, 1)
-    assert cfg["hrm-noact"].act is False
+    # Each ablation differs from the default in the one thing it names.
+    base = cfg["hrm-default"]
+    calls = lambda c: c.max_segments * c.h_cycles * (c.l_cycles * c.l_layers + c.h_layers)  # noqa: E731
+    assert (cfg["hrm-n1t1"].h_cycles, cfg["hrm-n1t1"].l_cycles) == (1, 1) and calls(cfg["hrm-n1t1"]) == calls(base)
+    default_depth = load_checkpoint(ROOT / "models" / "hrm-default").metrics["act_depth"]["mean"]
+    assert cfg["hrm-noact"].act is False and cfg["hrm-noact"].max_segments == max(1, round(default_depth))
+    assert cfg["hrm-reset-l"].reset_l_each_cycle and not base.reset_l_each_cycle
+    assert cfg["hrm-full-grad"].grad_mode == "full" and base.grad_mode == "one_step"
+    for name, c in cfg.items():
+        changed = {k for k, v in c.to_dict().items() if v != base.to_dict()[k]}
+        allowed = {"flat": {"arch"}, "hrm-n1t1": {"h_cycles", "l_cycles", "max_segments"},
+                   "hrm-noact": {"act", "max_segments"}, "hrm-reset-l": {"reset_l_each_cycle"},
+                   "hrm-full-grad": {"grad_mode"}}.get(name, set())
+        assert changed <= allowed, (name, changed)
+    flat, hrm = (load_checkpoint(ROOT / "models" / n).model for n in ("flat", "hrm-default"))
+    assert sum(p.numel() for p in flat.parameters()) == sum(p.numel() for p in hrm.parameters())
     cards = list_checkpoints(ROOT / "models")
     assert cards[0].name == DEFAULT_MODEL_NAME and cards[0].summary.startswith("default, val Sharpe")
 

@@ -43,6 +43,8 @@ def series(values, freq="D") -> pd.Series:
 def env(tmp_path, offline_settings):
     """Settings in tmp_path, a user CSV, and tiny checkpoints hrm-default + flat in tmp models/."""
     toml = offline_settings(models_dir=tmp_path / "models")
+    (tmp_path / "trials.json").write_text('{"trials": []}\n')  # SYNTH's period is in no registry
+    toml.write_text(toml.read_text() + f'trials_file = "{tmp_path / "trials.json"}"\n')
     bars = make_bars()
     csv = tmp_path / "SYNTH.csv"
     bars.reset_index().rename(columns={"time": "Date"}).to_csv(csv, index=False)
