@@ -49,19 +49,23 @@ def skill_vs_null(probs: np.ndarray, y: np.ndarray, train_frequencies: np.ndarra
                   n_boot: int = N_BOOT, seed: int = 0) -> dict:
     """Paired log-loss and accuracy differences against the constant predictor, with intervals and a verdict.
 
-    probs (n, C) model class probabilities; y (n,) class ids; train_frequencies (C,) of the training labels.
+    probs (n, C) model class probabilities; y (n,) class ids; train_frequencies (C,) of the training labels,
+    or (n, C): one null per window (walk-forward: each window gets its own fold's training frequencies;
+    "train_frequencies" in the result is then their mean over windows).
     """
     p = np.asarray(probs, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
     freq = np.asarray(train_frequencies, dtype=np.float64)
     n = len(y)
-    if n < 2 or p.shape != (n, len(freq)):
-        raise ValueError(f"need n >= 2 windows with probabilities of shape (n, {len(freq)}); got {p.shape}, n = {n}")
+    null = np.broadcast_to(freq, (n, freq.shape[-1])) if freq.ndim == 1 else freq
+    if n < 2 or p.shape != null.shape:
+        raise ValueError(f"need n >= 2 windows with probabilities of shape (n, {freq.shape[-1]}) like the null's "
+                         f"{null.shape}; got {p.shape}, n = {n}")
     rows = np.arange(n)
     ll_model = -np.log(np.clip(p[rows, y], EPS, 1.0))
-    ll_null = -np.log(np.clip(freq[y], EPS, 1.0))
+    ll_null = -np.log(np.clip(null[rows, y], EPS, 1.0))
     hit_model = (p.argmax(axis=1) == y).astype(float)
-    hit_null = (y == int(freq.argmax())).astype(float)
+    hit_null = (y == null.argmax(axis=1)).astype(float)
     block = max(float(horizon), n ** (1 / 3))
     d_ll, d_acc = ll_model - ll_null, hit_model - hit_null
     ll_lo, ll_hi = _interval(d_ll, mean_block=block, n_boot=n_boot, seed=seed)
@@ -75,18 +79,19 @@ def skill_vs_null(probs: np.ndarray, y: np.ndarray, train_frequencies: np.ndarra
         "majority_rate": float(counts.max() / n),
         "accuracy_diff": float(d_acc.mean()), "accuracy_diff_ci": [acc_lo, acc_hi],
         "share_of_commonest_action": float(np.bincount(p.argmax(axis=1), minlength=len(freq)).max() / n),
-        "train_frequencies": [float(f) for f in freq],
+        "train_frequencies": [float(f) for f in (freq if freq.ndim == 1 else freq.mean(axis=0))],
         "verdict": verdict(ll_lo, ll_hi),
     }
 
 
-def period_skill(loaded, bars, probs, *, interval: str, start: str | None, end: str | None,
-                 n_boot: int = N_BOOT) -> dict:
-    """Skill of a checkpoint's signal-table probabilities on one instrument's bars in [start, end].
+def period_labels(loaded, bars, probs, *, interval: str, start: str | None,
+                  end: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The scored rows of one instrument's bars in [start, end], their class ids, and the null's frequencies.
 
     Labels with the checkpoint's horizon / threshold / vol lookback; rows purged so no label reads
-    past the period; the null's frequencies are the labels of the same series in the checkpoint's
-    training period (purged likewise). `probs`: (n_bars, 3) aligned with `bars` (NaN = no decision)."""
+    past the period, kept where the label and `probs` ((n_bars, 3) aligned with `bars`, NaN = no
+    decision) are finite; the frequencies are the labels of the same series in the checkpoint's
+    training period (purged likewise). Raises ValueError with fewer than 20 rows on either side."""
     from hrm_core.features import make_labels
     from hrm_core.logistic import period_rows
 
@@ -94,15 +99,22 @@ def period_skill(loaded, bars, probs, *, interval: str, start: str | None, end: 
     purge = int(periods.get("purge_bars") or spec.horizon)
     y = make_labels(bars, horizon=spec.horizon, threshold_k=spec.threshold_k,
                     vol_lookback=spec.vol_lookback)["direction"].to_numpy()
-    p = np.asarray(probs, dtype=np.float64)
-    ok = np.isfinite(y) & np.isfinite(p).all(axis=1)
+    ok = np.isfinite(y) & np.isfinite(np.asarray(probs, dtype=np.float64)).all(axis=1)
     train = period_rows(bars.index, interval, periods["train"], purge=purge)
     test = period_rows(bars.index, interval, (start, end), purge=purge)
     train, test = train[np.isfinite(y[train])], test[ok[test]]
     if len(train) < 20 or len(test) < 20:
         raise ValueError(f"too few labelled windows (training {len(train)}, period {len(test)})")
-    out = skill_vs_null(p[test], y[test].astype(np.int64), class_frequencies(y[train].astype(np.int64)),
-                        horizon=spec.horizon, n_boot=n_boot)
+    return test, y[test].astype(np.int64), class_frequencies(y[train].astype(np.int64))
+
+
+def period_skill(loaded, bars, probs, *, interval: str, start: str | None, end: str | None,
+                 n_boot: int = N_BOOT) -> dict:
+    """Skill of a checkpoint's signal-table probabilities on one instrument's bars in [start, end]
+    (rows, labels and null as `period_labels` gives them)."""
+    rows, y, freq = period_labels(loaded, bars, probs, interval=interval, start=start, end=end)
+    out = skill_vs_null(np.asarray(probs, dtype=np.float64)[rows], y, freq, horizon=loaded.feature_spec.horizon,
+                        n_boot=n_boot)
     out["period"] = {"start": start, "end": end, "null": "training-period class frequencies of this series"}
     return out
 
@@ -134,4 +146,5 @@ def checkpoint_skill(loaded, *, settings, n_boot: int = N_BOOT) -> dict:
 
 
 
-__all__ = ["checkpoint_skill", "class_frequencies", "period_skill", "skill_vs_null", "verdict"]
+__all__ = ["checkpoint_skill", "class_frequencies", "period_labels", "period_skill", "skill_vs_null",
+           "verdict"]
