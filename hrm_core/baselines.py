@@ -42,7 +42,7 @@ from hrm_core.risk import trailing_volatility
 
 MODEL_BASELINES = {  # each differs from hrm-default in one thing (scripts/train_shipped_models.py)
     "flat": "flat transformer, same embeddings and heads, same parameter count",
-    "hrm-n1t1": "HRM ablation: N = T = 1 with M = 9, the default's depth budget (18 block calls)",
+    "hrm-n1t1": "HRM ablation: N = T = 1 with M = 9, the default's depth budget (at most 18 block calls)",
     "hrm-noact": "HRM ablation: ACT off, fixed at the default's mean validation depth",
     "hrm-reset-l": "HRM ablation: L state reset at each H cycle",
     "hrm-full-grad": "HRM ablation: full backprop through the last cycle instead of the one-step gradient",

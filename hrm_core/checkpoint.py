@@ -41,8 +41,9 @@ DEFAULT_MODEL_NAME = "hrm-default"
 
 LOSS_DOC = ("policy cross-entropy on the 3-class direction label + Huber on the forward return (scaled by the "
             "training std) + a sizing term (minus the mean-variance utility, risk aversion 3, of position = "
-            "direction x size held one horizon, net of round-trip cost) + the ACT Q-head BCE (halt target: the current decision is right; "
-            "continue target: the next segment's best Q); AdamW, warmup + cosine decay, gradient clipping, "
+            "sign(p_long - p_short) x size held one horizon, net of round-trip cost) + with ACT on only, the Q-head "
+            "BCE (halt target: the current decision is right; continue target: the next segment's best Q); batches "
+            "kept full by swapping halted samples for fresh ones; AdamW, warmup + cosine decay, gradient clipping, "
             "early stopping on a validation figure; see hrm_core/train.py")
 
 
@@ -182,6 +183,9 @@ def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path
         f"(version {(card.get('feature_spec') or {}).get('version')}), window {(card.get('feature_spec') or {}).get('window')} bars",
         "",
         "## Validation figures (epoch kept by early stopping)",
+        "",
+        "The epoch and the position rule were chosen on these windows, so these figures flatter the model; "
+        "only the test period (`hrm evaluate`) and the walk-forward years are out-of-sample.",
         "",
         "| figure | value |",
         "| --- | --- |",
@@ -358,7 +362,7 @@ def load_checkpoint(path: str | os.PathLike, *, device: str | torch.device = "cp
     metrics = dict(d.get("metrics") or {})
     try:
         model.decision_rule = rule_of(metrics)  # explain's "position" target reads it from the model it hooks
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{f} has a malformed position rule ({exc}): corrupt; retrain") from None
     return LoadedModel(
         model=model, config=config, feature_spec=spec, scaler=scaler, instruments=instruments, intervals=intervals,
@@ -400,16 +404,17 @@ class ModelCard:
 def skill_note(card: Mapping) -> tuple[str, bool] | None:
     """(One line on the model's validation skill and action mix, True if it shows skill), or None for cards
     that predate the measurement. The dashboard shows it next to the model picker."""
-    m = card.get("metrics") or {}
-    k, shares = m.get("skill") or {}, m.get("val_action_shares") or {}
-    if not k:
+    m = card.get("metrics") if isinstance(card.get("metrics"), Mapping) else {}
+    k, shares = m.get("skill"), m.get("val_action_shares")
+    try:
+        diff, (lo, hi) = float(k["logloss_diff"]), map(float, k["logloss_diff_ci"])
+    except (TypeError, KeyError, ValueError):  # an older or hand-edited card: say nothing rather than fail
         return None
-    lo, hi = k.get("logloss_diff_ci") or [math.nan, math.nan]
-    line = (f"Validation {k.get('verdict')}: log-loss {k.get('logloss_diff', math.nan):+.4f} "
-            f"[{lo:+.4f}, {hi:+.4f}] vs the constant class-frequency predictor.")
-    if shares:
-        action, share = max(shares.items(), key=lambda kv: kv[1])
-        line += f" {action.capitalize()} on {share:.0%} of validation windows."
+    line = (f"Validation (the selection set: epoch and position rule were chosen on it) {k.get('verdict')}: "
+            f"log-loss {diff:+.4f} [{lo:+.4f}, {hi:+.4f}] vs the constant class-frequency predictor.")
+    if isinstance(shares, Mapping) and shares:
+        action, share = max(shares.items(), key=lambda kv: float(kv[1]))
+        line += f" {str(action).capitalize()} on {float(share):.0%} of validation windows."
     return line, hi < 0
 
 

@@ -74,9 +74,21 @@ class DecisionRule:
 
 
 def rule_of(metrics: Mapping | None) -> DecisionRule:
-    """The rule a checkpoint's metrics store ("decision"), or argmax for checkpoints that predate it."""
-    d = (metrics or {}).get("decision") or {}
-    return DecisionRule(**{k: d[k] for k in ("rule", "scale", "band", "centre") if k in d}) if d else DecisionRule()
+    """The rule a checkpoint's metrics store ("decision"), or argmax for checkpoints that predate it.
+
+    A checkpoint is untrusted input: anything but a complete, numeric rule is a ValueError."""
+    d = (metrics or {}).get("decision")
+    if d is None:
+        return DecisionRule()
+    if not isinstance(d, Mapping):
+        raise ValueError(f"decision must be a mapping, got {type(d).__name__}")
+    if d.get("rule") == "argmax":
+        return DecisionRule()
+    values = {k: d.get(k) for k in ("scale", "band", "centre")}
+    bad = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if bad:
+        raise ValueError(f"decision needs numbers for {', '.join(bad)}")
+    return DecisionRule(str(d.get("rule")), **{k: float(v) for k, v in values.items()})
 
 
 def action_shares(positions: np.ndarray) -> np.ndarray:

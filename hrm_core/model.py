@@ -21,23 +21,22 @@ Entry points (the same segment code serves all of them):
         Whole decision with gradients through every step and the single-use
         taps in `model.taps` (for Captum layer methods).
 
-Training with deep supervision (one optimiser step per segment, as the original):
+Training with deep supervision (one optimiser step per segment, as the original), the batch
+kept full by swapping halted samples for fresh ones (`refill`; hrm_core/train.py does this):
 
     model = build_model(get_preset("default")).train()
-    for x, iid, tid, y in batches:
-        carry = None
-        while carry is None or not bool(carry.halted.all()):
-            out, carry = model(x, iid, tid, carry=carry)           # carry comes back detached
-            m = out.active.float(); n = m.sum().clamp_min(1)       # samples that reasoned this segment
-            loss = (F.cross_entropy(out.policy_logits, y, reduction="none") * m).sum() / n
-            correct = (out.policy_logits.argmax(-1) == y).float()  # the Q-halt target ("was the answer right")
-            loss = loss + (F.binary_cross_entropy_with_logits(out.q_halt, correct, reduction="none") * m).sum() / n
-            if out.target_q_continue is not None:                  # training with ACT and M > 1
-                loss = loss + (F.binary_cross_entropy_with_logits(out.q_continue, out.target_q_continue, reduction="none") * m).sum() / n
-            opt.zero_grad(); loss.backward(); opt.step()
+    x, iid, tid, y = next_batch()
+    carry = None
+    while samples_left():
+        out, carry = model(x, iid, tid, carry=carry)           # carry comes back detached
+        loss = F.cross_entropy(out.policy_logits, y)           # + value, sizing and (ACT on) Q-head terms
+        opt.zero_grad(); loss.backward(); opt.step()
+        fresh = carry.halted.clone()
+        x[fresh], iid[fresh], tid[fresh], y[fresh] = next_samples(int(fresh.sum()))
+        carry = model.refill(carry, fresh)                     # fresh rows start a new decision
 
-The flat baseline (`FlatTransformer`) has the same three entry points and
-output; its carry is halted after one call, so the loop above runs once.
+The flat baseline (`FlatTransformer`) has the same entry points and output; its carry
+is halted after every call, so every row is refilled after each step.
 
 Trace (`trace=True`): `out.trace` is an `HRMTrace`; `trace.segments[s]` is a
 `SegmentTrace` with `l_residuals` (N*T tensors [B], index c*T + t),
@@ -398,8 +397,8 @@ class HierarchicalReasoningModel(nn.Module):
     def initial_carry(self, batch_size: int) -> HRMCarry:
         """Fresh state: z_H, z_L at their init buffers, nothing run, nothing halted.
 
-        NOTE: the reference starts "halted" and resets halted samples with new data on the next
-        call (a streaming batch). Here a carry belongs to one batch: halted samples stay frozen."""
+        Within a carry, halted samples stay frozen; training swaps them for fresh samples with
+        `refill` (the reference's streaming batch), so every optimiser step sees a full batch."""
         shape = (batch_size, self.config.n_tokens, self.config.hidden)
         dev = self.H_init.device
         return HRMCarry(inner=InnerCarry(z_H=self.H_init.expand(shape), z_L=self.L_init.expand(shape)),

@@ -641,12 +641,15 @@ class _SampleStream:
         return n
 
 
-def _stream_ends(stream: _SampleStream, halted: torch.Tensor, world: int, device: torch.device) -> bool:
-    """True when the halted rows cannot all be refilled on some rank (every rank must stop at the same step)."""
-    short = torch.tensor([0.0 if stream.can_refill(int(halted.sum())) else 1.0], device=device)
+def _stream_ends(stream: _SampleStream, halted: torch.Tensor, world: int, device: torch.device) -> tuple[bool, float]:
+    """(True when the halted rows cannot all be refilled on some rank, the mean rows halted per rank).
+
+    Every rank must stop at the same step, and must follow the same learning-rate schedule, so both are agreed."""
+    n = int(halted.sum())
+    t = torch.tensor([0.0 if stream.can_refill(n) else 1.0, float(n)], device=device)
     if world > 1:
-        dist.all_reduce(short)
-    return short.item() > 0
+        dist.all_reduce(t)
+    return t[0].item() > 0, t[1].item() / world
 
 
 def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: ProgressFn | None = None,
@@ -666,6 +669,8 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
         torch.manual_seed(cfg.seed)
         np.random.seed(cfg.seed)
         model = build_model(mcfg).to(device)
+        if not mcfg.act:  # the Q-head decides nothing and gets no loss: frozen, so DDP expects no gradient for it
+            model.heads.q.requires_grad_(False)
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) \
             if world > 1 else model
 
@@ -718,12 +723,14 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                 sums["n"] += 1
                 # Halted rows get fresh samples (deep supervision on full batches, as the reference HRM);
                 # the epoch ends when the stream cannot refill them (every rank at the same step under DDP).
-                if _stream_ends(stream, carry.halted, world, device):
+                ends, mean_halted = _stream_ends(stream, carry.halted, world, device)
+                if ends:
                     break
                 fresh = carry.halted.clone()
-                drawn += stream.refill(fresh)
+                stream.refill(fresh)
+                drawn += mean_halted  # the same on every rank: one learning-rate schedule for all
                 carry = model.refill(carry, fresh)
-                report(TrainProgress("batch", epoch, cfg.epochs, min(drawn, total), total,
+                report(TrainProgress("batch", epoch, cfg.epochs, min(int(drawn), total), total,
                                      metrics={"loss": terms["loss"]}))
             drawn = epoch * per_epoch
 
@@ -745,7 +752,7 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                 best_metrics = {"epoch": epoch, **{f"val_{k}": v for k, v in val.items()}}
             else:
                 bad_epochs += 1
-            report(TrainProgress("epoch", epoch, cfg.epochs, drawn, total, format_epoch(h), h))
+            report(TrainProgress("epoch", epoch, cfg.epochs, int(drawn), total, format_epoch(h), h))
             if bad_epochs >= cfg.patience:
                 report(TrainProgress("epoch", epoch, cfg.epochs, total, total,
                                      f"early stop: no better {cfg.early_stop} for {cfg.patience} epoch(s)", h))

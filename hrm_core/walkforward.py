@@ -663,6 +663,12 @@ JSON_KEYS = ("protocol", "config", "settings", "period", "trials", "instruments"
              "created")
 
 
+# Choices made once, before this protocol, on years it also tests: not re-chosen per fold.
+PRESELECTED = ("Not re-chosen per fold: the label horizon (1 bar) was picked on 2013-2015 validation windows "
+               "(scripts/label_experiments.py), so 2013-2015 are out-of-sample for the weights and the position rule "
+               "but not for that one choice; 2008-2012 and 2016-2018 are out-of-sample for everything.")
+
+
 def protocol_lines(result: WalkForwardResult) -> list[str]:
     """The protocol in a few lines, for the report and its JSON."""
     c, (first, last) = result.config, result.config.years
@@ -673,6 +679,7 @@ def protocol_lines(result: WalkForwardResult) -> list[str]:
         "after Y-1 reaches training.",
         "Each instrument's years are concatenated into one out-of-sample position series, run once through the "
         "risk layer, costs and fills of every backtest; every statistic is computed on that series.",
+        PRESELECTED,
         f"{len(c.variants)} variant(s) x {len(c.seeds)} seed(s) x {len(result.instruments)} instrument(s), "
         f"{c.epochs} epoch(s), stride {c.stride}; DSR N = {result.n_trials} ({result.trials_source}).",
     ]

@@ -3,13 +3,14 @@
     .venv/bin/python scripts/train_shipped_models.py            # 5 seeds per variant, 2 processes
     .venv/bin/python scripts/train_shipped_models.py --seeds 3 --jobs 1 --variants hrm-default flat
 
-Periods are TrainConfig's defaults: train 1999-2012, validation 2013-2015, test 2016-2018 (never
-read by training or selection), purge = label horizon = 5 bars. Every variant differs from
+Periods and labels are TrainConfig's defaults: train 1999-2012, validation 2013-2015, test 2016-2018
+(never read by training or selection), label horizon 1 bar (chosen by scripts/label_experiments.py),
+purge = the label horizon. Every variant differs from
 hrm-default in one thing only (ablations that test what they name):
 
     hrm-default    HRM, preset default: N = T = 2, up to M = 3 segments, ACT on (18 block calls at most)
     flat           flat transformer, same parameter count (115,207), one pass
-    hrm-n1t1       N = T = 1 with M = 9: the default's depth budget of 18 block calls per decision
+    hrm-n1t1       N = T = 1 with M = 9: the default's depth budget of at most 18 block calls per decision
     hrm-noact      ACT off, always M = the default's mean validation depth (rounded, >= 1)
     hrm-reset-l    L state reset at each H cycle (the seed's "fresh perspective")
     hrm-full-grad  backprop through the whole last cycle instead of the one-step gradient

@@ -21,7 +21,7 @@ def _bars(n: int = 700, seed: int = 0) -> pd.DataFrame:
                          "volume": rng.uniform(1e6, 2e6, n)}, index=idx)
 
 
-def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
+def _worker(rank: int, world: int, port: int, out_dir: str, overrides: tuple = ()) -> None:
     import torch.distributed as dist
 
     from hrm_core.train import TrainConfig, train
@@ -32,7 +32,8 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
     try:
         cfg = TrainConfig(preset="tiny", symbols=("AAA", "BBB"), train_start="2000-01-01", train_end="2001-06-30",
                           val_start="2001-07-01", val_end="2002-03-31", test_start="2002-04-01",
-                          test_end="2002-12-31", epochs=2, batch_size=32, device="cpu", patience=5)
+                          test_end="2002-12-31", epochs=2, batch_size=32, device="cpu", patience=5,
+                          overrides=overrides)
         bars = {("AAA", "1d"): _bars(seed=1), ("BBB", "1d"): _bars(seed=2)}
         result = train(cfg, bars=bars)
         torch.save({"state": {k: v.clone() for k, v in result.model.state_dict().items()},
@@ -49,8 +50,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_gloo_ranks_train_on_disjoint_shards_and_end_with_identical_weights(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+@pytest.mark.parametrize("overrides", [(), (("act", False),)], ids=["act", "no-act"])
+def test_two_gloo_ranks_train_on_disjoint_shards_and_end_with_identical_weights(tmp_path, overrides):
+    """With ACT, ranks halt different rows, yet share one learning-rate schedule; without ACT the Q-head has no
+    loss (unused parameters) and DDP must still step."""
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path), overrides), nprocs=2, join=True)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
 

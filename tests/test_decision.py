@@ -71,3 +71,28 @@ def test_rule_of_old_cards_is_argmax_and_bad_rules_are_refused():
         rule_of({"decision": {"rule": "edge", "scale": -1.0, "band": 0.0}})
     with pytest.raises(ValueError):
         DecisionRule("coin-flip")
+
+
+@pytest.mark.parametrize("decision, words", [
+    ("edge", "mapping"), ([1, 2], "mapping"), ({"rule": "edge"}, "scale"),
+    ({"rule": "edge", "scale": True, "band": 0.0, "centre": 0.0}, "scale"),
+    ({"rule": "edge", "scale": 0.1, "band": "wide", "centre": 0.0}, "band"),
+])
+def test_a_malformed_rule_in_a_checkpoint_is_refused(decision, words):
+    with pytest.raises(ValueError, match=words):
+        rule_of({"decision": decision})
+
+
+def test_a_one_sided_card_states_the_verdict_and_a_hand_edited_card_is_not_a_crash():
+    from hrm_core.checkpoint import _decision_lines, skill_note
+
+    m = {"decision": {"rule": "edge", "scale": 0.1, "band": 0.0, "centre": 0.0, "chosen_on": "validation"},
+         "val_action_shares": {"short": 0.0, "flat": 0.02, "long": 0.98},
+         "skill": {"verdict": "no evidence of skill (the log-loss interval includes 0)", "logloss_diff": -0.001,
+                   "logloss_diff_ci": [-0.01, 0.008]}}
+    text = " ".join(_decision_lines(m))
+    assert "one action on more than 95% of validation windows" in text and "no evidence of skill" in text
+    note, skilled = skill_note({"metrics": m})
+    assert not skilled and "Long on 98% of validation windows" in note and "no evidence of skill" in note
+    assert skill_note({"metrics": {**m, "skill": {"logloss_diff": None, "logloss_diff_ci": [None, None]}}}) is None
+    assert skill_note({"metrics": "garbage"}) is None and skill_note({}) is None

@@ -80,8 +80,8 @@ if sel.model is not None and bars is not None:
                      width="stretch", key=KEY + "recent", column_config={
                          "position": st.column_config.NumberColumn(
                              help="Target position: -1 fully short .. +1 fully long: the size head x "
-                                  "(p_long - p_short) / scale, flat inside the no-trade band (the model card's "
-                                  "position rule, chosen on validation)",
+                                  "(p_long - p_short - centre) / scale, clipped, flat inside the no-trade band "
+                                  "(the model card's position rule, chosen on validation)",
                              format="%.2f"),
                          "confidence": st.column_config.NumberColumn(help="Largest of the three probabilities",
                                                                      format="%.2f"),
