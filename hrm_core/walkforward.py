@@ -724,12 +724,21 @@ def to_json(result: WalkForwardResult) -> dict:
         "period": {"start": result.period.start, "end": result.period.end, "label": result.period.label},
         "trials": {"N": result.n_trials, "source": result.trials_source},
         "instruments": [_instrument_json(i, c) for i in result.instruments],
-        "folds": result.folds,
+        "folds": [_fold_summary(f) for f in result.folds],
         "compute": _compute(result),
         "command": result.command,
         "created": result.created,
     }
     return json_safe(payload)
+
+
+def _fold_summary(fold: dict) -> dict:
+    """A fold as the docs keep it: the chosen position rule without every candidate tried (those stay in the
+    fold's cached record and its checkpoint card), and no machine-local checkpoint path."""
+    validation = dict(fold.get("validation") or {})
+    if isinstance(validation.get("decision"), dict):
+        validation["decision"] = {k: v for k, v in validation["decision"].items() if k != "candidates"}
+    return {**{k: v for k, v in fold.items() if k != "checkpoint"}, "validation": validation}
 
 
 def _num(x: float, spec: str) -> str:
