@@ -1,6 +1,8 @@
 """End to end: a real browser opens the Diagnostics page and sees its summary strip and charts, no error."""
 import pytest
 
+from benchmarks.ui import wait_until_idle
+
 pytestmark = pytest.mark.e2e
 
 
@@ -9,6 +11,7 @@ def test_diagnostics_page_renders_its_charts_without_errors(browser, dashboard_u
     page.goto(dashboard_url + "/diagnostics?at=2017-03-15", wait_until="domcontentloaded")
     page.get_by_text("All models").first.wait_for(timeout=180_000)
     page.locator(".js-plotly-plot").nth(8).wait_for(timeout=180_000)  # nine charts
+    wait_until_idle(page, "Diagnostics", timeout_ms=240_000)
     body = page.inner_text("body")
     assert "Convergence rate" in body and "PR_H" in body and "claimed, unverified" in body
     assert "Decision at 2017-03-15" in body

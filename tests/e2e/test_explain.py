@@ -53,6 +53,7 @@ def test_clicking_a_marker_on_signals_opens_its_explanation_and_the_report_downl
     page.wait_for_url(re.compile(r".*/explain\?.*at=\d{4}-\d{2}-\d{2}.*"), timeout=60_000)
     assert f"at={marker['date']}" in page.url
     page.get_by_text("Top inputs").first.wait_for(timeout=120_000)
+    wait_until_idle(page, "Explain", timeout_ms=240_000)  # the page streams: read it once the run is over
     body = page.inner_text("body")
     assert "Strategic (H) vs tactical (L)" in body and "Which inputs, at which bars" in body
     assert "Traceback" not in body and "This is a bug" not in body

@@ -1,14 +1,19 @@
 """End to end: a served dashboard shows the Live and Model health pages in a real browser, filled and empty."""
 import pytest
 
+from benchmarks.ui import wait_until_idle
+
 pytestmark = pytest.mark.e2e
+TITLES = {"/live": "Live", "/health": "Model health"}
 
 
 def _open(browser, url: str, text: str):
-    """Open a page by its URL (a deep link works as any request, even a fresh server's first)."""
+    """Open a page by its URL (a deep link works as any request, even a fresh server's first) and wait until its
+    run is over: the page streams, so reading it earlier can miss what comes last."""
     page = browser.new_page()
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_text(text).first.wait_for(timeout=120_000)
+    wait_until_idle(page, TITLES["/" + url.rsplit("/", 1)[-1]], timeout_ms=240_000)
     return page
 
 
