@@ -31,7 +31,8 @@ if sel.model is None:
     st.info("No trained model found in models/, so only the rule baselines are shown. Train one with "
             "`hrm train --preset default` (or ship one in models/) and pick it in the sidebar.",
             icon=":material/info:")
-ablations = st.toggle("Include the model ablations (flat transformer, N = T = 1, no ACT)", key=KEY + "ablations",
+ablations = st.toggle("Include the model ablations (flat transformer, N = T = 1, no ACT, reset L, full gradient)",
+                      key=KEY + "ablations",
                       disabled=sel.model is None, help="Runs each shipped ablation checkpoint through the same "
                       "signals, risk layer, backtest and costs.")
 
