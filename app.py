@@ -18,10 +18,10 @@ def _warm_up() -> threading.Thread:
     Captum, the evaluation and diagnostics modules: about 1.5 s), so the first switch to them does not pay it."""
     def work() -> None:
         import explain  # noqa: F401
-        import hrm_core.diagnostics  # noqa: F401
-        import hrm_core.evaluate  # noqa: F401
-        import hrm_core.monitor  # noqa: F401
-        import hrm_core.train  # noqa: F401
+        import hrm_core.reasoning.diagnostics  # noqa: F401
+        import hrm_core.evaluation.evaluate  # noqa: F401
+        import hrm_core.live.monitor  # noqa: F401
+        import hrm_core.training.train  # noqa: F401
 
     thread = threading.Thread(target=work, name="hrm-warm-up", daemon=True)
     thread.start()

@@ -15,9 +15,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from hrm_core.backtest import run_backtest
-from hrm_core.metrics import backtest_metrics, metrics_with_ci
-from hrm_core.risk import apply_risk
+from hrm_core.trading.backtest import run_backtest
+from hrm_core.trading.metrics import backtest_metrics, metrics_with_ci
+from hrm_core.trading.risk import apply_risk
 from hrm_core.settings import RiskSettings
 
 

@@ -42,12 +42,12 @@ def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
 
 
 def run(threads: int) -> dict:
-    from hrm_core.checkpoint import load_checkpoint, resolve_model
-    from hrm_core.data import load_bars
-    from hrm_core.diagnostics import diagnose_period, trace_decisions
-    from hrm_core.evaluate import evaluation_period
+    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.data.market import load_bars
+    from hrm_core.reasoning.diagnostics import diagnose_period, trace_decisions
+    from hrm_core.evaluation.evaluate import evaluation_period
     from hrm_core.settings import load_settings
-    from hrm_core.store import ResultStore
+    from hrm_core.storage.results import ResultStore
 
     torch.set_num_threads(threads)
     os.environ.setdefault("HRM_OFFLINE", "1")

@@ -6,7 +6,7 @@ with probability 1/100 per bar (mean run 100 bars) and log returns r_t = drift s
 bar t+1 (it persists with probability 0.99), so the ORACLE holds sign(s_t) from that close.
 A pure random walk (drift 0) is the control.
 
-Pipeline, unchanged from production: `hrm_core.train.train` (the preset's model, the default
+Pipeline, unchanged from production: `hrm_core.training.train.train` (the preset's model, the default
 labels: horizon 1, threshold 0.5 sigma) on 2000-2007, validation 2008-2009 -> checkpoint
 saved and loaded -> `generate_signals` -> `evaluate.backtest_target` (risk layer, next-open
 execution, 1 + 2 bps per unit of turnover: the default settings) on the test period
@@ -50,11 +50,11 @@ def planted_regime_bars(n: int = 4000, *, drift: float, vol: float = 0.01, switc
 def known_answer(*, preset: str, drift: float, epochs: int, seed: int = 0, n_boot: int = 500,
                  models_dir: str | Path | None = None) -> dict:
     """Train `preset` on planted bars, backtest it on the test period beside the oracle and buy & hold."""
-    from hrm_core.checkpoint import load_checkpoint
-    from hrm_core.evaluate import Period, backtest_target
+    from hrm_core.model.checkpoint import load_checkpoint
+    from hrm_core.evaluation.evaluate import Period, backtest_target
     from hrm_core.settings import Settings
-    from hrm_core.signals import generate_signals
-    from hrm_core.train import TrainConfig, save_result, train
+    from hrm_core.trading.signals import generate_signals
+    from hrm_core.training.train import TrainConfig, save_result, train
 
     bars, regime = planted_regime_bars(drift=drift, seed=seed)
     settings = Settings()  # defaults: next-open fills, 1 + 2 bps, risk rules off

@@ -5,7 +5,7 @@
   the signal (model on one window), the risk layer, the simulated fill and the ledger
   transaction, on the shipped model, one new bar per step; p50 / p95 over `--steps`
   consecutive bars of the sample's 2018.
-- **replay of one year of daily bars** (goal <= 10 s): `hrm_core.live.replay` over 2018
+- **replay of one year of daily bars** (goal <= 10 s): `hrm_core.live.trader.replay` over 2018
   into a fresh ledger, model load included.
 - **matmul GFLOP/s** measured in the same run (float32 512 x 512, one thread), so the
   timings can be compared across machines.
@@ -50,8 +50,8 @@ def _cached_settings(settings, tmp: Path):
 
     import pandas as pd
 
-    from hrm_core.cache import BarCache
-    from hrm_core.data import load_bars
+    from hrm_core.data.cache import BarCache
+    from hrm_core.data.market import load_bars
 
     s = replace(settings, data=replace(settings.data, cache_db=str(tmp / "market.db")))
     with BarCache(tmp / "market.db") as cache:
@@ -62,10 +62,10 @@ def _cached_settings(settings, tmp: Path):
 
 def live_steps(settings, steps: int) -> dict:
     """Time load + decide + risk + fill + write for `steps` consecutive new bars (sample's 2018)."""
-    from hrm_core.checkpoint import load_checkpoint, resolve_model
-    from hrm_core.data import load_bars
-    from hrm_core.ledger import Ledger
-    from hrm_core.live import PaperTrader
+    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.data.market import load_bars
+    from hrm_core.live.ledger import Ledger
+    from hrm_core.live.trader import PaperTrader
 
     loaded = load_checkpoint(resolve_model(None, settings))
     times = []
@@ -89,7 +89,7 @@ def live_steps(settings, steps: int) -> dict:
 
 def replay_year(settings) -> dict:
     """Wall time of `replay` over the sample's 2018 (252 daily bars) into a fresh ledger."""
-    from hrm_core.live import replay
+    from hrm_core.live.trader import replay
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

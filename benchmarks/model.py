@@ -28,8 +28,8 @@ import time
 
 import torch
 
-from hrm_core.config import get_preset
-from hrm_core.model import build_model, describe_model
+from hrm_core.model.config import get_preset
+from hrm_core.model.networks import build_model, describe_model
 
 LATENCY_PRESETS = ("tiny", "default", "paper", "flat")
 
@@ -107,9 +107,9 @@ def paper_int8(threads: int, iters: int) -> dict:
 
 def shipped_default(threads: int, iters: int) -> dict | None:
     """Latency of the shipped checkpoint on real windows, with its trained ACT halting."""
-    from hrm_core.checkpoint import default_model_path, load_checkpoint
-    from hrm_core.data import load_bars
-    from hrm_core.features import build_dataset
+    from hrm_core.model.checkpoint import default_model_path, load_checkpoint
+    from hrm_core.data.market import load_bars
+    from hrm_core.data.features import build_dataset
 
     path = default_model_path()
     if path is None:

@@ -25,11 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hrm_core.backtest import run_backtest
-from hrm_core.metrics import backtest_metrics, metrics_with_ci, periods_per_year
-from hrm_core.risk import apply_risk
+from hrm_core.trading.backtest import run_backtest
+from hrm_core.trading.metrics import backtest_metrics, metrics_with_ci, periods_per_year
+from hrm_core.trading.risk import apply_risk
 from hrm_core.settings import load_settings
-from hrm_core.signals import generate_signals
+from hrm_core.trading.signals import generate_signals
 
 GOAL_S = 2.0
 
@@ -46,14 +46,14 @@ def synthetic_bars(n: int, seed: int = 0) -> pd.DataFrame:
 
 def default_model():
     """The shipped default checkpoint, or an untrained `default` preset wrapped like one."""
-    from hrm_core.checkpoint import LoadedModel, default_model_path, load_checkpoint
+    from hrm_core.model.checkpoint import LoadedModel, default_model_path, load_checkpoint
 
     path = default_model_path(load_settings())
     if path is not None:
         return load_checkpoint(path), str(path)
-    from hrm_core.config import get_preset
-    from hrm_core.features import FEATURE_NAMES, FeatureSpec, Scaler, compute_features
-    from hrm_core.model import build_model
+    from hrm_core.model.config import get_preset
+    from hrm_core.data.features import FEATURE_NAMES, FeatureSpec, Scaler, compute_features
+    from hrm_core.model.networks import build_model
 
     torch.manual_seed(0)
     cfg = get_preset("default", n_features=len(FEATURE_NAMES))

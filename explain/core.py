@@ -4,7 +4,7 @@
     ex.summary, ex.module.h_share, ex.features["top_features"], ex.to_dict()
 
 The decision explained is the one `infer` makes for that bar (the signal table's row): the
-same window, instrument and timeframe ids (built as hrm_core.signals.run_model builds them),
+same window, instrument and timeframe ids (built as hrm_core.trading.signals.run_model builds them),
 and attribution runs exactly the segments infer used there.
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ from explain.features import BASELINE_WHY, BASELINES, DEFAULT_BASELINE, baseline
 from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
 from explain.summary import summarise
 from explain.targets import DEFAULT_TARGET, TARGETS, check_target
-from hrm_core.bars import bar_at_or_before
+from hrm_core.data.bars import bar_at_or_before
 from hrm_core.errors import DataError, ModelError
-from hrm_core.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
-from hrm_core.signals import model_fingerprint, model_inputs
+from hrm_core.data.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
+from hrm_core.trading.signals import build_table, model_fingerprint, model_inputs
 
 DEFAULT_N_STEPS = 32  # Gauss-Legendre points: completeness well under 1 % on the shipped models (tests/test_explain.py)
 
@@ -45,12 +45,12 @@ def model_lock(model: torch.nn.Module) -> threading.RLock:
 
 
 def decision_dataset(loaded, bars: pd.DataFrame, *, symbol: str, interval: str) -> WindowDataset:
-    """Windows for every decidable bar, exactly as hrm_core.signals.run_model builds them."""
+    """Windows for every decidable bar, exactly as hrm_core.trading.signals.run_model builds them."""
     return model_inputs(loaded, bars, symbol=symbol, interval=interval)[0]
 
 
 def locate(ds: WindowDataset, bars: pd.DataFrame, at: Any) -> int:
-    """Row of `ds` for the last bar at or before `at` (hrm_core.bars.bar_at_or_before: a date covers its
+    """Row of `ds` for the last bar at or before `at` (hrm_core.data.bars.bar_at_or_before: a date covers its
     whole day); DataError outside the data or where the bar has no complete window."""
     pos = bar_at_or_before(bars.index, at, first=ds.times[0])
     row = int(ds.times.searchsorted(bars.index[pos], side="right")) - 1
@@ -146,8 +146,12 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
         raise ModelError(f"the model's output at {ds.times[row]:%Y-%m-%d} is not finite (the signal is forced "
                          "flat): there is no decision to explain")
     K = int(out.steps[0])
-    position = float(loaded.rule.positions(probs[None], np.array([float(out.quantity[0])]))[0])
-    a = int(np.sign(position)) + 1  # the action is the side of the book, as in the signal table
+    raw = pd.DataFrame({"p_short": [probs[0]], "p_flat": [probs[1]], "p_long": [probs[2]],
+                        "quantity": [float(out.quantity[0])], "value": [float(out.value[0])], "steps": [float(K)],
+                        "finite": [1.0], "latency_ms": [np.nan]}, index=ds.times[row: row + 1])
+    row_table = build_table(raw, model_id=loaded.name, rule=loaded.rule).iloc[0]  # the signal table's own rule
+    position = float(row_table["position"])
+    a = DIRECTION_CLASSES.index(row_table["action"])
     action = torch.tensor([a], dtype=torch.long)
     with model_lock(model), torch.no_grad():  # replayed through the taps (hooked by Captum elsewhere): must equal infer
         replay = model.attribution_forward(x, iid, tid, segments=K)
@@ -158,12 +162,12 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
 
     baselines = {name: baseline_window(name, ds.X, row) for name in BASELINES}
     base_x = torch.from_numpy(baselines[baseline])[None]
-    kw = dict(segments=K, target=target, baseline_x=base_x, n_steps=int(n_steps))
+    kw = dict(segments=K, target=target, baseline_x=base_x, n_steps=int(n_steps), rule=loaded.rule)
     with model_lock(model):
         module = module_attribution(model, x, iid, tid, action, **kw)
         cycles = cycle_trajectory(model, out.trace, x, iid, tid, action, action_name=DIRECTION_CLASSES[a], **kw)
         feats = feature_attribution(model, x, iid, tid, action, segments=K, target=target, baselines=baselines,
-                                    primary=baseline, n_steps=int(n_steps), names=list(FEATURE_NAMES),
+                                    primary=baseline, n_steps=int(n_steps), names=list(FEATURE_NAMES), rule=loaded.rule,
                                     times=bars.index[ds.end_idx[row] - ds.X.shape[1] + 1: ds.end_idx[row] + 1])
     end = ds.end_idx[row]
     window = bars.iloc[end - ds.X.shape[1] + 1: end + 1][["open", "high", "low", "close", "volume"]]

@@ -20,18 +20,18 @@ from captum.attr import LayerIntegratedGradients
 
 from explain.modules import is_hierarchical, relative_delta
 from explain.targets import forward_fn
-from hrm_core.decision import DecisionRule
-from hrm_core.features import DIRECTION_CLASSES
+from hrm_core.model.position_rule import DecisionRule
+from hrm_core.data.features import DIRECTION_CLASSES
 
 PROBE_LABEL = "probe: the heads read at z_H after this cycle (trained on the final state only)"
 
 
 @torch.no_grad()
-def probe(model, trace) -> list[dict]:
+def probe(model, trace, rule: DecisionRule | None = None) -> list[dict]:
     """One row per H cycle of the first sample in `trace` (HRMTrace of a batch-1 infer): probabilities and size."""
     rows = []
     N = trace.h_cycles
-    rule = getattr(model, "decision_rule", None) or DecisionRule()  # the action the signal table would take
+    rule = rule or DecisionRule()  # the checkpoint's rule: the action the signal table would take
     for s, seg in enumerate(trace.segments):
         if not bool(seg.active[0]):
             break
@@ -58,11 +58,11 @@ def firmed_up(rows: list[dict], action: str) -> int | None:
 
 
 def attribute_cycles(model, x, instrument_id, timeframe_id, action, *, segments: int, target: str,
-                     baseline_x: torch.Tensor, n_steps: int) -> list[dict]:
+                     baseline_x: torch.Tensor, n_steps: int, rule: DecisionRule | None = None) -> list[dict]:
     """Signed attribution through z_H after each cycle i < segments * N, with its own completeness check.
 
     Call under explain.core.model_lock(model)."""
-    f = forward_fn(model, segments, target)
+    f = forward_fn(model, segments, target, rule)
     args = (instrument_id, timeframe_id, action)
     taps = list(model.taps.h_cycle)[: segments * model.config.h_cycles]
     base_acts: dict[int, torch.Tensor] = {}
@@ -93,14 +93,14 @@ def attribute_cycles(model, x, instrument_id, timeframe_id, action, *, segments:
 
 
 def cycle_trajectory(model, trace, x, instrument_id, timeframe_id, action, *, action_name: str, segments: int,
-                     target: str, baseline_x: torch.Tensor, n_steps: int) -> dict:
+                     target: str, baseline_x: torch.Tensor, n_steps: int, rule: DecisionRule | None = None) -> dict:
     """Probe rows joined with per-cycle attributions; "not applicable" for the flat model."""
     if not is_hierarchical(model) or trace is None:
         return {"applicable": False, "note": "not applicable: the flat transformer has no reasoning cycles",
                 "steps": [], "firmed_up": None, "label": PROBE_LABEL}
-    rows = probe(model, trace)
+    rows = probe(model, trace, rule)
     attrs = attribute_cycles(model, x, instrument_id, timeframe_id, action, segments=segments, target=target,
-                             baseline_x=baseline_x, n_steps=n_steps)
+                             baseline_x=baseline_x, n_steps=n_steps, rule=rule)
     for r, a in zip(rows, attrs):
         r.update(attribution=a["attribution"], attribution_completeness_delta=a["completeness_delta"])
     return {"applicable": True, "note": "", "steps": rows, "firmed_up": firmed_up(rows, action_name),

@@ -72,8 +72,8 @@ def period_markdown(pe: PeriodExplanation, *, command: str) -> str:
         f"decisions {s['pnl_h_dominant']:+.4f} and L-dominant {s['pnl_l_dominant']:+.4f}. A decision's PnL is its "
         "position's return from its fill (next open by default: that bar's intraday leg, then the next overnight "
         "gap before the following fill; market-on-close: the next bar) less the cost of that fill "
-        "(hrm_core.backtest.decision_pnl). " + (s["pnl_note"] or ""), "",
-        *group("action", s["by_action"]), *group("regime (causal rules, hrm_core/regimes.py)", s["by_regime"]),
+        "(hrm_core.trading.backtest.decision_pnl). " + (s["pnl_note"] or ""), "",
+        *group("action", s["by_action"]), *group("regime (causal rules, hrm_core/evaluation/regimes.py)", s["by_regime"]),
         *group("ACT depth (segments used)", s["by_steps"]),
         H_SHARE_MEANING, "",
         "**Closing note.** " + closing_note(s),

@@ -16,6 +16,7 @@ from captum.attr import IntegratedGradients
 
 from explain.modules import relative_delta
 from explain.targets import forward_fn
+from hrm_core.model.position_rule import DecisionRule
 
 BASELINES: dict[str, str] = {
     "zeros": "zeros = every feature at its training-period mean (after the scaler) at every bar of the window",
@@ -89,11 +90,11 @@ def ranking_change(a: np.ndarray, b: np.ndarray, names: list[str], k: int = TOP_
 
 def feature_attribution(model, x: torch.Tensor, instrument_id, timeframe_id, action, *, segments: int, target: str,
                         baselines: dict[str, np.ndarray], primary: str, n_steps: int, names: list[str],
-                        times: pd.DatetimeIndex) -> dict:
+                        times: pd.DatetimeIndex, rule: DecisionRule | None = None) -> dict:
     """IG of F over the (W, F) window under every baseline in one batched call; the primary one in full.
 
     Call under explain.core.model_lock(model)."""
-    f = forward_fn(model, segments, target)
+    f = forward_fn(model, segments, target, rule)
     keys = list(baselines)
     n = len(keys)
     xs = x.expand(n, *x.shape[1:]).contiguous()

@@ -16,6 +16,7 @@ import torch
 from captum.attr import LayerIntegratedGradients
 
 from explain.targets import forward_fn
+from hrm_core.model.position_rule import DecisionRule
 
 MIN_DENOMINATOR = 1e-6  # |F(x) - F(x')| below this: completeness is not measurable (relative delta -> None)
 
@@ -59,11 +60,11 @@ def relative_delta(delta: np.ndarray, f_x: np.ndarray, f_b: np.ndarray) -> np.nd
 
 def attribute_modules(model, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor,
                       action: torch.Tensor, *, segments: int, target: str, baseline_x: torch.Tensor,
-                      n_steps: int) -> dict[str, np.ndarray]:
+                      n_steps: int, rule: DecisionRule | None = None) -> dict[str, np.ndarray]:
     """Batched (B decisions, one segment count): signed A_H, A_L, F(x), F(x'), delta, each (B,).
 
     Call under explain.core.model_lock(model): Captum hooks the shared taps."""
-    f = forward_fn(model, segments, target)
+    f = forward_fn(model, segments, target, rule)
     args = (instrument_id, timeframe_id, action)
     with warnings.catch_warnings():  # the two taps feed the same update, neither depends on the other
         warnings.filterwarnings("ignore", message="Multiple layers provided")
@@ -78,12 +79,12 @@ def attribute_modules(model, x: torch.Tensor, instrument_id: torch.Tensor, timef
 
 
 def module_attribution(model, x, instrument_id, timeframe_id, action, *, segments: int, target: str,
-                       baseline_x: torch.Tensor, n_steps: int) -> ModuleAttribution:
+                       baseline_x: torch.Tensor, n_steps: int, rule: DecisionRule | None = None) -> ModuleAttribution:
     """One decision's H vs L split (B = 1), or "not applicable" for a model without H and L."""
     if not is_hierarchical(model):
         return ModuleAttribution(applicable=False, note="not applicable: the flat transformer has no H and L modules")
     r = attribute_modules(model, x, instrument_id, timeframe_id, action, segments=segments, target=target,
-                          baseline_x=baseline_x, n_steps=n_steps)
+                          baseline_x=baseline_x, n_steps=n_steps, rule=rule)
     hs, ls = shares(r["h"], r["l"])
     rel = relative_delta(r["delta"], r["f_input"], r["f_baseline"])
     return ModuleAttribution(

@@ -9,7 +9,7 @@ The seed's claims, measured with our definitions:
 - "strategic decisions: 61 % of the performance from 34 % of decisions": the share of the
   period's net PnL earned by H-dominant decisions. A decision's PnL is what its position
   earns net of the cost of trading into it, from the backtest (after the risk layer in force)
-  by `hrm_core.backtest.decision_pnl`: under next-open execution (the default) the decision
+  by `hrm_core.trading.backtest.decision_pnl`: under next-open execution (the default) the decision
   at close t is filled at open t+1, so it earns the intraday leg of bar t+1 and, drifted, the
   overnight gap of bar t+2, less the cost of the fill at open t+1; under market-on-close it
   earns gross[t+1] less cost[t]. Either way the decisions' PnL sums to the period's.
@@ -31,12 +31,11 @@ from explain.core import DEFAULT_N_STEPS, decision_dataset, model_lock
 from explain.features import DEFAULT_BASELINE, baseline_window, check_baseline
 from explain.modules import attribute_modules, is_hierarchical, relative_delta, shares
 from explain.targets import DEFAULT_TARGET, check_target
-from hrm_core.diagnostics import results_db_path
 from hrm_core.errors import ModelError
 from hrm_core.jsonsafe import json_safe
-from hrm_core.features import DIRECTION_CLASSES
-from hrm_core.signals import bars_hash, generate_signals, model_fingerprint, signals_db_path
-from hrm_core.store import ResultStore
+from hrm_core.data.features import DIRECTION_CLASSES
+from hrm_core.trading.signals import bars_hash, generate_signals, model_fingerprint, signals_db_path
+from hrm_core.storage.results import ResultStore, results_db_path
 
 CLAIMS = {"strategic share of decisions": 0.34, "tactical share of decisions": 0.66,
           "share of performance from strategic decisions": 0.61}
@@ -98,12 +97,12 @@ class PeriodExplanation:
 
 def _decision_pnl(sig, bars: pd.DataFrame, *, symbol: str, interval: str, period, settings) -> tuple[pd.Series, pd.Series]:
     """(net PnL earned by each decision of the period, its regime) through the evaluation's own backtest."""
-    from hrm_core.evaluate import backtest_target
-    from hrm_core.regimes import classify_regimes
+    from hrm_core.evaluation.evaluate import backtest_target
+    from hrm_core.evaluation.regimes import classify_regimes
 
     run = backtest_target(sig.position, bars, name="model", kind="model", symbol=symbol, interval=interval,
                           period=period, settings=settings, signals=sig, n_boot=50)
-    from hrm_core.backtest import decision_pnl
+    from hrm_core.trading.backtest import decision_pnl
 
     fr = run.backtest.frame
     pnl = decision_pnl(run.backtest, run.close, run.open_price)  # its legs, less the trade into it
@@ -133,7 +132,7 @@ def _attribute(loaded, ds, rows: np.ndarray, actions: np.ndarray, steps: np.ndar
                 res = attribute_modules(model, x, torch.full((b,), iid_all, dtype=torch.long),
                                         torch.full((b,), tid_all, dtype=torch.long),
                                         torch.from_numpy(actions[part]).long(), segments=int(k), target=target,
-                                        baseline_x=base, n_steps=n_steps)
+                                        baseline_x=base, n_steps=n_steps, rule=loaded.rule)
                 for key, v in res.items():
                     out[key][part] = v
                 done += b
@@ -149,7 +148,7 @@ def explain_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, st
     """H vs L of every decision in [start, end] (default: the model's test period); cached in SQLite.
 
     store: a ResultStore, a path, None (no cache) or "default" (results.db beside the signal cache)."""
-    from hrm_core.evaluate import evaluation_period
+    from hrm_core.evaluation.evaluate import evaluation_period
     from hrm_core.settings import load_settings
 
     t0 = time.perf_counter()

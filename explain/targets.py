@@ -5,7 +5,7 @@ from typing import Callable
 
 import torch
 
-from hrm_core.decision import DecisionRule
+from hrm_core.model.position_rule import DecisionRule
 
 TARGETS: dict[str, str] = {
     "action_logit": "the logit of the action taken: what made this action score high",
@@ -37,11 +37,12 @@ def scalar_output(out, target: str, action: torch.Tensor, rule: DecisionRule | N
     return outside * torch.clamp(edge / rule.scale, -1.0, 1.0) * out.quantity.clamp(0.0, 1.0)
 
 
-def forward_fn(model, segments: int, target: str) -> Callable[..., torch.Tensor]:
-    """F(x, instrument_id, timeframe_id, action) -> (B,): the whole decision with `segments` segments, as infer ran it."""
+def forward_fn(model, segments: int, target: str, rule: DecisionRule | None = None) -> Callable[..., torch.Tensor]:
+    """F(x, instrument_id, timeframe_id, action) -> (B,): the whole decision with `segments` segments, as infer ran it;
+    `rule` is the loaded checkpoint's position rule (None: argmax)."""
     check_target(target)
 
     def f(x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, action: torch.Tensor):
         return scalar_output(model.attribution_forward(x, instrument_id, timeframe_id, segments=segments),
-                             target, action, getattr(model, "decision_rule", None))
+                             target, action, rule)
     return f

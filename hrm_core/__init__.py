@@ -1,1 +1,4 @@
-"""HRM Trader engine: data, features, model, training, signals, backtest, metrics. Never imports Streamlit."""
+"""HRM Trader's engine, in layers that each import only those below them (enforced by import-linter,
+contracts in pyproject.toml): storage -> data -> model -> trading -> training -> evaluation ->
+reasoning | live. The root holds what every layer may use: settings, errors, jsonsafe, runtime.
+Never imports Streamlit, explain or the CLI."""

@@ -33,7 +33,7 @@ class DataSettings:
     cache_db: str = "data_cache/market.db"
     sample_dir: str = "data_cache/sample"
     models_dir: str = "models"
-    trials_file: str = "docs/trials.json"  # the trial registry every deflated Sharpe ratio reads (hrm_core/trials.py)
+    trials_file: str = "docs/trials.json"  # the trial registry every deflated Sharpe ratio reads (hrm_core/evaluation/trials.py)
     max_age_hours: float = 12.0
     default_symbols: tuple[str, ...] = ("^GSPC", "^IXIC")
     default_interval: str = "1d"
@@ -54,7 +54,7 @@ class DataSettings:
 class CostSettings:
     commission_bps: float = 1.0  # per unit of turnover
     slippage_bps: float = 2.0
-    # Where a target decided at the close of bar t is filled (hrm_core.backtest): "next_open" = the open
+    # Where a target decided at the close of bar t is filled (hrm_core.trading.backtest): "next_open" = the open
     # of bar t+1 (default, realistic for a daily model), "close" = market-on-close at the close it read.
     # One setting for backtest, evaluation, reports, the risk layer's brake and the live path.
     execution: str = "next_open"
@@ -77,7 +77,7 @@ class RiskSettings:
     drawdown_brake: float = 0.0  # 0 = off
     drawdown_brake_scale: float = 0.5
 
-    def __post_init__(self) -> None:  # the risk layer's own limits (hrm_core.risk), checked when the settings are read
+    def __post_init__(self) -> None:  # the risk layer's own limits (hrm_core.trading.risk), checked when the settings are read
         if not 0 < self.max_abs_position <= 1:
             raise SettingsError(f"max_abs_position must be in (0, 1], got {self.max_abs_position!r}: positions are "
                                 "fractions of equity and the backtest allows no leverage")
@@ -95,7 +95,7 @@ class RiskSettings:
 
 @dataclass(frozen=True)
 class HealthSettings:
-    """Alert thresholds of `hrm health` (hrm_core.monitor); amber < red for each rule."""
+    """Alert thresholds of `hrm health` (hrm_core.live.monitor); amber < red for each rule."""
 
     psi_amber: float = 0.10  # PSI of a feature / prediction vs its reference: >= this is moderate drift
     psi_red: float = 0.25  # PSI >= this is major drift (credit-scoring convention, REFERENCE "PSI")

@@ -2,7 +2,7 @@
 
 Why: the app and the tests must work with no network, on real market data that we may
 redistribute. `arch` (NCSA licence) ships both series as gzip CSVs; we copy them into
-small committed CSVs in the bars layout of hrm_core.data, plus an index and a provenance note.
+small committed CSVs in the bars layout of hrm_core.data.market, plus an index and a provenance note.
 
 Run from the project root:  .venv/bin/python scripts/extract_sample.py
 The output is deterministic: running it twice gives byte-identical files.
@@ -93,7 +93,7 @@ def provenance_text(entries: list[dict], gaps: dict[str, float], arch_version: s
     return f"""# Bundled offline sample: provenance
 
 Real daily market data shipped with the project so that the dashboard, the CLI and the
-tests work with no network. `hrm_core.data` serves it as source `"sample"` ("offline sample")
+tests work with no network. `hrm_core.data.market` serves it as source `"sample"` ("offline sample")
 when neither the SQLite cache nor yfinance can provide a symbol.
 
 ## Source
@@ -110,7 +110,7 @@ when neither the SQLite cache nor yfinance can provide a symbol.
 |---|---|---|---|---|---|---|---|---|
 {rows}
 
-`index.json` maps each symbol to its file and interval; `hrm_core.data` reads it.
+`index.json` maps each symbol to its file and interval; `hrm_core.data.market` reads it.
 
 ## Columns
 

@@ -5,7 +5,7 @@
 
 Each configuration trains the default preset on the bundled sample (^GSPC, ^IXIC daily, train 1999-2012)
 with one change to the labels or the objective; every run is scored on validation by its log-loss
-against the constant predictor of the training class frequencies (hrm_core.skill: a fair yardstick
+against the constant predictor of the training class frequencies (hrm_core.training.skill: a fair yardstick
 across label definitions, since each has its own null) and by the validation net Sharpe of its
 position rule.
 
@@ -50,7 +50,7 @@ def _run(label: str, change: dict, seed: int, settings_path: str) -> dict:
     os.environ.update(HRM_OFFLINE="1", HRM_SETTINGS=settings_path, HRM_TORCH_THREADS="1")
     from hrm_core.runtime import configure_threads
     from hrm_core.settings import load_settings
-    from hrm_core.train import TrainConfig, train
+    from hrm_core.training.train import TrainConfig, train
 
     configure_threads()
     cfg = TrainConfig(preset="default", seed=seed, **COMMON, **change)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {**summarise(runs), "seconds": round(seconds, 1), "period": ["2013-01-01", "2015-12-31"]}
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=1))
     if args.docs:
-        from hrm_core.report import update_section
+        from hrm_core.evaluation.report import update_section
 
         (ROOT / "docs" / "label_experiments.json").write_text(json.dumps(summary, indent=1) + "\n")
         update_section(ROOT / "docs" / "results.md", "label-experiments", render_markdown(summary, seconds))

@@ -36,10 +36,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hrm_core.walkforward import DEFAULT_VARIANTS  # noqa: E402
+from hrm_core.evaluation.walkforward import DEFAULT_VARIANTS  # noqa: E402
 
 COMMON = dict(symbols=("^GSPC", "^IXIC"), intervals=("1d",), epochs=8, stride=2)
-# The same variants as the walk-forward evaluation (hrm_core.walkforward); hrm-noact's depth is set below.
+# The same variants as the walk-forward evaluation (hrm_core.evaluation.walkforward); hrm-noact's depth is set below.
 VARIANTS: dict[str, tuple[str, dict]] = {v.name: (v.preset, dict(v.overrides)) for v in DEFAULT_VARIANTS}
 
 
@@ -55,7 +55,7 @@ def _train_one(name: str, preset: str, overrides: dict, seed: int, out_dir: str,
     os.environ.update(HRM_OFFLINE="1", HRM_SETTINGS=settings_path, HRM_TORCH_THREADS="1")
     from hrm_core.runtime import configure_threads
     from hrm_core.settings import load_settings
-    from hrm_core.train import TrainConfig, train_and_save
+    from hrm_core.training.train import TrainConfig, train_and_save
 
     configure_threads()
     cfg = TrainConfig(preset=preset, overrides=tuple(overrides.items()), seed=seed, **COMMON)
@@ -82,7 +82,7 @@ def train_variant(name: str, overrides: dict, seeds: int, jobs: int, tmp: Path, 
 
 def ship(summary: dict, models_dir: Path) -> Path:
     """Copy the chosen seed's checkpoint to models/<variant> and record every seed's figures in its card."""
-    from hrm_core.checkpoint import update_metrics
+    from hrm_core.model.checkpoint import update_metrics
 
     src, dst = Path(summary["dir"]) / summary["variant"], models_dir / summary["variant"]
     tmp_dst = dst.with_name(dst.name + ".new")
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.variants:
             extra = {}
             if name == "hrm-noact":  # ACT off at the default's mean validation depth
-                from hrm_core.checkpoint import read_card
+                from hrm_core.model.checkpoint import read_card
 
                 card = read_card(models_dir / "hrm-default")
                 extra["max_segments"] = max(1, round(card["metrics"]["act_depth"]["mean"]))

@@ -27,7 +27,7 @@ def candlestick(bars: pd.DataFrame, title: str, *, max_candles: int | None = Non
     return _frame(fig, title, 520)
 
 
-# --- signals and performance (presentation of hrm_core.signals / hrm_core.evaluate results) ------
+# --- signals and performance (presentation of hrm_core.trading.signals / hrm_core.evaluation.evaluate results) ------
 
 MARKERS = {  # action the model switched to -> marker (names: clicked_decision and the browser tests find them)
     "long": dict(symbol="triangle-up", color="#2ca02c", name="buy (to long)", size=11),

@@ -1,4 +1,4 @@
-"""Plotly figures of the Diagnostics page (presentation only: every number comes from hrm_core.diagnostics)."""
+"""Plotly figures of the Diagnostics page (presentation only: every number comes from hrm_core.reasoning.diagnostics)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -81,7 +81,7 @@ def offer_replay(db: str, key: str, *, empty: bool) -> None:
     import pandas as pd
     import streamlit as st
 
-    from hrm_core.live import demo_replay
+    from hrm_core.live.trader import demo_replay
     from ui import loaders
     from ui.guard import guard
     from ui.state import selection, settings
@@ -108,10 +108,10 @@ def offer_replay(db: str, key: str, *, empty: bool) -> None:
 
 
 def _run_replay(db: str, args: dict, model: str | None) -> None:
-    """hrm_core.live.replay with progress, over the sidebar's data source (an uploaded file included)."""
+    """hrm_core.live.trader.replay with progress, over the sidebar's data source (an uploaded file included)."""
     import streamlit as st
 
-    from hrm_core.live import replay
+    from hrm_core.live.trader import replay
     from ui.state import settings
     from ui.uploads import upload_path
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from hrm_core.data import LoadResult, load_bars
+from hrm_core.data.market import LoadResult, load_bars
 from hrm_core.settings import Settings
 from ui.state import settings
 from ui.uploads import upload_path
@@ -23,7 +23,7 @@ def _bars(symbol: str, interval: str, start, end, s: Settings, file: str | None 
     return load_bars(symbol, interval, start, end, settings=s, path=file)
 
 
-# --- models, signals and backtests (hrm_core.signals / hrm_core.evaluate) -----------------------
+# --- models, signals and backtests (hrm_core.trading.signals / hrm_core.evaluation.evaluate) -----------------------
 
 def _mtime(path: str) -> float:
     import os
@@ -33,7 +33,7 @@ def _mtime(path: str) -> float:
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=8)
 def _model(path: str, mtime: float):
-    from hrm_core.checkpoint import load_checkpoint
+    from hrm_core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(path)
 
@@ -57,7 +57,7 @@ def performance(symbol: str, interval: str, model_path: str | None, start=None, 
 @st.cache_data(show_spinner="Computing signals...", max_entries=32)
 def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Settings, file: str | None = None):
     """The model's SignalResult over the full history (also cached in SQLite across restarts)."""
-    from hrm_core.signals import generate_signals, signals_db_path
+    from hrm_core.trading.signals import generate_signals, signals_db_path
 
     res = _bars(symbol, interval, None, None, s, file)
     return generate_signals(model(model_path), res.bars, symbol=res.symbol, interval=interval,
@@ -67,10 +67,10 @@ def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Setti
 @st.cache_data(show_spinner="Backtesting the model and the baselines...", max_entries=16)
 def _performance(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
                  s: Settings, file: str | None = None):
-    from hrm_core.baselines import MODEL_BASELINES
-    from hrm_core.checkpoint import list_checkpoints
-    from hrm_core.evaluate import evaluate_instrument, evaluation_period
-    from hrm_core.signals import signals_db_path
+    from hrm_core.evaluation.baselines import MODEL_BASELINES
+    from hrm_core.model.checkpoint import list_checkpoints
+    from hrm_core.evaluation.evaluate import evaluate_instrument, evaluation_period
+    from hrm_core.trading.signals import signals_db_path
 
     res = _bars(symbol, interval, None, None, s, file)
     models, hidden = [], []
@@ -87,7 +87,7 @@ def _performance(symbol: str, interval: str, model_path: str | None, mtime: floa
                                period=period, source=res.badge(), cache=signals_db_path(s), trial_models=hidden)
 
 
-# --- reasoning diagnostics (hrm_core.diagnostics) -------------------------------------------------
+# --- reasoning diagnostics (hrm_core.reasoning.diagnostics) -------------------------------------------------
 
 def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=None) -> dict:
     """Period diagnostics of one checkpoint (also kept in SQLite, results.db, across restarts)."""
@@ -96,7 +96,7 @@ def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=Non
 
 def diagnostics_compare(symbol: str, interval: str, start=None, end=None) -> list[dict]:
     """The headline diagnostics of every checkpoint in models/ on the same bars and period."""
-    from hrm_core.checkpoint import list_checkpoints
+    from hrm_core.model.checkpoint import list_checkpoints
 
     s = settings()
     paths = tuple((c.path, _mtime(c.path)) for c in list_checkpoints(s.data.path("models_dir")))
@@ -111,8 +111,8 @@ def decision_trace(symbol: str, interval: str, model_path: str, at) -> dict:
 @st.cache_data(show_spinner="Tracing the reasoning over the period...", max_entries=32)
 def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings,
                  file: str | None = None) -> dict:
-    from hrm_core.diagnostics import diagnose_period, results_db_path
-    from hrm_core.store import ResultStore
+    from hrm_core.reasoning.diagnostics import diagnose_period
+    from hrm_core.storage.results import ResultStore, results_db_path
 
     res = _bars(symbol, interval, None, None, s, file)
     return diagnose_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s,
@@ -122,8 +122,8 @@ def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, star
 @st.cache_data(show_spinner="Diagnosing every checkpoint...", max_entries=16)
 def _diagnostics_compare(symbol: str, interval: str, paths: tuple, start, end, s: Settings,
                          file: str | None = None) -> list[dict]:
-    from hrm_core.diagnostics import compare_models, results_db_path
-    from hrm_core.store import ResultStore
+    from hrm_core.reasoning.diagnostics import compare_models
+    from hrm_core.storage.results import ResultStore, results_db_path
 
     res = _bars(symbol, interval, None, None, s, file)
     return compare_models([model(p) for p, _ in paths], res.bars, symbol=res.symbol, interval=interval, settings=s,
@@ -133,7 +133,7 @@ def _diagnostics_compare(symbol: str, interval: str, paths: tuple, start, end, s
 @st.cache_data(show_spinner="Tracing the decision...", max_entries=64)
 def _decision_trace(symbol: str, interval: str, model_path: str, mtime: float, at, s: Settings,
                     file: str | None = None) -> dict:
-    from hrm_core.diagnostics import decision_view
+    from hrm_core.reasoning.diagnostics import decision_view
 
     res = _bars(symbol, interval, None, None, s, file)
     return decision_view(model(model_path), res.bars, symbol=res.symbol, interval=interval, at=at)
@@ -191,11 +191,11 @@ def _explanation_report(symbol: str, interval: str, model_path: str, mtime: floa
     return render_html(ex, model(model_path), data_badge=badge).encode("utf-8")
 
 
-# --- paper-trading ledger (hrm_core.live / reconcile / monitor) ----------------------------------
+# --- paper-trading ledger (hrm_core.live.trader / reconcile / monitor) ----------------------------------
 
 def ledger_path() -> str:
     """The ledger file of the settings in force (data_cache/live.db beside the market cache)."""
-    from hrm_core.ledger import ledger_db_path
+    from hrm_core.live.ledger import ledger_db_path
 
     return str(ledger_db_path(settings()))
 
@@ -220,7 +220,7 @@ def ledger_books(db: str) -> list:
     """Books of the ledger ([] when there is no ledger yet); never creates the file."""
     import os
 
-    from hrm_core.ledger import Ledger
+    from hrm_core.live.ledger import Ledger
 
     if ledger_version(db)[0] == 0 or not os.path.isfile(db):
         return []
@@ -235,25 +235,25 @@ def ledger_frame(db: str, book_id: int):
 
 def ledger_log(db: str) -> tuple:
     """(events, health checks) of the ledger, newest first: the alert history."""
-    from hrm_core.ledger import Ledger
+    from hrm_core.live.ledger import Ledger
 
     with Ledger(db, create=False) as ledger:
         return ledger.events(), ledger.health_checks()
 
 
 def reconciliation(db: str, symbol: str, interval: str):
-    """hrm_core.reconcile.reconcile of one book; recomputed when the ledger gains bars."""
+    """hrm_core.live.reconcile.reconcile of one book; recomputed when the ledger gains bars."""
     return _reconciliation(db, symbol, interval, ledger_version(db), settings())
 
 
 def health_report(db: str, symbol: str, interval: str):
-    """hrm_core.monitor.health of one book (not recorded in the alert history: the page only looks)."""
+    """hrm_core.live.monitor.health of one book (not recorded in the alert history: the page only looks)."""
     return _health_report(db, symbol, interval, ledger_version(db), settings())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _ledger_frame(db: str, book_id: int, version: tuple):
-    from hrm_core.ledger import Ledger
+    from hrm_core.live.ledger import Ledger
 
     with Ledger(db, create=False) as ledger:
         return ledger.frame(book_id)
@@ -261,13 +261,13 @@ def _ledger_frame(db: str, book_id: int, version: tuple):
 
 @st.cache_data(show_spinner="Reconciling the ledger with the backtest...", max_entries=8)
 def _reconciliation(db: str, symbol: str, interval: str, version: tuple, s: Settings):
-    from hrm_core.reconcile import reconcile
+    from hrm_core.live.reconcile import reconcile
 
     return reconcile(db, s, symbol=symbol, interval=interval)
 
 
 @st.cache_data(show_spinner="Checking model health...", max_entries=8)
 def _health_report(db: str, symbol: str, interval: str, version: tuple, s: Settings):
-    from hrm_core.monitor import health
+    from hrm_core.live.monitor import health
 
     return health(db, s, symbol=symbol, interval=interval)

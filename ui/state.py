@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from hrm_core.checkpoint import list_checkpoints, skill_note
-from hrm_core.data import INTERVALS
+from hrm_core.model.checkpoint import list_checkpoints, skill_note
+from hrm_core.data.market import INTERVALS
 from hrm_core.settings import Settings, load_settings
+from ui.keys import SIDEBAR
 from ui.uploads import draw_uploader
 
-KEY = "sidebar."  # session-state namespace of the shared sidebar
+KEY = SIDEBAR  # session-state namespace of the shared sidebar
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Your own data: a CSV/Parquet OHLCV file uploaded in the sidebar becomes an instrument for this session.
 
-The file goes through hrm_core.data.load_bars(path=...), the same reading, column normalisation and validation
+The file goes through hrm_core.data.market.load_bars(path=...), the same reading, column normalisation and validation
 as the CLI's --csv, so a broken file gets the same one-line message. Files are stored content-addressed beside
 the market cache (uploads/<sha256>/<name>.csv), so the cached loaders key on the file and a re-upload is free.
 """
@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from hrm_core.bars import BAR_SPAN, read_ohlcv_file, snippet
-from hrm_core.data import INTERVALS, load_bars
+from hrm_core.data.bars import BAR_SPAN, read_ohlcv_file, snippet
+from hrm_core.data.market import INTERVALS, load_bars
 from hrm_core.errors import HRMError
+from ui.keys import SIDEBAR
 
 KEY = "sidebar.upload."  # session-state namespace of the uploader (inside the sidebar's)
 MAX_UPLOAD_MB = 20  # also server.maxUploadSize in .streamlit/config.toml (Streamlit enforces it in the browser)
@@ -56,8 +57,6 @@ def store(data: bytes, filename: str, folder: Path) -> Path:
 
 def add_upload(folder: Path) -> None:
     """Button callback (runs before the script): validate the chosen file and make it the charted instrument."""
-    from ui.state import KEY as SIDEBAR
-
     st.session_state[KEY + "message"] = None
     file = st.session_state.get(KEY + "file")
     if file is None:

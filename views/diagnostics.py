@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from hrm_core.diagnostics import NOT_APPLICABLE, SEED_CLAIMS
+from hrm_core.reasoning.diagnostics import NOT_APPLICABLE, SEED_CLAIMS
 from ui import diagnostics_charts as charts
 from ui import loaders
 from ui.decision import pick_decision

@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from hrm_core.monitor import PSI_BINS
+from hrm_core.live.monitor import PSI_BINS
 from ui import live_charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read

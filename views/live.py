@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from hrm_core.report import execution_text
+from hrm_core.evaluation.report import execution_text
 from ui import live_charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read

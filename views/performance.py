@@ -4,11 +4,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from hrm_core.baselines import bars_for
-from hrm_core.evaluate import (
+from hrm_core.evaluation.baselines import bars_for
+from hrm_core.evaluation.evaluate import (
     DEFINITIONS, TABLE_KEYS, break_even_cost_bps, cost_sensitivity, monthly_returns, risk_effects, rolling_sharpe,
 )
-from hrm_core.report import execution_text
+from hrm_core.evaluation.report import execution_text
 from ui import charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read

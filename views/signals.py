@@ -1,7 +1,7 @@
 """Signals: the chosen instrument's candlesticks, where the data came from, and the model's decisions on top."""
 import streamlit as st
 
-from hrm_core.signals import action_changes
+from hrm_core.trading.signals import action_changes
 from ui import charts, loaders
 from ui.decision import open_in_explain
 from ui.guard import guard

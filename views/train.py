@@ -3,11 +3,11 @@ import datetime as dt
 
 import streamlit as st
 
-from hrm_core.checkpoint import list_checkpoints
-from hrm_core.config import PRESETS
-from hrm_core.data import INTERVALS
-from hrm_core.identity import check_model_name
-from hrm_core.train import TrainConfig, default_name, train_and_save
+from hrm_core.model.checkpoint import list_checkpoints
+from hrm_core.model.config import PRESETS
+from hrm_core.data.market import INTERVALS
+from hrm_core.data.identity import check_model_name
+from hrm_core.training.train import TrainConfig, default_name, train_and_save
 from ui.guard import guard
 from ui.guide import how_to_read
 from ui.state import selection, settings

@@ -3,8 +3,9 @@ import re
 
 import pytest
 
-from benchmarks.ui import wait_for_chart, wait_until_idle
+from benchmarks.ui import ROOT, offline_settings, wait_for_chart, wait_until_idle
 from tests.e2e.conftest import assert_no_error
+from ui.charts import MARKERS, position_changes, window_start
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,24 @@ def _slug(title: str) -> str:
 def _goto_page(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     wait_until_idle(page, title, timeout_ms=240_000)
+
+
+def _expected_markers(symbol: str, interval: str, model: str, *, start: str, tmp_path) -> list[str]:
+    """Dates the Signals chart must mark by default (its 1-year range): the position changes of `model`'s own
+    signal table over the sidebar's range, computed here without the dashboard."""
+    from hrm_core.data.market import load_bars
+    from hrm_core.model.checkpoint import load_checkpoint
+    from hrm_core.settings import load_settings
+    from hrm_core.trading.signals import action_changes, generate_signals
+
+    settings = load_settings(offline_settings(tmp_path))
+    full = load_bars(symbol, interval, settings=settings).bars
+    bars = full.loc[start:]
+    loaded = load_checkpoint(ROOT / "models" / model)
+    table = generate_signals(loaded, full, symbol=symbol, interval=interval).table
+    changes = position_changes(table.loc[bars.index[0]:], action_changes(table).loc[bars.index[0]:])
+    first = window_start(bars.index, "1 year", loaded.periods)
+    return sorted(t.strftime("%Y-%m-%d") for t in changes.loc[first:].index)
 
 
 def test_every_page_shows_real_content_with_the_shared_sidebar(browser, replayed_dashboard, screenshots):
@@ -56,7 +75,7 @@ def _choose(page, label: str, option: str) -> None:
     page.keyboard.press("Escape")
 
 
-def test_the_sidebar_choices_change_the_chart_and_keep_working(browser, dashboard_url, screenshots):
+def test_the_sidebar_choices_change_the_chart_and_keep_working(browser, dashboard_url, screenshots, tmp_path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(dashboard_url, wait_until="domcontentloaded")
     wait_for_chart(page)
@@ -89,8 +108,11 @@ def test_the_sidebar_choices_change_the_chart_and_keep_working(browser, dashboar
     page.get_by_text(re.compile(r"Model hrm-n1t1")).first.wait_for(timeout=240_000)  # the rerun has started
     wait_until_idle(page, "Signals", timeout_ms=240_000)
     assert_no_error(page)
-    names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
-    assert "price" in names and "buy (to long)" not in names  # hrm-n1t1 stays flat here: no entry to mark
+    traces = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => [t.name, t.x])")
+    assert "price" in [name for name, _ in traces]
+    marker_names = {style["name"] for style in MARKERS.values()}
+    shown = sorted(str(x)[:10] for name, xs in traces if name in marker_names for x in xs)
+    assert shown == _expected_markers("^IXIC", "1wk", "hrm-n1t1", start="2010-01-01", tmp_path=tmp_path)
     assert "interval=1wk" in page.url and "model=hrm-n1t1" in page.url  # the view is shareable
     page.screenshot(path=str(screenshots / "signals-sidebar-choices.png"), full_page=True)
     page.close()

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from benchmarks.ui import wait_for_chart, wait_until_idle
-from hrm_core.data import load_bars
+from hrm_core.data.market import load_bars
 from tests.e2e.conftest import assert_no_error
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,123 @@
+"""`hrm explain`: why the model decided at one bar (H vs L, cycles, feature x time), or the H/L split over a period."""
+from __future__ import annotations
+
+import sys
+
+from hrm_core.errors import HRMError
+from hrm_cli.common import add_data_args, emit, n_steps_arg
+
+
+def _render_decision(p: dict) -> str:
+    d, m = p["decision"], p["module"]
+    lines = [f"{p['symbol']} {p['interval']} at {p['time'][:16]} - {p['model']}", p["summary"], ""]
+    if m["applicable"]:
+        lines.append(f"H vs L (final update's inputs): H {m['h']:+.4f} ({100 * m['h_share']:.0f} %), "
+                     f"L {m['l']:+.4f} ({100 * m['l_share']:.0f} %); completeness delta "
+                     + (f"{100 * m['completeness_delta']:.3f} %" if m["completeness_delta"] is not None else "n/a"))
+    else:
+        lines.append(f"H vs L: {m['note']}")
+    for c in p["cycles"]["steps"]:
+        lines.append(f"  probe cycle {c['index'] + 1} (segment {c['segment']}, cycle {c['cycle']}): short "
+                     f"{c['p_short']:.2f} flat {c['p_flat']:.2f} long {c['p_long']:.2f}; attribution {c['attribution']:+.4f}")
+    fc = p["features"]["completeness_delta"]
+    lines.append(f"Top inputs (baseline {p['baseline']['name']}, completeness delta "
+                 + (f"{100 * fc:.3f} %):" if fc is not None else "n/a):"))
+    lines += [f"  {t['words']}: {t['attribution']:+.4f} ({t['direction']})" for t in p["top_features"]]
+    lines += [f"Caveat: {c}" for c in p["caveats"]]
+    return "\n".join(lines) + f"\n(decision: {d['action']}, position {d['position']:+.2f}, {d['steps']} segment(s))"
+
+
+def _render_period(p: dict) -> str:
+    c = p["claims"]
+    share = p["pnl_share_h_dominant"]
+    return "\n".join([
+        f"{p['symbol']} {p['interval']}, {p['period']['label']} ({p['period']['start']} .. {p['period']['end']}): "
+        f"{p['decisions']} decisions, {p['model']}{' (cached)' if p['cached'] else ''}, {p['elapsed_s']} s",
+        f"h_share mean {p['h_share']['mean']:.3f}, median {p['h_share']['median']:.3f}",
+        f"H-dominant decisions (h_share > 0.5): {100 * p['h_dominant_share']:.1f} % "
+        f"(seed claims {100 * c['strategic share of decisions']:.0f} %)",
+        "Share of net PnL from H-dominant decisions: " + ("n/a" if share is None else f"{100 * share:.1f} %")
+        + f" (seed claims {100 * c['share of performance from strategic decisions']:.0f} %)",
+        *(f"note: {n}" for n in p["notes"])])
+
+
+def cmd_explain(args) -> int:
+    from explain import explain_decision
+    from explain.report import write_html
+    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.data.market import load_bars
+
+    if not args.symbol and not args.csv:
+        raise HRMError("give --symbol SYMBOL or --csv PATH")
+    if (args.at is None) == (not args.period):
+        raise HRMError("give --at TIME (one decision) or --period (every decision of a period), one of the two")
+    loaded = load_checkpoint(resolve_model(args.model, args.settings))
+    res = load_bars(args.symbol or "", args.interval, path=args.csv, settings=args.settings)
+    if args.period:
+        return _period(args, loaded, res)
+    ex = explain_decision(loaded, res.bars, args.at, symbol=res.symbol, interval=args.interval, target=args.target,
+                          n_steps=args.n_steps, baseline=args.baseline)
+    payload = ex.to_dict()
+    payload["data"] = res.badge()
+    if args.html:
+        payload["html"] = str(write_html(ex, loaded, args.html, data_badge=res.badge()))
+    emit(payload, args.json, lambda p: _render_decision(p) + (f"\nwrote {p['html']}" if p.get("html") else ""))
+    return 0
+
+
+def _period(args, loaded, res) -> int:
+    from explain.docs import period_markdown
+    from explain.period import explain_period
+    from hrm_core.evaluation.report import update_section
+
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if args.json:
+            return
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, desc="explain period", unit="decision", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    pe = explain_period(loaded, res.bars, symbol=res.symbol, interval=args.interval, start=args.start, end=args.end,
+                        target=args.target, n_steps=args.n_steps, baseline=args.baseline, settings=args.settings,
+                        progress=progress)
+    if bar is not None:
+        bar.close()
+    payload = pe.to_dict()
+    if args.docs:
+        command = " ".join(["hrm explain", "--symbol", res.symbol, "--interval", args.interval, "--period",
+                            *(["--start", args.start] if args.start else []), *(["--end", args.end] if args.end else []),
+                            *(["--model", args.model] if args.model else []), "--docs", args.docs])
+        payload["docs"] = str(update_section(args.docs, "explain", period_markdown(pe, command=command)))
+    emit(payload, args.json, lambda p: _render_period(p) + (f"\nwrote section 'explain' of {p['docs']}"
+                                                            if p.get("docs") else ""))
+    return 0
+
+
+def add_verbs(sub) -> None:
+    """Register `hrm explain` on the `hrm` subparsers."""
+    from explain import BASELINES, DEFAULT_BASELINE, DEFAULT_N_STEPS, DEFAULT_TARGET, TARGETS
+
+    p = sub.add_parser("explain", help="why the model decided: H vs L, cycles, feature x time (Captum); "
+                                       "--period for the H/L split over a period")
+    p.add_argument("--symbol", default=None)
+    p.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
+    p.add_argument("--at", default=None, metavar="TIME",
+                   help="the decision at the last bar at or before TIME (a date covers its whole day)")
+    p.add_argument("--period", action="store_true",
+                   help="explain every decision in --start..--end (default: the model's test period); SQLite-cached")
+    p.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET, help="what is attributed")
+    p.add_argument("--baseline", choices=sorted(BASELINES), default=DEFAULT_BASELINE,
+                   help="reference input: zeros = training mean of every feature")
+    p.add_argument("--n-steps", type=n_steps_arg(), default=DEFAULT_N_STEPS,
+                   help="integration points (completeness vs time), 1..512")
+    p.add_argument("--html", default=None, metavar="FILE", help="write the self-contained stakeholder report")
+    p.add_argument("--docs", default=None, metavar="FILE",
+                   help="with --period: write the measured split into FILE's 'explain' section (docs/results.md)")
+    add_data_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_explain)

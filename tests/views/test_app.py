@@ -1,0 +1,96 @@
+"""The dashboard runs through its one entry point: app.py draws the navigation and the shared sidebar on every page."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "views").glob("*.py"))
+
+
+@pytest.fixture
+def app(offline_settings):
+    offline_settings()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    return at
+
+
+def test_app_starts_on_signals_with_offline_badge(app):
+    assert not app.exception
+    assert app.title[0].value == "Signals"
+    assert any("offline sample" in m.value for m in app.markdown), "the data-source badge is missing"
+
+
+def test_no_pages_folder_beside_app_py():
+    """A pages/ folder would make Streamlit run a deep-linked page without app.py (legacy pages-folder mode)."""
+    assert not (ROOT / "pages").exists()
+    assert len(PAGES) == 7
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_through_app_py_with_the_shared_sidebar(app, page):
+    app.switch_page(page)
+    app.run()
+    assert not app.exception, app.exception
+    assert not app.error, [e.value for e in app.error]
+    assert [h.value for h in app.sidebar.header] == ["Instruments"]
+    assert app.sidebar.selectbox(key="sidebar.interval").value == "1d"
+    assert app.sidebar.multiselect(key="sidebar.symbols").value == ["^GSPC"]
+    assert len(app.expander) >= 1 and any(e.label == "How to read this page" for e in app.expander)
+
+
+def test_a_sidebar_choice_made_on_one_page_holds_on_the_next(app):
+    app.switch_page("views/performance.py")
+    app.run()
+    app.sidebar.selectbox(key="sidebar.interval").select("1wk").run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any("^GSPC 1wk" in c.value for c in app.caption), [c.value for c in app.caption]
+    app.switch_page("views/signals.py")
+    app.run()
+    assert app.sidebar.selectbox(key="sidebar.interval").value == "1wk"
+    assert any("1,044 1wk bars" in c.value for c in app.caption)
+    assert app.query_params["interval"] == "1wk"
+
+
+def test_a_shared_link_sets_the_sidebar(offline_settings):
+    offline_settings()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["symbol"] = "^IXIC"
+    at.query_params["interval"] = "1wk"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.multiselect(key="sidebar.symbols").value == ["^IXIC"]
+    assert at.sidebar.selectbox(key="sidebar.interval").value == "1wk"
+
+
+def test_the_model_picker_states_each_models_validation_skill_beside_it(app):
+    """A model that cannot beat the constant class-frequency predictor says so where it is picked; one that takes
+    one action on more than 95 % of validation windows is shown with a warning."""
+    from hrm_core.model.checkpoint import list_checkpoints, skill_note
+
+    cards = [c for c in list_checkpoints(ROOT / "models") if skill_note(c.card)]
+    assert {c.name for c in cards} >= {"hrm-default", "flat"}
+    for card in cards:
+        app.sidebar.selectbox(key="sidebar.model").select(card.path).run()
+        assert not app.exception
+        note, skilled = skill_note(card.card)
+        warnings = [w.value for w in app.sidebar.warning]
+        assert note in warnings + [c.value for c in app.sidebar.caption], card.name
+        if max(card.card["metrics"]["val_action_shares"].values()) > 0.95:
+            assert not skilled and note in warnings, card.name
+
+
+def test_a_model_that_takes_one_action_is_picked_with_a_warning(tmp_path, offline_settings):
+    from hrm_core.model.checkpoint import list_checkpoints, skill_note
+    from tests.model.test_checkpoint import one_sided_checkpoint
+
+    models = tmp_path / "models"
+    one_sided_checkpoint(models)
+    offline_settings(models_dir=models)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    (card,) = list_checkpoints(models)
+    note, skilled = skill_note(card.card)
+    assert not at.exception and not skilled
+    assert note in [w.value for w in at.sidebar.warning] and "Long on 99% of validation windows" in note
