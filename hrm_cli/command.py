@@ -75,10 +75,12 @@ def cmd_data_show(args) -> int:
     payload = {
         "symbol": res.symbol, "interval": res.interval, "source": res.source, "badge": res.badge(),
         "fetched_at": res.fetched_at, "rows": len(bars), "first": bars.index[0], "last": bars.index[-1],
+        "quality": res.quality_note,
         "tail": bars.tail(args.rows).reset_index().to_dict(orient="records"),
     }
     _emit(payload, args.json, lambda p: (
         f"{p['symbol']} {p['interval']} - {p['rows']} bars {p['first']} .. {p['last']} ({p['badge']})\n"
+        + (f"note: {p['quality']}\n" if p["quality"] else "")
         + bars.tail(args.rows).to_string()))
     return 0
 

@@ -87,7 +87,8 @@ def cmd_health(args) -> int:
     rep = health(_db(args), args.settings, symbol=args.symbol, interval=args.interval_filter, reference=ref,
                  record=not args.no_record)
     emit(rep.to_dict(), args.json, lambda p: "\n".join(
-        [f"{p['status'].upper()}: {p['book']} ({p['decisions']} decisions)", *(f"  - {r}" for r in p["reasons"])]))
+        [f"{p['book']} ({p['decisions']} decisions): {p['verdict']}",
+         *(f"  - {c['name']}: {c['status']}: {c['detail']}" for c in p["checks"].values())]))
     return rep.exit_code
 
 
@@ -111,7 +112,8 @@ def add_verbs(sub) -> None:
     _ledger_args(p, book=True)
     p.set_defaults(func=cmd_reconcile)
 
-    p = sub.add_parser("health", help="latency, drift, fallbacks, staleness; exit 0 green / 1 amber / 2 red")
+    p = sub.add_parser("health", help="calibrated drift, realised performance, calendar staleness, latency, "
+                                      "faults; exit 0 green / 1 amber / 2 red")
     _ledger_args(p, book=True)
     p.add_argument("--reference", nargs=2, metavar=("START", "END"), default=None,
                    help="compare features and predictions with this period (default: the model's train / test)")

@@ -97,26 +97,32 @@ class RiskSettings:
 class HealthSettings:
     """Alert thresholds of `hrm health` (hrm_core.live.monitor); amber < red for each rule."""
 
-    psi_amber: float = 0.10  # PSI of a feature / prediction vs its reference: >= this is moderate drift
-    psi_red: float = 0.25  # PSI >= this is major drift (credit-scoring convention, REFERENCE "PSI")
-    ks_alpha: float = 0.01  # drift counts only where the KS test also rejects "same distribution" at this level
-    min_drift_bars: int = 30  # fewer decisions than this: drift is reported but raises no alert (PSI is noisy)
+    drift_amber_rate: float = 0.05  # family-wise false-alarm rate of an amber drift verdict on in-distribution data
+    drift_red_rate: float = 0.01  # ... and of a red one (hrm_core.live.drift: calibrated nulls, weighted Bonferroni)
+    drift_window: int = 250  # drift compares the newest this-many decisions with the reference
+    min_drift_bars: int = 30  # fewer decisions than this: drift is reported but raises no alert
+    perf_window: int = 60  # realised performance: the newest this-many decisions whose label has arrived
+    min_perf_decisions: int = 20  # fewer matured decisions: performance is reported but raises no alert
+    perf_amber_sd: float = 2.0  # realised log-loss / return per risk this many reference sd worse than usual
+    perf_red_sd: float = 3.0
     latency_p95_amber_ms: float = 250.0  # decision latency (signal + risk + fill, no data load) p95 above this
     latency_p95_red_ms: float = 1000.0
     nonfinite_red_share: float = 0.05  # any non-finite model output is amber; this share of decisions is red
     fallback_red_share: float = 0.5  # live decisions served by the sample / a stale cache: any amber, this share red
-    stale_amber_bars: float = 4.0  # live ledger: newest decided bar older than this many bar spans -> amber
-    stale_red_bars: float = 10.0
+    stale_amber_bars: int = 1  # live ledger: this many bars the trading calendar expects are missing -> amber
+    stale_red_bars: int = 2
+    stale_grace_minutes: float = 30.0  # a bar counts as expected this long after it completes (vendor delay)
 
     def __post_init__(self) -> None:
-        _at_least(self, 0.0, "psi_amber", "psi_red", "latency_p95_amber_ms", "latency_p95_red_ms", "stale_amber_bars",
-                  "stale_red_bars", "min_drift_bars")
-        _fractions(self, "ks_alpha", "nonfinite_red_share", "fallback_red_share")
-        for amber, red in (("psi_amber", "psi_red"), ("latency_p95_amber_ms", "latency_p95_red_ms"),
-                           ("stale_amber_bars", "stale_red_bars")):
-            if getattr(self, amber) > getattr(self, red):
-                raise SettingsError(f"{amber} = {getattr(self, amber)!r} is above {red} = {getattr(self, red)!r}: "
-                                    "the amber threshold must be <= the red one")
+        _at_least(self, 0.0, "latency_p95_amber_ms", "latency_p95_red_ms", "stale_amber_bars", "stale_red_bars",
+                  "min_drift_bars", "min_perf_decisions", "perf_amber_sd", "perf_red_sd", "stale_grace_minutes")
+        _at_least(self, 1.0, "drift_window", "perf_window")
+        _fractions(self, "drift_amber_rate", "drift_red_rate", "nonfinite_red_share", "fallback_red_share")
+        for low, high in (("drift_red_rate", "drift_amber_rate"), ("perf_amber_sd", "perf_red_sd"),
+                          ("latency_p95_amber_ms", "latency_p95_red_ms"), ("stale_amber_bars", "stale_red_bars")):
+            if getattr(self, low) > getattr(self, high):
+                raise SettingsError(f"{low} = {getattr(self, low)!r} is above {high} = {getattr(self, high)!r}: "
+                                    f"{low} must be <= {high} (red is the rarer, stronger alarm)")
 
 
 def _at_least(section: Any, low: float, *names: str) -> None:

@@ -25,15 +25,43 @@ def live_vs_backtest(frame: pd.DataFrame, title: str, window: int) -> go.Figure:
     return _frame(fig, title, 520)
 
 
-def psi_bars(table: pd.DataFrame, psi_amber: float, psi_red: float, title: str) -> go.Figure:
-    """PSI per feature (or output) coloured by its status, with the amber and red thresholds."""
-    t = table.sort_values("psi")
-    fig = go.Figure(go.Bar(x=t["psi"], y=t.index.astype(str), orientation="h",
-                           marker_color=[STATUS_COLOURS.get(s, "gray") for s in t["status"]], name="PSI"))
-    for x, colour in ((psi_amber, STATUS_COLOURS["amber"]), (psi_red, STATUS_COLOURS["red"])):
-        fig.add_vline(x=x, line_dash="dash", line_color=colour)
-    fig.update_layout(xaxis_title="PSI vs reference (dashed: amber / red thresholds)")
-    return _frame(fig, title, max(260, 24 * len(t) + 80))
+def drift_tests(table: pd.DataFrame, title: str) -> go.Figure:
+    """Each drift test's statistic against its own calibrated amber and red thresholds (1 = at the threshold)."""
+    t = table.assign(ratio=table["value"] / table["amber_at"]).sort_values("ratio")
+    fig = go.Figure(go.Bar(x=t["ratio"], y=t.index.astype(str), orientation="h",
+                           marker_color=[STATUS_COLOURS.get(s, "gray") for s in t["status"]],
+                           customdata=t[["value", "amber_at", "red_at", "p_value"]].to_numpy(),
+                           hovertemplate="%{y}: %{customdata[0]:.3g} (amber at %{customdata[1]:.3g}, red at "
+                                         "%{customdata[2]:.3g}; p = %{customdata[3]:.2g})<extra></extra>"))
+    fig.add_vline(x=1.0, line_dash="dash", line_color=STATUS_COLOURS["amber"], annotation_text="amber")
+    fig.update_layout(xaxis_title="statistic / its calibrated amber threshold (PSI, or the jump's log ratio)")
+    return _frame(fig, title, max(280, 24 * len(t) + 80))
+
+
+def performance_band(series: pd.Series, stat: dict, window: int, title: str, label: str) -> go.Figure:
+    """The rolling statistic over the ledger with the reference mean and its amber / red bands."""
+    if label == "return per unit risk":
+        rolled = series.rolling(window, min_periods=max(2, window // 2)).mean() / \
+            series.rolling(window, min_periods=max(2, window // 2)).std()
+    else:
+        rolled = series.rolling(window, min_periods=max(2, window // 2)).mean()
+    fig = go.Figure(go.Scatter(x=rolled.index, y=rolled, name=f"rolling {label}, {window} decisions"))
+    fig.add_hline(y=stat["reference_mean"], line_dash="dot", annotation_text="reference mean")
+    for level in ("amber", "red"):
+        fig.add_hline(y=stat[f"{level}_at"], line_dash="dash", line_color=STATUS_COLOURS[level],
+                      annotation_text=level)
+    fig.update_layout(yaxis_title=label)
+    return _frame(fig, title, 300)
+
+
+def verdict_history(verdicts: pd.DataFrame, title: str) -> go.Figure:
+    """Input-drift verdict of a window sliding along the ledger: when did drift begin?"""
+    level = {"green": 0, "amber": 1, "red": 2}
+    fig = go.Figure(go.Scatter(x=verdicts.index, y=verdicts["status"].map(level), mode="markers+lines",
+                               line_shape="hv", name="input drift verdict", line_color="gray",
+                               marker_color=[STATUS_COLOURS[s] for s in verdicts["status"]]))
+    fig.update_yaxes(tickvals=[0, 1, 2], ticktext=["green", "amber", "red"], range=[-0.5, 2.5])
+    return _frame(fig, title, 240)
 
 
 def latency_histogram(latency_ms: pd.Series, title: str) -> go.Figure:
@@ -77,38 +105,44 @@ def open_book(key: str):
 
 
 def offer_replay(db: str, key: str, *, empty: bool) -> None:
-    """Run the documented replays from the page: the demo, or the sidebar's instrument (your own file too)."""
+    """Run the documented replays from the page: the two demos, or the sidebar's instrument (your own file too)."""
     import pandas as pd
     import streamlit as st
 
-    from hrm_core.live.trader import demo_replay
+    from hrm_core.live.demo import demo_replays
     from ui import loaders
     from ui.guard import guard
     from ui.state import selection, settings
 
     s, sel = settings(), selection()
     with guard("prepare the replay"):
-        demo = demo_replay(s)
+        demos = demo_replays(s)
+        same, shifted = demos["in distribution"], demos["shifted"]
         if empty:
             st.info(f"The paper-trading ledger `{db}` is empty. Run `hrm live --once` (or `--loop`) to trade the "
-                    f"newest bars, or fill it by replaying history through the live code, for example the model's "
-                    f"last test year: `{demo['command']}`.", icon=":material/info:")
+                    f"newest bars, or fill it by replaying history through the live code. Two demos show what "
+                    f"model health says: `{same['command']}` (data like the model's training: green expected) "
+                    f"and the same half-year with volatility tripled (`{shifted['command']}`: red expected).",
+                    icon=":material/info:")
         with st.expander("Replay history through the live code", expanded=empty):
             last = loaders.bars(sel.symbol, sel.interval).bars.index[-1]
-            mine = {"symbol": sel.symbol, "interval": sel.interval,
+            mine = {"symbol": sel.symbol, "interval": sel.interval, "csv": "",
                     "start": str((last - pd.DateOffset(years=1)).date()), "end": str(last.date())}
-            left, right = st.columns(2)
-            if left.button(f"Run the demo replay ({demo['symbol']} {demo['start']} .. {demo['end']})", key=key + "demo",
-                           type="primary" if empty else "secondary"):
-                _run_replay(db, demo, None)
-            if (mine["symbol"], mine["interval"]) != (demo["symbol"], demo["interval"]) and right.button(
+            left, middle, right = st.columns(3)
+            if left.button(f"Run the demo replay, in distribution ({same['symbol']} {same['start']} .. "
+                           f"{same['end']})", key=key + "demo", type="primary" if empty else "secondary"):
+                _run_replay(db, same, None)
+            if middle.button(f"Run the shifted demo replay (volatility x3 from {shifted['start']})",
+                             key=key + "shifted"):
+                _run_replay(db, shifted, None)
+            if (mine["symbol"], mine["interval"]) != (same["symbol"], same["interval"]) and right.button(
                     f"Replay the sidebar's instrument ({mine['symbol']} {mine['interval']} {mine['start']} .. "
                     f"{mine['end']})", key=key + "mine"):
                 _run_replay(db, mine, sel.model)
 
 
 def _run_replay(db: str, args: dict, model: str | None) -> None:
-    """hrm_core.live.trader.replay with progress, over the sidebar's data source (an uploaded file included)."""
+    """hrm_core.live.trader.replay with progress, over the demo's file or the sidebar's data source."""
     import streamlit as st
 
     from hrm_core.live.trader import replay
@@ -118,7 +152,7 @@ def _run_replay(db: str, args: dict, model: str | None) -> None:
     with st.status("Replaying history bar by bar through the live code...", expanded=True) as status:
         bar = st.progress(0.0)
         out = replay(settings(), symbol=args["symbol"], interval=args["interval"], start=args["start"],
-                     end=args["end"], model=model, db=db, csv=upload_path(args["symbol"]),
+                     end=args["end"], model=model, db=db, csv=args.get("csv") or upload_path(args["symbol"]),
                      progress=lambda k, n: bar.progress(k / n, f"{k}/{n} bars"))
         status.update(label=f"Replayed {out.decided} bars in {out.seconds:.1f} s", state="complete")
     st.rerun()

@@ -37,6 +37,9 @@ with guard(f"load {sel.symbol} {sel.interval}"):
                f"source: {source}.")
     if result.note and result.source not in ("sample", "file"):  # why a fallback happened (a broken cache file...)
         st.caption(f"Data note: {result.note}")
+    if result.quality_note:
+        st.badge("opens missing", icon=":material/warning:", color="orange")
+        st.caption(f"Data quality: {result.quality_note}.")
 
 if bars is not None:
     left, right = st.columns([3, 1])

@@ -30,7 +30,8 @@ FEATURE_DOCS: dict[str, tuple[int, str]] = {
     "ret_20": (20, "log return close[t] / close[t-20]"),
     "ret_60": (60, "log return close[t] / close[t-60]"),
     "range_hl": (0, "intrabar range (high - low) / close"),
-    "gap": (1, "overnight gap, log open[t] / close[t-1]"),
+    "gap": (1, "overnight gap, log open[t] / close[t-1]; 0 where the data has no real open (open = previous "
+               "close in a run, hrm_core.data.quality), which is the value that formula gives there"),
     "close_loc": (0, "where the close sits in the bar: -1 at the low, +1 at the high, 0 if high == low"),
     "vol_20": (20, "realised volatility: std of the last 20 one-bar log returns"),
     "vol_ratio_5_60": (60, "log of 5-bar over 60-bar realised volatility (> 0: volatility rising)"),

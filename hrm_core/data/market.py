@@ -32,6 +32,7 @@ from hrm_core.data.bars import (  # noqa: F401  (re-exported: the data layer's p
     validate_bars,
 )
 from hrm_core.data.cache import BarCache, CacheLockedError, cache_errors
+from hrm_core.data.quality import missing_opens_note
 from hrm_core.errors import CacheError, DataError, EmptyDataError, UnknownSymbolError
 from hrm_core.settings import Settings, load_settings
 
@@ -175,6 +176,11 @@ class LoadResult:
     note: str = ""  # why a fallback happened ("download failed: ConnectionError ..."), or the file read
     problems: tuple[str, ...] = ()  # what the user should fix: a broken, locked or unwritable cache (also in note)
 
+    @property
+    def quality_note(self) -> str | None:
+        """Data artefacts the bars carry without being invalid (hrm_core.data.quality), or None."""
+        return missing_opens_note(self.bars)
+
     def age(self, now: pd.Timestamp | None = None) -> pd.Timedelta | None:
         """Time since the download, or None when the bars were not downloaded."""
         if self.fetched_at is None:
@@ -234,12 +240,14 @@ def _load_file(path: str | os.PathLike, symbol: str, interval: str,
 
 def load_bars(symbol: str, interval: str = "1d", start: Any = None, end: Any = None, *,
               path: str | os.PathLike | None = None, settings: Settings | None = None,
-              downloader: Downloader | None = None) -> LoadResult:
+              downloader: Downloader | None = None, refresh: bool = False) -> LoadResult:
     """Bars for (symbol, interval) between start and end (inclusive), from the best source available.
 
     Order: fresh cache -> yfinance (full history, replaces the cached series) -> stale cache ->
     bundled sample (resampled to coarser intervals). `path=` reads a user's CSV/Parquet file
     instead. `downloader` replaces yfinance (tests, other vendors); its frame is validated.
+    `refresh=True` skips the fresh-cache shortcut (live trading, when the calendar says a bar the
+    cache lacks has completed); without the network the cache still serves, marked as stale.
     """
     settings = settings or load_settings()
     interval = _check_interval(interval)
@@ -254,12 +262,12 @@ def load_bars(symbol: str, interval: str = "1d", start: Any = None, end: Any = N
         raise DataError("no symbol given; pass a ticker such as ^GSPC or a file path")
     what = f"{symbol} {interval}"
     return _load_cached_or_live(symbol, interval, start_ts, end_ts, settings.data.path("cache_db"), settings,
-                                downloader, what)
+                                downloader, what, refresh)
 
 
 def _load_cached_or_live(symbol: str, interval: str, start_ts: pd.Timestamp | None, end_ts: pd.Timestamp | None,
                          db_path: Path, settings: Settings, downloader: Downloader | None,
-                         what: str) -> LoadResult:
+                         what: str, refresh: bool = False) -> LoadResult:
     """The cache/yfinance part of load_bars; falls through to the sample when both come up empty.
 
     A broken, locked or read-only cache never blocks the data: it is skipped (or a download is
@@ -282,7 +290,7 @@ def _load_cached_or_live(symbol: str, interval: str, start_ts: pd.Timestamp | No
     except CacheError as exc:
         notes.append(str(exc))
     problems = tuple(notes)  # so far only cache trouble: what the user should fix
-    if cached is not None and now - fetched <= pd.Timedelta(hours=settings.data.max_age_hours):
+    if cached is not None and not refresh and now - fetched <= pd.Timedelta(hours=settings.data.max_age_hours):
         return LoadResult(select_range(cached, start_ts, end_ts, what=what), symbol, interval, "cache", fetched)
     bars, why = _try_download(symbol, interval, downloader)
     bars = drop_unfinished(bars, interval, now)

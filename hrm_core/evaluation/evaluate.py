@@ -44,6 +44,7 @@ import pandas as pd
 from hrm_core.trading import metrics as _m
 from hrm_core.trading.backtest import BacktestResult, run_backtest
 from hrm_core.evaluation.baselines import MODEL_BASELINES, rule_baselines
+from hrm_core.data.quality import missing_opens
 from hrm_core.errors import EmptyDataError
 from hrm_core.trading.metrics import METRIC_DEFINITIONS, backtest_metrics, metrics_with_ci, periods_per_year_of
 from hrm_core.evaluation.regimes import classify_regimes, metrics_by_regime
@@ -86,6 +87,23 @@ class Period:
         from hrm_core.training.windows import in_period
 
         return in_period(index, interval, self.start, self.end)
+
+
+def close_fill_notes(runs: list[StrategyRun], bars_full: pd.DataFrame, settings: Settings) -> list[str]:
+    """Under next-open execution, fills on bars whose open the data lacks (hrm_core.data.quality) were really at
+    the previous close: say how many, per strategy."""
+    if settings.costs.execution != "next_open":
+        return []
+    missing = pd.Series(missing_opens(bars_full), index=bars_full.index)
+    out = []
+    for r in runs:
+        frame = r.backtest.frame
+        fills = frame["turnover"].to_numpy() > 0
+        at_missing = fills & missing.reindex(frame.index, fill_value=False).to_numpy()
+        if at_missing.any():
+            out.append(f"{r.name}: {at_missing.sum()} of {fills.sum()} next-open fills fell on bars whose open the "
+                       "data lacks (open = previous close): they are close fills")
+    return out
 
 
 def evaluation_period(loaded=None, start: Any = None, end: Any = None) -> Period:
@@ -355,6 +373,7 @@ def evaluate_instrument(
               "in-sample, not an out-of-sample test" for loaded, _ in models if in_sample_overlap(loaded, first, last)]
     notes += list(dict.fromkeys(n for r in runs if r.signals is not None for n in r.signals.notes))  # fit, cache
     notes += [learner_note] if learner_note else []
+    notes += close_fill_notes(runs, bars_full, settings if costs is None else replace(settings, costs=costs))
     trial_runs = [r for r in runs if r.kind != "rule baseline"]
     for loaded in trial_models:
         if progress:

@@ -81,9 +81,11 @@ CREATE TABLE IF NOT EXISTS health_checks (
 CREATE TABLE IF NOT EXISTS missed (
     book_id INTEGER NOT NULL, t INTEGER NOT NULL, noted_at TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (book_id, t)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heartbeats (
+    book_id INTEGER NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (book_id, at)) WITHOUT ROWID;
 """
 TABLES = ("books", "bars", "decisions", "positions", "orders", "fills", "events", "health_checks")  # `missed`
-# is newer: a ledger written before it lacks it and still reads (Ledger.missed is then empty)
+# and `heartbeats` are newer: a ledger written before them lacks them and still reads (both read as empty)
 DB_ERRORS = (sqlite3.Error, pd.errors.DatabaseError)  # pandas wraps sqlite3 errors in read_sql_query
 
 
@@ -253,6 +255,18 @@ class Ledger:
             rows = self.conn.execute("SELECT t, reason FROM missed WHERE book_id=? ORDER BY t",
                                      (book_id,)).fetchall() if has else []
         return pd.Series([r[1] for r in rows], index=from_ns([r[0] for r in rows]), name="reason", dtype=object)
+
+    def heartbeats(self, book_id: int) -> pd.DatetimeIndex:
+        """When the live process ran a step for this book (one row per step); empty for older ledgers."""
+        with db_errors(self.path, "read"):
+            has = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='heartbeats'").fetchone()
+            rows = self.conn.execute("SELECT at FROM heartbeats WHERE book_id=? ORDER BY at",
+                                     (book_id,)).fetchall() if has else []
+        return from_ns([r[0] for r in rows])
+
+    def record_heartbeat(self, book_id: int, at: pd.Timestamp) -> None:
+        with self.bar_transaction() as c:
+            c.execute("INSERT OR IGNORE INTO heartbeats (book_id, at) VALUES (?, ?)", (book_id, ns(at)))
 
     def record_missed(self, book_id: int, times: list[int], reason: str) -> None:
         """Note bars (ns times) the live process skipped, once each."""

@@ -21,8 +21,8 @@ the book's own risk and cost settings and annualisation), and compares:
                         - (cost_live - cost_bt)                        cost part
   The compounded equity gap is reported beside it.
 - **bars that differ**, each with its reason: revised bar, bar the live process recorded as
-  "missed (downtime)" (live mode does not back-fill: hrm_core.live.trader), bar missing from the
-  ledger otherwise (late data), signal disagreement, numerical noise, risk-state divergence.
+  "missed (downtime)" or "missed (data late)" (live mode does not back-fill: hrm_core.live.trader),
+  bar missing from the ledger otherwise, signal disagreement, numerical noise, risk-state divergence.
 - **trades**, matched on entry time (the backtest's trade definition on both sides).
 """
 from __future__ import annotations

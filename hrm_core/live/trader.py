@@ -30,12 +30,20 @@ starts at the newest bar), `run_loop` (run_once every N seconds until SIGINT/SIG
 `replay` (the same step bar by bar over stored history, each step fed only the bars up to
 that bar, so nothing can look ahead).
 
+Fresh data (live mode): the market-data cache serves bars younger than `max_age_hours` without a
+download, which on hourly bars would hide the newest bar for hours. So a live step asks the
+trading calendar (hrm_core.data.calendars) whether a bar has completed after the newest one it
+holds; if so it downloads (`load_bars(refresh=True)`), and only a failed download leaves it on
+the cache, marked as a fallback.
+
 Downtime (live mode only): after the process was down (or the data stalled) several bars
 may have closed since the ledger's newest one. Deciding each of them now and filling it at
 its historical open would put trades in the paper equity that could not have happened. So a
 live step never back-fills: it decides only the NEWEST completed bar and records the bars in
-between in the ledger's `missed` table as "missed (downtime)"; `hrm reconcile` reports each
-with that reason. The position held before the downtime simply stays on through it (the
+between in the ledger's `missed` table; `hrm reconcile` reports each with its reason. Every live
+step records a heartbeat, so the reason is known: "missed (downtime)" when no step ran between
+the bar's completion and now (the process was down), "missed (data late)" when one did (the
+process was up but the data source did not have the bar yet). The position held before the downtime simply stays on through it (the
 gap from the last decided close to the new bar's open is earned by it, as any held position
 would), and the order decided at the last close before the downtime is filled at the first
 open the process sees again. (Catching up with late fills was the alternative; it needs a
@@ -59,7 +67,8 @@ import numpy as np
 import pandas as pd
 
 from hrm_core.trading.backtest import run_backtest
-from hrm_core.data.bars import drop_unfinished, parse_bound
+from hrm_core.data.bars import BAR_SPAN, drop_unfinished, parse_bound
+from hrm_core.data.calendars import missing_bars
 from hrm_core.trading.decision import rule_of
 from hrm_core.errors import DataError, EmptyDataError, HRMError, InsufficientDataError
 from hrm_core.data.features import WARMUP_BARS, compute_features
@@ -75,6 +84,8 @@ LOG_TIMEOUT_S = 5.0  # recording a failure is best-effort: a locked ledger is it
 FILL_BARS = 3  # a backtest row depends on the targets of its bar and the two before it (next_open)
 MISSED_REASON = ("missed (downtime): closed while the live process was not running; not back-filled at "
                  "historical prices")
+LATE_REASON = ("missed (data late): the live process was running but its data source did not have this bar "
+               "until a newer one had closed; not back-filled at historical prices")
 FRESH_SOURCES = ("live", "cache")  # anything else in live mode is a fallback (stale cache, sample)
 Progress = Callable[[int, int], None]
 
@@ -158,11 +169,22 @@ class PaperTrader:
         Live mode first records the bars it will not back-fill as missed."""
         skipped = self.missed(bars)
         if len(skipped):
-            self.ledger.record_missed(self.book.book_id, [ns(t) for t in skipped], MISSED_REASON)
-            self.ledger.log("warning", "missed", f"{len(skipped)} bar(s) {skipped[0]:%Y-%m-%d %H:%M} .. "
-                            f"{skipped[-1]:%Y-%m-%d %H:%M} UTC {MISSED_REASON}", self.book.book_id)
+            beats = self.ledger.heartbeats(self.book.book_id)
+            for reason, times in self.missed_reasons(skipped, beats).items():
+                self.ledger.record_missed(self.book.book_id, [ns(t) for t in times], reason)
+                self.ledger.log("warning", "missed", f"{len(times)} bar(s) {times[0]:%Y-%m-%d %H:%M} .. "
+                                f"{times[-1]:%Y-%m-%d %H:%M} UTC {reason}", self.book.book_id)
         return [self._step_bar(bars.iloc[: i + 1], source=source, fetched_at=fetched_at, load_ms=load_ms)
                 for i in self.pending(bars)]
+
+    def missed_reasons(self, skipped: pd.DatetimeIndex, beats: pd.DatetimeIndex) -> dict[str, list[pd.Timestamp]]:
+        """Downtime when no heartbeat falls after the bar's end (its start + one bar span), else data late."""
+        out: dict[str, list[pd.Timestamp]] = {}
+        span = BAR_SPAN[self.book.interval]
+        for t in skipped:
+            up = bool(len(beats)) and bool((beats > t + span).any())
+            out.setdefault(LATE_REASON if up else MISSED_REASON, []).append(t)
+        return out
 
     def _step_bar(self, bars: pd.DataFrame, *, source: str, fetched_at, load_ms: float) -> StepResult:
         """Signal outside the lock (pure), then risk, fill and every row of the bar in one transaction."""
@@ -357,14 +379,20 @@ def _check_replay_range(ledger: Ledger, book: Book, bars: pd.DataFrame, rows: np
 
 
 def run_once(settings: Settings, *, symbol: str, interval: str, model: str | Path | None = None,
-             db: str | Path | None = None, csv: str | Path | None = None, loaded=None) -> RunSummary:
-    """Load the latest bars (cache -> yfinance -> fallbacks) and decide every completed bar the ledger lacks."""
+             db: str | Path | None = None, csv: str | Path | None = None, loaded=None,
+             now: pd.Timestamp | None = None, downloader=None) -> RunSummary:
+    """Load the latest bars (cache -> yfinance -> fallbacks; a download whenever the trading calendar says the
+    cache lacks a completed bar) and decide the newest completed bar the ledger lacks."""
     from hrm_core.data.market import load_bars
 
     t0 = time.perf_counter()
+    now = utc_now() if now is None else pd.Timestamp(now)
     loaded = loaded if loaded is not None else _load_model(settings, model)
-    res = load_bars(symbol, interval, path=csv, settings=settings)
-    bars = drop_unfinished(res.bars, interval, utc_now()) if csv is None else res.bars
+    res = load_bars(symbol, interval, path=csv, settings=settings, downloader=downloader)
+    if csv is None and res.source == "cache" and len(res.bars) and len(
+            missing_bars(res.symbol, interval, res.bars.index[-1], now)):
+        res = load_bars(symbol, interval, settings=settings, downloader=downloader, refresh=True)
+    bars = drop_unfinished(res.bars, interval, now) if csv is None else res.bars
     load_ms = 1e3 * (time.perf_counter() - t0)
     db = Path(db) if db else ledger_db_path(settings)
     notes = []
@@ -376,12 +404,15 @@ def run_once(settings: Settings, *, symbol: str, interval: str, model: str | Pat
                          "no bar invented")
             ledger.log("warning", "fallback", notes[-1], trader.book.book_id)
         skipped = trader.missed(bars)
+        reasons = trader.missed_reasons(skipped, ledger.heartbeats(trader.book.book_id)) if len(skipped) else {}
         done = trader.step(bars, source=res.source, fetched_at=res.fetched_at, load_ms=load_ms)
-        if len(skipped):
-            notes.append(f"{len(skipped)} bar(s) since the last decided one were missed (downtime): only the newest, "
+        if reasons:
+            counts = ", ".join(f"{len(times)} {reason.split(':')[0]}" for reason, times in reasons.items())
+            notes.append(f"bars since the last decided one: {counts}; only the newest, "
                          f"{bars.index[-1]:%Y-%m-%d %H:%M} UTC, was decided")
         if not done:
             notes.append(f"no new completed bar after {bars.index[-1]:%Y-%m-%d %H:%M} UTC")
+        ledger.record_heartbeat(trader.book.book_id, now)
         return _summary(db, trader, done, res.source, time.perf_counter() - t0, notes)
 
 
@@ -444,24 +475,5 @@ def _log_quietly(db: str | Path, message: str) -> None:
         pass
 
 
-def demo_replay(settings: Settings, model: str | Path | None = None) -> dict[str, str]:
-    """The documented demo: replay the model's last test-period year on the first default symbol (daily).
-
-    For the shipped model and the bundled sample: `hrm live --replay 2018-01-01 2018-12-31 --symbol ^GSPC
-    --interval 1d`. Returns symbol, interval, start, end and the command line.
-    """
-    from hrm_core.model.checkpoint import read_card, resolve_model
-
-    test = ((read_card(resolve_model(model, settings)).get("periods") or {}).get("test")) or []
-    if not test:
-        raise HRMError("the model card records no test period: run `hrm live --replay START END` with dates you choose")
-    year = pd.Timestamp(test[1]).year
-    args = {"symbol": settings.data.default_symbols[0], "interval": "1d", "start": f"{year}-01-01",
-            "end": str(pd.Timestamp(test[1]).date())}
-    args["command"] = (f"hrm live --replay {args['start']} {args['end']} --symbol {args['symbol']} "
-                       f"--interval {args['interval']}")
-    return args
-
-
-__all__ = ["FRESH_SOURCES", "PaperTrader", "RunSummary", "StepResult", "decide", "demo_replay", "parse_every",
+__all__ = ["FRESH_SOURCES", "PaperTrader", "RunSummary", "StepResult", "decide", "parse_every",
            "replay", "run_loop", "run_once"]

@@ -67,7 +67,11 @@ def _closing_note(rows: dict[str, list[dict]]) -> str:
 def diagnostics_markdown(rows: dict[str, list[dict]], *, period: tuple[str | None, str | None], settings,
                          command: str, n_boot: int = N_BOOT) -> str:
     """The section's markdown from compare_models rows per symbol."""
-    any_row = next(r for models in rows.values() for r in models if r.get("applicable"))
+    any_row = next((r for models in rows.values() for r in models if r.get("applicable")), None)
+    if any_row is None:  # only flat models, or none: nothing has reasoning loops to diagnose
+        return "\n".join(["## Reasoning diagnostics", "",
+                           f"No hierarchical (HRM) checkpoint applies here, so there are no reasoning loops to "
+                           f"diagnose. Regenerate with `{command}` once one is in models/.", ""])
     lines = [
         "## Reasoning diagnostics",
         "",

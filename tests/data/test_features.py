@@ -319,3 +319,37 @@ def test_build_dataset_on_too_few_bars_says_how_many_are_needed():
     scaler = Scaler.fit(compute_features(random_bars(200, seed=13)))
     with pytest.raises(InsufficientDataError, match=str(WARMUP_BARS + 10)):
         build_dataset(bars, window=10, scaler=scaler)
+
+
+# ----------------------------------------------------------------------------- data artefacts
+
+def test_opens_equal_to_the_previous_close_in_a_run_are_missing_and_single_ones_are_not():
+    from hrm_core.data.quality import RUN_BARS, missing_opens, missing_opens_note
+
+    n = 120
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, n)))
+    prev = np.concatenate(([close[0]], close[:-1]))
+    real = prev * np.exp(np.random.default_rng(4).normal(0, 0.003, n))
+    opens = np.where(np.arange(n) < 60, prev, real)  # a vendor filled the first 60 opens with the previous close
+    opens[90] = prev[90]  # one real open that happens to equal the previous close
+    idx = pd.date_range("2020-01-01", periods=n, freq="B", tz="UTC", name="time")
+    b = pd.DataFrame({"open": opens, "high": np.maximum(opens, close) * 1.01, "low": np.minimum(opens, close) * 0.99,
+                      "close": close, "volume": 1e6}, index=idx)
+    miss = missing_opens(b)
+    assert miss[1:60].all() and not miss[60:].any()  # the run, and not the lone coincidence at bar 90
+    early = b.iloc[:RUN_BARS + 5].copy()  # causal: the rule for bar t reads bars <= t only
+    assert (missing_opens(early) == miss[: len(early)]).all()
+    note = missing_opens_note(b)
+    assert "59 bars" in note and "2020-03-24" in note
+    assert compute_features(b)["gap"].iloc[WARMUP_BARS:60].eq(0).all()  # the documented fill: exactly 0
+
+
+def test_the_sample_s_artefact_opens_are_named_in_the_data_note():
+    from hrm_core.data.market import load_bars
+    from hrm_core.data.quality import missing_opens
+    from hrm_core.settings import Settings
+
+    res = load_bars("^GSPC", "1d", settings=Settings())
+    miss = pd.Series(missing_opens(res.bars), index=res.bars.index)
+    assert miss.loc["1999":"2005"].mean() > 0.9 and not miss.loc["2016":"2018"].any()
+    assert res.quality_note.startswith("opens missing") and load_bars("^IXIC", "1d", settings=Settings()).quality_note is None

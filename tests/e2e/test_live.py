@@ -27,7 +27,7 @@ def test_live_page_shows_the_reconciled_ledger(browser, replayed_dashboard):
 
 
 def test_health_page_shows_status_drift_and_latency(browser, replayed_dashboard):
-    page = _open(browser, replayed_dashboard + "/health", "Feature drift")
+    page = _open(browser, replayed_dashboard + "/health", "Input drift")
     page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
     body = page.inner_text("body")
     assert any(s in body for s in ("GREEN", "AMBER", "RED")) and "Decision p95" in body and "Alert history" in body
@@ -39,6 +39,6 @@ def test_health_page_shows_status_drift_and_latency(browser, replayed_dashboard)
 def test_an_empty_ledger_offers_the_demo_replay(browser, dashboard_url, path):
     page = _open(browser, dashboard_url + path, "Run the demo replay")
     body = page.inner_text("body")
-    assert "hrm live --replay 2018-01-01 2018-12-31 --symbol ^GSPC --interval 1d" in body
+    assert "hrm live --replay 2014-01-01 2014-06-30 --symbol ^GSPC --interval 1d" in body
     assert "Traceback" not in body
     page.close()

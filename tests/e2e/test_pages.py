@@ -16,7 +16,7 @@ PAGES = {
     "Diagnostics": "All models",
     "Performance": "Regimes",
     "Live": "Signal agreement",
-    "Model health": "Feature drift",
+    "Model health": "Input drift",
     "Train": "Models in models/",
 }
 GUIDED = {"Diagnostics", "Performance", "Live", "Model health", "Train"}

@@ -221,6 +221,22 @@ def test_rules_only_evaluation_when_there_is_no_model(env):
     assert [r.name for r in ev.instruments[0].runs] == ["buy & hold", "SMA 50/200", "momentum 12m", "vol-target B&H"]
 
 
+def test_next_open_fills_at_a_missing_open_are_named_as_close_fills(env):
+    """The sample's ^GSPC before 2006 has no real opens: buy & hold's one fill there is a close fill."""
+    from hrm_core.data.market import load_bars
+    from hrm_core.evaluation.evaluate import Period, evaluate_instrument
+
+    _, settings, _ = env
+    bars = load_bars("^GSPC", "1d", settings=settings).bars
+    early = evaluate_instrument(bars, models=[], symbol="^GSPC", interval="1d", settings=settings, n_boot=0,
+                                period=Period("2003-01-01", "2003-12-31", "custom"))
+    assert any(n.startswith("buy & hold: 1 of 1 next-open fills fell on bars whose open the data lacks")
+               for n in early.notes)
+    late = evaluate_instrument(bars, models=[], symbol="^GSPC", interval="1d", settings=settings, n_boot=0,
+                               period=Period("2017-01-01", "2017-12-31", "custom"))
+    assert not any("open the data lacks" in n for n in late.notes)
+
+
 def test_cli_backtest_json(env, capsys):
     import hrm_cli
 

@@ -59,14 +59,73 @@ def test_the_live_signal_of_a_bar_is_the_signal_tables_row(sample):
         assert row["steps"] == ref["steps"]
 
 
-def test_the_live_features_of_a_bar_ignore_later_bars(sample):
+def test_a_live_step_at_bar_t_reads_nothing_after_t(settings, tmp_path, sample):
+    """PaperTrader.step over two frames that agree up to bar t and differ after it: bar t's stored features,
+    decision and book are identical (and later bars differ, so the rewrite reached the traders)."""
+    from hrm_core.live.trader import PaperTrader
+
     loaded, bars, _ = sample
-    t = int(np.flatnonzero(bars.index >= START)[0])
-    later = bars.copy()
-    later.iloc[t + 1:, :4] *= 1.5  # rewrite the future
-    a = decide(loaded, bars.iloc[: t + 1], symbol="^GSPC", interval="1d", model_id="m")
-    b = decide(loaded, later.iloc[: t + 1], symbol="^GSPC", interval="1d", model_id="m")
-    assert a[1] == b[1] and a[0].drop("latency_ms").equals(b[0].drop("latency_ms"))
+    frame = bars.loc[:END]
+    t = int(np.flatnonzero(frame.index >= START)[10])
+    later = frame.copy()
+    later.iloc[t + 1:, :4] *= np.exp(np.linspace(0.0, 0.3, len(frame) - t - 1))[:, None]  # rewrite the future
+    ledgers = []
+    for name, f in (("same", frame), ("rewritten", later)):
+        with Ledger(tmp_path / f"{name}.db") as ledger:
+            trader = PaperTrader.open(ledger, loaded, symbol="^GSPC", interval="1d", bars=f.iloc[: t - 5],
+                                      settings=settings, csv=None, mode="replay")
+            trader.step(f.iloc[: t - 4], source="sample", fetched_at=None)  # a book that starts 5 bars before t
+            trader.step(f, source="sample", fetched_at=None)
+            ledgers.append(ledger.frame(trader.book.book_id))
+    a, b = ledgers
+    keep = ["features", "action", "raw_position", "p_short", "p_flat", "p_long", "target", "held", "net_return"]
+    pd.testing.assert_frame_equal(a.loc[: frame.index[t], keep], b.loc[: frame.index[t], keep])
+    assert not a.loc[frame.index[t + 1]:, "features"].equals(b.loc[frame.index[t + 1]:, "features"])
+
+
+def test_live_downloads_when_the_calendar_expects_a_bar_a_young_cache_lacks(settings, tmp_path):
+    """A cache written an hour ago (younger than max_age_hours) that ends on Friday, checked on Tuesday night:
+    the calendar says Monday and Tuesday have closed, so live downloads instead of deciding Friday again."""
+    from hrm_core.data.cache import BarCache
+
+    import exchange_calendars
+
+    history = load_bars("^GSPC", "1d", settings=settings).bars.iloc[-400:]
+    sessions = exchange_calendars.get_calendar("XNYS").sessions_in_range("2023-01-01", "2024-12-10")[-400:]
+    future = history.set_axis(pd.DatetimeIndex(sessions.tz_localize("UTC"), name="time"))  # ends Tuesday 12-10
+    now = pd.Timestamp("2024-12-11 00:30", tz="UTC")  # Tuesday's daily bar has just become usable
+    with BarCache(settings.data.path("cache_db")) as cache:
+        cache.write("^GSPC", "1d", future.iloc[:-2], fetched_at=now - pd.Timedelta(hours=1))
+    calls = []
+
+    def download(symbol, interval, start=None, end=None):
+        calls.append(symbol)
+        return future.rename(columns=str.capitalize).tz_localize(None).rename_axis("Date")
+
+    res = run_once(settings, symbol="^GSPC", interval="1d", db=tmp_path / "live.db", now=now, downloader=download)
+    assert calls == ["^GSPC"] and res.source == "live" and res.last == future.index[-1].isoformat()
+    quiet = run_once(settings, symbol="^GSPC", interval="1d", db=tmp_path / "live.db", now=now,
+                     downloader=lambda *a: pytest.fail("nothing new is expected: the fresh cache must serve"))
+    assert quiet.decided == 0
+
+
+def test_bars_skipped_while_the_process_was_running_are_data_late_not_downtime(settings, tmp_path, monkeypatch):
+    import hrm_core.data.market as data
+
+    db = tmp_path / "live.db"
+    bars = load_bars("^GSPC", "1d", settings=settings).bars
+    day = bars.loc["2018-01-02":"2018-01-31"].index
+    seen = {"until": day[0]}
+    real = data.load_bars
+    monkeypatch.setattr(data, "load_bars", lambda *a, **k: replace(real(*a, **k), bars=real(*a, **k).bars.loc[
+        : seen["until"]]))
+    for k in range(6):  # the process runs every day; the data vendor stalls after the first bar
+        run_once(settings, symbol="^GSPC", interval="1d", db=db, now=day[k] + pd.Timedelta(hours=25))
+    seen["until"] = day[6]
+    run_once(settings, symbol="^GSPC", interval="1d", db=db, now=day[6] + pd.Timedelta(hours=25))
+    with Ledger(db, create=False) as ledger:
+        missed = ledger.missed(ledger.books()[0].book_id)
+    assert list(missed.index) == list(day[1:6]) and missed.str.startswith("missed (data late)").all()
 
 
 @pytest.mark.parametrize("risk", [{}, {"vol_target_annual": 0.10, "drawdown_brake": 0.01, "drawdown_brake_scale": 0.5}],

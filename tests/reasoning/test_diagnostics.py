@@ -350,3 +350,12 @@ def test_hrm_diagnose_docs_writes_every_model_beside_the_seed_claims(offline_set
     assert "| ^GSPC | flat | flat | not applicable" in section
     assert "seed (claimed, unverified)" in section and "94.3 %" in section
     assert "Period 2016-07-01 to 2016-12-31" in section and "`hrm diagnose --docs" in section
+
+
+def test_the_docs_section_says_so_when_no_checkpoint_has_reasoning_loops():
+    from hrm_core.reasoning.report import diagnostics_markdown
+    from hrm_core.settings import Settings
+
+    md = diagnostics_markdown({"^GSPC": [{"model": "flat", "applicable": False}]}, period=(None, None),
+                              settings=Settings(), command="hrm diagnose --docs")
+    assert md.startswith("## Reasoning diagnostics") and "No hierarchical (HRM) checkpoint applies" in md

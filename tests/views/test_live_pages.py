@@ -55,17 +55,21 @@ def test_health_page_shows_status_latency_drift_and_alert_history(replayed):
     status = [*at.success, *at.warning, *at.error]
     assert status and any(x in status[0].value for x in ("GREEN", "AMBER", "RED"))
     assert {"Decision p50", "Decision p95", "Decision p99"} <= {m.label for m in at.metric}
-    features = next(d.value for d in at.dataframe if d.value.index.name == "feature")
-    assert len(features) == 15 and {"psi", "ks_d", "ks_p", "status"} <= set(features.columns)
-    assert len(at.get("plotly_chart")) == 3  # latency, PSI per feature, outputs over time
+    tests = next(d.value for d in at.dataframe if d.value.index.name == "variable")
+    assert len(tests) == 17 and {"value", "amber_at", "red_at", "p_value", "ks_d", "status"} <= set(tests.columns)
+    checks = next(d.value for d in at.dataframe if d.value.index.name == "check")
+    assert checks["threshold from"].str.len().min() > 0  # every check says where its threshold comes from
+    assert len(at.get("plotly_chart")) >= 4  # verdict history, input tests, performance bands, outputs, latency
 
 
 @pytest.mark.parametrize("page", ["views/live.py", "views/health.py"])
 def test_an_empty_ledger_offers_the_documented_replay(offline_settings, page):
     offline_settings(models_dir=MODELS)
     at = _app(page)
-    assert any("hrm live --replay 2018-01-01 2018-12-31 --symbol ^GSPC --interval 1d" in i.value for i in at.info)
-    assert at.button(key=page.split("/")[1].removesuffix(".py") + ".demo").label.startswith("Run the demo replay")
+    assert any("hrm live --replay 2014-01-01 2014-06-30 --symbol ^GSPC --interval 1d" in i.value for i in at.info)
+    key = page.split("/")[1].removesuffix(".py")
+    assert at.button(key=key + ".demo").label.startswith("Run the demo replay, in distribution")
+    assert at.button(key=key + ".shifted").label.startswith("Run the shifted demo replay (volatility x3")
     assert not ledger_db_path(load_settings()).exists()  # looking does not create a ledger
 
 
@@ -78,12 +82,12 @@ def test_the_replay_button_fills_the_ledger_and_the_page_shows_it(offline_settin
 
     def shorter(settings, **kw):  # the button's own call, on two months so the test stays quick
         calls.append(dict(kw))
-        return real(settings, **{**kw, "end": "2018-02-28"})
+        return real(settings, **{**kw, "end": "2014-02-28"})
 
     monkeypatch.setattr(live, "replay", shorter)
     at = _app("views/live.py")
     at.button(key="live.demo").click().run()
     assert not at.exception, at.exception
-    assert calls and calls[0]["start"] == "2018-01-01" and calls[0]["symbol"] == "^GSPC"
+    assert calls and calls[0]["start"] == "2014-01-01" and calls[0]["symbol"] == "^GSPC"
     assert ledger_db_path(load_settings()).exists()
     assert any(m.label == "Signal agreement" for m in at.metric)
