@@ -36,7 +36,8 @@ def _window_chart(ex: Explanation) -> str:
     colour = COLOURS[ex.decision["action"]]
     ax.scatter([w.index[-1]], [w["close"].iloc[-1]], s=120, color=colour, zorder=3,
                label=f"decision: {ex.decision['action']} {ex.decision['position']:+.2f}")
-    ax.set_title(f"{ex.symbol} {ex.interval}: the {len(w)}-bar window the model read")
+    # parse_math=False: a file name may hold "$...$", which matplotlib would read as (broken) mathtext
+    ax.set_title(f"{ex.symbol} {ex.interval}: the {len(w)}-bar window the model read", parse_math=False)
     ax.legend(loc="upper left")
     fig.autofmt_xdate()
     return _png(fig)

@@ -16,18 +16,16 @@ from hrm_core.settings import load_settings
 from hrm_cli import diagnose, explain, live, walkforward
 from hrm_cli.common import add_data_args as _add_data_args
 from hrm_cli.common import emit as _emit
+from hrm_cli.common import warn
 from hrm_cli.common import n_boot_arg as _n_boot_arg
 
 
-def _warn(message: str) -> None:
-    """One warning line on stderr: the result is still printed (and the exit code stays 0)."""
-    print(f"hrm: warning: {message}", file=sys.stderr)
 
 
 def _warn_problems(res) -> None:
     """Cache trouble the user should fix (broken, locked, unwritable), on stderr; the bars were still served."""
     for problem in res.problems:
-        _warn(problem)
+        warn(problem)
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -37,7 +35,7 @@ def cmd_data_list(args) -> int:
 
     table = list_available(settings=args.settings)
     if table.attrs.get("note"):  # a broken cache: the sample is still listed
-        _warn(table.attrs["note"])
+        warn(table.attrs["note"])
     _emit(table.to_dict(orient="records"), args.json, lambda _: table.to_string(index=False))
     return 0
 
@@ -97,7 +95,7 @@ def cmd_signals(args) -> int:
     res, _, sig = load_signals(args.model, args.symbol or "", args.interval, settings=args.settings, path=args.csv)
     _warn_problems(res)
     for note in sig.notes:  # the model never saw this interval/instrument, or the signal cache failed
-        _warn(note)
+        warn(note)
     rows = sig.records(args.start, args.end)
     if args.rows is not None:
         rows = rows[-args.rows:] if args.rows > 0 else []
@@ -334,7 +332,7 @@ def _add_training_verbs(sub) -> None:
     p.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE", help="ModelConfig fields, e.g. act=False")
     for flag in ("train-start", "train-end", "val-start", "val-end", "test-start", "test-end"):
         p.add_argument(f"--{flag}", default=None, metavar="DATE")
-    p.add_argument("--horizon", type=int, default=None, help="label horizon in bars (default 5)")
+    p.add_argument("--horizon", type=int, default=None, help="label horizon in bars (default 1, chosen on validation)")
     p.add_argument("--threshold-k", type=float, default=None, help="flat band in vol units (0 = 2-class)")
     p.add_argument("--purge-bars", type=int, default=None, help="gap before each boundary (>= horizon)")
     p.add_argument("--stride", type=int, default=None, help="keep every k-th training window")

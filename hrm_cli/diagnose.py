@@ -5,7 +5,7 @@ import sys
 import time
 
 from hrm_core.errors import HRMError
-from hrm_cli.common import add_data_args, emit, n_boot_arg
+from hrm_cli.common import MODEL_PERIOD_HELP, add_data_args, emit, file_span_if_outside, n_boot_arg, warn, warn_fit
 
 
 def _fmt(v, spec: str = ".3f") -> str:
@@ -68,10 +68,16 @@ def cmd_diagnose(args) -> int:
         raise HRMError("give --symbol SYMBOL or --csv PATH")
     loaded = load_checkpoint(resolve_model(args.model, s))
     res = load_bars(symbol or "", args.interval, path=args.csv, settings=s)
+    warn_fit(loaded, res.symbol, args.interval)
+    span_note = file_span_if_outside(args, loaded, res.bars)
+    if span_note:
+        warn(span_note)
     store = ResultStore(results_db_path(s))
     kw = dict(symbol=res.symbol, interval=args.interval, settings=s, store=store, n_boot=args.n_boot)
     payload = diagnose_period(loaded, res.bars, start=args.start, end=args.end, **kw)
     payload["data"] = res.badge()
+    if span_note:
+        payload["period_note"] = span_note
     if not args.per_decision:
         payload.pop("per_decision", None)
     if args.at:
@@ -98,7 +104,7 @@ def add_verbs(sub) -> None:
     p = sub.add_parser("diagnose", help="reasoning diagnostics: convergence, ACT depth, participation ratio")
     p.add_argument("--symbol", default=None)
     p.add_argument("--model", default=None, help="checkpoint path or name in models/ (default: the shipped model)")
-    add_data_args(p)
+    add_data_args(p, default_period=MODEL_PERIOD_HELP)
     p.add_argument("--at", default=None, metavar="TIME", help="also trace this one decision (the bar at or before)")
     p.add_argument("--compare", action="store_true", help="the same figures for every checkpoint in models/")
     p.add_argument("--docs", nargs="?", const="docs/results.md", default=None, metavar="MD",

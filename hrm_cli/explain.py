@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 
 from hrm_core.errors import HRMError
-from hrm_cli.common import add_data_args, emit, n_steps_arg
+from hrm_cli.common import (MODEL_PERIOD_HELP, N_STEPS_RANGE, add_data_args, emit, file_span_if_outside, n_steps_arg,
+                             warn, warn_fit)
 
 
 def _render_decision(p: dict) -> str:
@@ -53,6 +54,7 @@ def cmd_explain(args) -> int:
         raise HRMError("give --at TIME (one decision) or --period (every decision of a period), one of the two")
     loaded = load_checkpoint(resolve_model(args.model, args.settings))
     res = load_bars(args.symbol or "", args.interval, path=args.csv, settings=args.settings)
+    warn_fit(loaded, res.symbol, args.interval)
     if args.period:
         return _period(args, loaded, res)
     ex = explain_decision(loaded, res.bars, args.at, symbol=res.symbol, interval=args.interval, target=args.target,
@@ -71,6 +73,9 @@ def _period(args, loaded, res) -> int:
     from hrm_core.evaluation.report import update_section
 
     bar = None
+    span_note = file_span_if_outside(args, loaded, res.bars)
+    if span_note:
+        warn(span_note)
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
@@ -88,6 +93,8 @@ def _period(args, loaded, res) -> int:
     if bar is not None:
         bar.close()
     payload = pe.to_dict()
+    if span_note:
+        payload["period_note"] = span_note
     if args.docs:
         command = " ".join(["hrm explain", "--symbol", res.symbol, "--interval", args.interval, "--period",
                             *(["--start", args.start] if args.start else []), *(["--end", args.end] if args.end else []),
@@ -114,10 +121,10 @@ def add_verbs(sub) -> None:
     p.add_argument("--baseline", choices=sorted(BASELINES), default=DEFAULT_BASELINE,
                    help="reference input: zeros = training mean of every feature")
     p.add_argument("--n-steps", type=n_steps_arg(), default=DEFAULT_N_STEPS,
-                   help="integration points (completeness vs time), 1..512")
+                   help=f"integration points (completeness vs time), {N_STEPS_RANGE[0]}..{N_STEPS_RANGE[1]}")
     p.add_argument("--html", default=None, metavar="FILE", help="write the self-contained stakeholder report")
     p.add_argument("--docs", default=None, metavar="FILE",
                    help="with --period: write the measured split into FILE's 'explain' section (docs/results.md)")
-    add_data_args(p)
+    add_data_args(p, default_period="(with --period) " + MODEL_PERIOD_HELP)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_explain)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hrm_cli.common import emit
+from hrm_cli.common import emit, warn_fit
 
 
 def _db(args):
@@ -53,7 +53,10 @@ def cmd_live(args) -> int:
 def cmd_reconcile(args) -> int:
     from hrm_core.live.reconcile import reconcile
 
+    from hrm_core.model.checkpoint import load_checkpoint
+
     rec = reconcile(_db(args), args.settings, symbol=args.symbol, interval=args.interval_filter)
+    warn_fit(load_checkpoint(rec.book.model_path), rec.book.symbol, rec.book.interval)
     payload = rec.to_dict()
     emit(payload, args.json, lambda p: _render_reconcile(p, rec))
     return 0

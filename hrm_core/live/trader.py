@@ -77,7 +77,7 @@ from hrm_core.live.ledger import Book, Ledger, LedgerError, insert_row, iso, led
 from hrm_core.trading.metrics import periods_per_year_of
 from hrm_core.trading.risk import apply_risk
 from hrm_core.settings import Settings
-from hrm_core.trading.signals import RAW_COLUMNS, build_table, model_fingerprint, run_model
+from hrm_core.trading.signals import RAW_COLUMNS, build_table, model_fingerprint, model_fit_notes, run_model
 
 LEDGER_TIMEOUT_S = 60.0  # how long a step waits for another writer's lock on the ledger before it fails (and retries)
 LOG_TIMEOUT_S = 5.0  # recording a failure is best-effort: a locked ledger is itself the failure
@@ -326,7 +326,8 @@ def _summary(db: Path, trader: PaperTrader, done: list[StepResult], source: str,
     return RunSummary(db=str(db), book=trader.book.label, mode=trader.mode, source=source, decided=len(written),
                       skipped=len(done) - len(written), first=written[0].time.isoformat() if written else None,
                       last=last.time.isoformat() if last else None, equity=last.equity if last else None,
-                      last_action=last.action if last else None, seconds=round(seconds, 3), notes=tuple(notes))
+                      last_action=last.action if last else None, seconds=round(seconds, 3),
+                      notes=(*model_fit_notes(trader.loaded, trader.book.symbol, trader.book.interval), *notes))
 
 
 def replay(settings: Settings, *, symbol: str, interval: str, start: Any, end: Any, model: str | Path | None = None,

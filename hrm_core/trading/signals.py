@@ -149,11 +149,13 @@ def bars_hash(bars: pd.DataFrame) -> str:
 
 
 def model_fingerprint(loaded: LoadedModel) -> str:
-    """Checkpoint name + short hash of weights, config, feature spec, scaler and vocabulary."""
+    """Checkpoint name + short hash of weights, config, feature spec, scaler, vocabulary and position rule (the
+    rule decides the actions, so explanations, diagnostics and ledgers of another rule are another model's)."""
     h = hashlib.sha256()
     meta = {
         "config": loaded.config.to_dict(), "spec": loaded.feature_spec.to_dict(),
         "scaler": loaded.scaler.to_dict(), "instruments": dict(sorted(dict(loaded.instruments).items())),
+        "rule": checkpoint_rule(loaded).to_dict(),
     }
     h.update(json.dumps(meta, sort_keys=True, default=str).encode())
     for key, tensor in sorted(loaded.model.state_dict().items()):

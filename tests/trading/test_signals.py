@@ -221,3 +221,15 @@ def test_cli_signals_without_a_model_is_one_clear_error(tmp_path, monkeypatch, c
     assert hrm_cli.main(["signals", "--symbol", "^GSPC", "--json"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("hrm: error:") and "Traceback" not in err
+
+
+def test_the_model_fingerprint_changes_with_the_position_rule_alone(loaded):
+    """Same weights, another rule: other actions, so every cache keyed by the fingerprint must see another model."""
+    from dataclasses import replace
+
+    from hrm_core.trading.signals import model_fingerprint
+
+    edge = {"decision": {"rule": "edge", "scale": 0.1, "band": 0.02, "centre": 0.0}}
+    wider = {"decision": {"rule": "edge", "scale": 0.1, "band": 0.05, "centre": 0.0}}
+    ids = {model_fingerprint(replace(loaded, metrics=m)) for m in ({}, edge, wider)}
+    assert len(ids) == 3
