@@ -151,13 +151,10 @@ class Null:
         return float((1 + above) / (1 + self.n))
 
     def threshold(self, alpha: float) -> float:
-        """The statistic a window must reach for p <= alpha (NaN when the null cannot resolve alpha)."""
+        """The statistic a window must reach for p <= alpha (the null's largest value when it cannot resolve alpha)."""
         if self.n == 0 or alpha < 1.0 / (1 + self.n):
             return float(self.psis[-1]) if self.n else math.nan
         return float(np.quantile(self.psis, 1 - alpha))
-
-    def to_list(self) -> list[float]:
-        return [float(v) for v in self.psis]
 
 
 def null_of(reference, window: int, *, categories=None) -> Null:
@@ -193,14 +190,10 @@ def drift_row(reference, current, null: Null, weight: float, *, categories=None,
 
 # ----------------------------------------------------------------------------- the feature family
 
-def _log_returns(bars: pd.DataFrame) -> np.ndarray:
-    return np.log(bars["close"].to_numpy(dtype=float))[1:] - np.log(bars["close"].to_numpy(dtype=float))[:-1]
-
-
 def jump_statistics(bars: pd.DataFrame, window: int) -> pd.DataFrame:
     """Per bar t (the last bar of a window): volatility jump and volume jump of the `window` bars ending
     at t against the JUMP_BARS before them (NaN where that history or the volume is missing)."""
-    r = pd.Series(np.concatenate(([np.nan], _log_returns(bars))), index=bars.index)
+    r = np.log(bars["close"].astype(float)).diff()
     span = np.log(bars["high"].astype(float) / bars["low"].astype(float))
     move = span if (span > 0).mean() > 0.9 else r.abs()  # daily range, unless the data has no real high/low
     vol_now = move.rolling(window, min_periods=window // 2).mean()

@@ -43,9 +43,9 @@ live step never back-fills: it decides only the NEWEST completed bar and records
 between in the ledger's `missed` table; `hrm reconcile` reports each with its reason. Every live
 step records a heartbeat, so the reason is known: "missed (downtime)" when no step ran between
 the bar's completion and now (the process was down), "missed (data late)" when one did (the
-process was up but the data source did not have the bar yet). The position held before the downtime simply stays on through it (the
-gap from the last decided close to the new bar's open is earned by it, as any held position
-would), and the order decided at the last close before the downtime is filled at the first
+process was up but the data source did not have the bar yet). The position held before the
+downtime simply stays on through it (the gap from the last decided close to the new bar's open
+is earned by it, as any held position would), and the order decided at the last close before the downtime is filled at the first
 open the process sees again. (Catching up with late fills was the alternative; it needs a
 second fill convention beside the backtest's, so the simpler honest rule was chosen.) A
 replay decides every bar: it simulates history, it is not trading. Without the network the data
