@@ -393,8 +393,18 @@ def test_locked_market_cache_costs_one_wait_and_no_delete_advice(env, hrm, monke
     db = env / "market.db"
     with _held_lock(db):
         code, out, err = hrm("data", "show", "^GSPC", "--json")
-    assert code == 0 and '"source": "sample"' in out
-    assert "locked by another process" in err and "delete" not in err
+        assert code == 0 and '"source": "sample"' in out
+        assert "locked by another process" in err and "delete" not in err
+        assert len(opens) == 1
+        # a download that succeeds is served without a second wait to cache it
+        from hrm_core.data.market import load_bars
+        from hrm_core.settings import load_settings
+
+        sample = load_bars("^GSPC", "1d", settings=load_settings()).bars
+        opens.clear()
+        res = load_bars("^GSPC", "1d", settings=load_settings(), downloader=lambda *a, **k: sample.rename(
+            columns=str.capitalize).tz_localize(None).rename_axis("Date"))
+    assert res.source == "live" and "served without caching (the cache is locked)" in res.note
     assert len(opens) == 1
 
 
