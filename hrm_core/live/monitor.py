@@ -131,6 +131,7 @@ class _World:
     world: pd.DataFrame  # the instrument's own history (the model's world, not a user's maybe-shifted file)
     own: pd.DataFrame  # the bars the book traded (its file, else the world), for jumps and labels
     spans: dict[str, list[str]]  # features -> training period, predictions / performance -> test period
+    table: pd.DataFrame  # the model's signal table over the world (the predictions' and performance's reference)
 
 
 def health(db: str | Path, settings: Settings, *, symbol: str | None = None, interval: str | None = None,
@@ -145,7 +146,7 @@ def health(db: str | Path, settings: Settings, *, symbol: str | None = None, int
         raise LedgerError(f"{db} holds no decided bar for {book.label}: run `hrm live` first")
     w = _world(book, settings, reference)
     feat, feat_cal = feature_drift(led, w, book.interval, h)
-    pred = prediction_drift(led, w, book, settings, h)
+    pred = prediction_drift(led, w, book.interval, h)
     perf = performance(led, w, book, settings, h)
     lat = latency(led)
     against = "training" if reference is None else "reference"
@@ -195,7 +196,11 @@ def _world(book: Book, settings: Settings, reference: tuple[Any, Any] | None) ->
             raise LedgerError(f"{book.model_path} records no train/test periods; pass a reference period "
                               "(--reference START END)")
         spans = {"features": [str(train[0]), str(train[1])], "predictions": [str(test[0]), str(test[1])]}
-    return _World(loaded=loaded, world=world, own=world if own is None else own, spans=spans)
+    from hrm_core.trading.signals import generate_signals, signals_db_path
+
+    table = generate_signals(loaded, world, symbol=book.symbol, interval=book.interval,
+                             cache=signals_db_path(settings)).table
+    return _World(loaded=loaded, world=world, own=world if own is None else own, spans=spans, table=table)
 
 
 # ----------------------------------------------------------------------------- feature drift
@@ -290,11 +295,10 @@ def _feature_check(table: pd.DataFrame, cal: FeatureCalibration, n: int, h: Heal
 
 # ----------------------------------------------------------------------------- prediction drift
 
-def prediction_drift(led: pd.DataFrame, w: _World, book: Book, settings: Settings,
-                     h: HealthSettings) -> pd.DataFrame:
+def prediction_drift(led: pd.DataFrame, w: _World, interval: str, h: HealthSettings) -> pd.DataFrame:
     """Action mix, confidence and ACT depth of the newest decisions vs the signal table over the reference."""
-    table = _signal_table(w, book, settings)
-    ref = table[Period(*w.spans["predictions"], "reference").mask(table.index, book.interval)
+    table = w.table
+    ref = table[Period(*w.spans["predictions"], "reference").mask(table.index, interval)
                 & (table["status"] == "ok").to_numpy()]
     cur = led[led["status"] == "ok"].iloc[-int(h.drift_window):]
     window = max(len(cur), 1)
@@ -313,13 +317,6 @@ def prediction_drift(led: pd.DataFrame, w: _World, book: Book, settings: Setting
     rows["ACT depth"].update(reference=f"mean {ref['steps'].mean():.2f} segments",
                              current=f"mean {cur['steps'].mean():.2f} segments")
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("output")
-
-
-def _signal_table(w: _World, book: Book, settings: Settings) -> pd.DataFrame:
-    from hrm_core.trading.signals import generate_signals, signals_db_path
-
-    return generate_signals(w.loaded, w.world, symbol=book.symbol, interval=book.interval,
-                            cache=signals_db_path(settings)).table
 
 
 def _prediction_check(table: pd.DataFrame, n: int, h: HealthSettings, span: list[str]) -> Check:
@@ -343,7 +340,7 @@ def performance(led: pd.DataFrame, w: _World, book: Book, settings: Settings, h:
     """Rolling log-loss vs the null and net return per unit risk, against same-length reference windows."""
     loaded, spec = w.loaded, w.loaded.feature_spec
     span = w.spans["predictions"]
-    table = _signal_table(w, book, settings)
+    table = w.table
     probs_ref = table[["p_short", "p_flat", "p_long"]].to_numpy(dtype=float)
     rows, y_ref, freq = period_labels(loaded, w.world, probs_ref, interval=book.interval, start=span[0], end=span[1])
     ll_ref = _logloss_vs_null(probs_ref[rows], y_ref, freq)
