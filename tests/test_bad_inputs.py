@@ -231,8 +231,8 @@ def test_bad_settings_name_the_file_key_type_and_value(env, hrm, body, words):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "0"], ["--n-steps", "between 1 and 512"]),
-    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "100000"], ["--n-steps", "between 1 and 512"]),
+    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "0"], ["--n-steps", "between 2 and 512"]),
+    (["explain", "--symbol", "^GSPC", "--at", "2017-06-01", "--n-steps", "100000"], ["--n-steps", "between 2 and 512"]),
     (["diagnose", "--symbol", "^GSPC", "--n-boot", "-1"], ["--n-boot", "between 0 and 100000"]),
     (["diagnose", "--symbol", "^GSPC", "--n-boot", "many"], ["--n-boot", "not a whole number"]),
     (["backtest", "--symbol", "^GSPC", "--n-boot", "1000000000"], ["--n-boot", "between 0 and 100000"]),
