@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from hrm_core.data.bars import parse_bound, snippet
 from hrm_core.errors import HRMError
@@ -233,9 +234,21 @@ def cmd_train(args) -> int:
                                               "stride", "seed", "patience", "early_stop", "cost_bps", "device",
                                               "class_weighting", "soft_direction")
                if getattr(args, k) is not None}
-    cfg = TrainConfig(preset=args.preset, overrides=tuple(parse_overrides(args.override).items()),
-                      symbols=tuple(args.symbols or settings.data.default_symbols),
-                      intervals=tuple(args.intervals or (settings.data.default_interval,)), **periods, **options)
+    symbols, intervals = _train_symbols(args), tuple(args.intervals or (settings.data.default_interval,))
+    bars = None
+    if args.csv:  # the user's files (and any --symbols), each its own instrument; dates split their common span
+        from hrm_core.training.datasets import split_common_span, training_bars
+
+        bars = training_bars(symbols, intervals, settings=settings, files={Path(f).name: f for f in args.csv})
+        if not periods:
+            periods = split_common_span(list(bars.values()))
+            if not args.json:
+                print(f"periods: 70 / 15 / 15 % of the common span: train {periods['train_start']} .. "
+                      f"{periods['train_end']}, validation {periods['val_start']} .. {periods['val_end']}, test "
+                      f"{periods['test_start']} .. {periods['test_end']} (--train-start ... to choose)",
+                      file=sys.stderr)
+    cfg = TrainConfig(preset=args.preset, overrides=tuple(parse_overrides(args.override).items()), symbols=symbols,
+                      intervals=intervals, **periods, **options)
     name = args.out or default_name(cfg)
     bar = None
     quiet = args.json or args.quiet
@@ -259,7 +272,7 @@ def cmd_train(args) -> int:
             bar.update(bar.total - bar.n)
             bar.close()
 
-    result, path = train_and_save(cfg, name, settings=settings, progress=progress, overwrite=args.force)
+    result, path = train_and_save(cfg, name, settings=settings, progress=progress, overwrite=args.force, bars=bars)
     if path is None:  # a non-zero torchrun rank: rank 0 reports
         return 0
     m = result.metrics
@@ -271,6 +284,14 @@ def cmd_train(args) -> int:
         f"kept epoch {m.get('epoch')}: val accuracy {m.get('val_accuracy', float('nan')):.3f}, "
         f"log-loss {m.get('val_logloss', float('nan')):.4f}, net Sharpe {m.get('val_net_sharpe', float('nan')):+.2f}"))
     return 0
+
+
+def _train_symbols(args) -> tuple[str, ...]:
+    """--symbols (default: the settings' symbols, none when --csv files are given) then the files' names."""
+    files = [Path(f).name for f in args.csv or ()]
+    if len({f.upper() for f in files}) != len(files):
+        raise HRMError(f"two --csv files share a name ({', '.join(files)}): the name is the instrument's; rename one")
+    return tuple(args.symbols or (() if files else args.settings.data.default_symbols)) + tuple(files)
 
 
 def _validation_skill(loaded, args) -> dict:
@@ -325,13 +346,18 @@ def _add_training_verbs(sub) -> None:
     """`hrm train` and `hrm model info` (hrm_core.training.train / hrm_core.model.checkpoint)."""
     p = sub.add_parser("train", help="train a model on chosen instruments x intervals; writes models/NAME (+ card)")
     p.add_argument("--preset", default="default", help="tiny, default, paper, flat, flat_tiny, flat_paper")
-    p.add_argument("--symbols", nargs="+", default=None, help="default: settings default_symbols")
+    p.add_argument("--symbols", nargs="+", default=None,
+                   help="default: settings default_symbols (none with --csv: add them to mix both)")
+    p.add_argument("--csv", nargs="+", default=None, metavar="PATH",
+                   help="train on your own OHLCV files (CSV or Parquet), each an instrument named by its file name; "
+                        "the periods default to a 70 / 15 / 15 %% split of the chosen data's common span")
     p.add_argument("--interval", dest="intervals", nargs="+", default=None, help="one or more of 1h 1d 1wk")
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--out", default=None, metavar="NAME", help="model name in models/ (default: preset + time)")
     p.add_argument("--override", nargs="+", default=[], metavar="KEY=VALUE", help="ModelConfig fields, e.g. act=False")
     for flag in ("train-start", "train-end", "val-start", "val-end", "test-start", "test-end"):
-        p.add_argument(f"--{flag}", default=None, metavar="DATE")
+        p.add_argument(f"--{flag}", default=None, metavar="DATE",
+                       help="default: 1999-2018 split of the sample (with --csv: of the files' span)")
     p.add_argument("--horizon", type=int, default=None, help="label horizon in bars (default 1, chosen on validation)")
     p.add_argument("--threshold-k", type=float, default=None, help="flat band in vol units (0 = 2-class)")
     p.add_argument("--purge-bars", type=int, default=None, help="gap before each boundary (>= horizon)")

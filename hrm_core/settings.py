@@ -125,6 +125,17 @@ class HealthSettings:
                                     f"{low} must be <= {high} (red is the rarer, stronger alarm)")
 
 
+@dataclass(frozen=True)
+class ComputeSettings:
+    """Where sweeps run (hrm_core.compute.executors); the --cluster flag and $DASK_SCHEDULER_ADDRESS come first."""
+
+    cluster: str = ""  # Dask scheduler address, e.g. "tcp://10.0.0.5:8786"; empty = local processes
+
+    def __post_init__(self) -> None:
+        if self.cluster and "://" not in self.cluster:
+            raise SettingsError(f"cluster must be a scheduler address such as tcp://HOST:8786, got {self.cluster!r}")
+
+
 def _at_least(section: Any, low: float, *names: str) -> None:
     for name in names:
         if not getattr(section, name) >= low:
@@ -143,6 +154,7 @@ class Settings:
     costs: CostSettings = field(default_factory=CostSettings)
     risk: RiskSettings = field(default_factory=RiskSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    compute: ComputeSettings = field(default_factory=ComputeSettings)
     source: str = "defaults"  # which file the values came from, shown in the UI
 
 

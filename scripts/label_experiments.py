@@ -21,16 +21,13 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scripts.train_shipped_models import COMMON, _offline_settings  # noqa: E402
+from scripts.train_shipped_models import COMMON, sample_bars  # noqa: E402
 
 # Every configuration states its horizon: the winner became TrainConfig's default, the others must not move with it.
 CONFIGS: dict[str, dict] = {
@@ -44,17 +41,7 @@ CONFIGS: dict[str, dict] = {
 DEFAULT = "3 classes, horizon 5 (the labels before this experiment)"
 
 
-def _run(label: str, change: dict, seed: int, settings_path: str) -> dict:
-    import os
-
-    os.environ.update(HRM_OFFLINE="1", HRM_SETTINGS=settings_path, HRM_TORCH_THREADS="1")
-    from hrm_core.runtime import configure_threads
-    from hrm_core.settings import load_settings
-    from hrm_core.training.train import TrainConfig, train
-
-    configure_threads()
-    cfg = TrainConfig(preset="default", seed=seed, **COMMON, **change)
-    m = train(cfg, settings=load_settings(settings_path)).metrics
+def _row(label: str, seed: int, m: dict) -> dict:
     k = m["skill"]
     return {"config": label, "seed": seed, "logloss_diff": k["logloss_diff"], "logloss_diff_ci": k["logloss_diff_ci"],
             "accuracy": m["val_accuracy"], "majority_rate": m["val_majority_rate"],
@@ -107,16 +94,31 @@ def render_markdown(summary: dict, seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2, help="local worker processes")
+    ap.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="Dask scheduler, e.g. tcp://HOST:8786 (default: $DASK_SCHEDULER_ADDRESS, else local)")
     ap.add_argument("--docs", action="store_true", help="write docs/results.md (section) and docs/label_experiments.json")
     args = ap.parse_args(argv)
+    from hrm_core.compute.executors import cluster_address, open_executor, run_all
+    from hrm_core.settings import load_settings
+    from hrm_core.training.sweep import TrainJob, run_train_job
+    from hrm_core.training.train import TrainConfig
+
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        settings = _offline_settings(Path(d))
-        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run, label, change, seed, str(settings))
-                       for label, change in CONFIGS.items() for seed in range(args.seeds)]
-            runs = [f.result() for f in futures]
+    bars, settings = sample_bars(), load_settings(ROOT / "hrm.toml")
+    labels = {}
+    jobs = []
+    for label, change in CONFIGS.items():
+        for seed in range(args.seeds):
+            cfg = TrainConfig(preset="default", seed=seed, **COMMON, **change)
+            jobs.append(TrainJob(cfg, f"label-{len(jobs)}", bars, settings, keep_checkpoint=False))
+            labels[jobs[-1].name] = label
+    runs = []
+    with open_executor(args.jobs, cluster_address(args.cluster)) as (pool, backend):
+        print(f"training on {backend.describe()}", file=sys.stderr, flush=True)
+        run_all(pool, run_train_job, jobs, lambda job, out: runs.append(_row(labels[job.name], job.config.seed,
+                                                                             out["metrics"])))
+    runs.sort(key=lambda r: (list(CONFIGS).index(r["config"]), r["seed"]))
     seconds = time.perf_counter() - t0
     summary = {**summarise(runs), "seconds": round(seconds, 1), "period": ["2013-01-01", "2015-12-31"]}
     print(json.dumps({k: v for k, v in summary.items() if k != "runs"}, indent=1))

@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/train_shipped_models.py            # 5 seeds per variant, 2 processes
     .venv/bin/python scripts/train_shipped_models.py --seeds 3 --jobs 1 --variants hrm-default flat
+    .venv/bin/python scripts/train_shipped_models.py --cluster tcp://HOST:8786   # seeds on a Dask cluster
 
 Periods and labels are TrainConfig's defaults: train 1999-2012, validation 2013-2015, test 2016-2018
 (never read by training or selection), label horizon 1 bar (chosen by scripts/label_experiments.py),
@@ -29,8 +30,6 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,37 +42,45 @@ COMMON = dict(symbols=("^GSPC", "^IXIC"), intervals=("1d",), epochs=8, stride=2)
 VARIANTS: dict[str, tuple[str, dict]] = {v.name: (v.preset, dict(v.overrides)) for v in DEFAULT_VARIANTS}
 
 
-def _offline_settings(tmp: Path) -> Path:
-    """Settings that let only the bundled sample serve data (offline, an empty throwaway cache)."""
-    path = tmp / "hrm.toml"
-    path.write_text(f'[data]\ncache_db = "{tmp}/market.db"\nmodels_dir = "{tmp}/models"\n'
-                    f'sample_dir = "{ROOT}/data_cache/sample"\n')
-    return path
-
-
-def _train_one(name: str, preset: str, overrides: dict, seed: int, out_dir: str, settings_path: str) -> dict:
-    os.environ.update(HRM_OFFLINE="1", HRM_SETTINGS=settings_path, HRM_TORCH_THREADS="1")
-    from hrm_core.runtime import configure_threads
+def sample_bars() -> dict:
+    """COMMON's bars from the bundled sample only (offline, an empty throwaway cache): sent with every job."""
     from hrm_core.settings import load_settings
-    from hrm_core.training.train import TrainConfig, train_and_save
+    from hrm_core.training.datasets import training_bars
 
-    configure_threads()
-    cfg = TrainConfig(preset=preset, overrides=tuple(overrides.items()), seed=seed, **COMMON)
-    result, _ = train_and_save(cfg, name, models_dir=out_dir, settings=load_settings(settings_path), overwrite=True)
-    m = result.metrics
-    return {"seed": seed, "dir": out_dir, "val_logloss": m["val_logloss"], "val_accuracy": m["val_accuracy"],
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "hrm.toml"
+        path.write_text(f'[data]\ncache_db = "{d}/market.db"\nsample_dir = "{ROOT}/data_cache/sample"\n')
+        os.environ["HRM_OFFLINE"] = "1"
+        return training_bars(COMMON["symbols"], COMMON["intervals"], settings=load_settings(path))
+
+
+def _summary(seed: int, folder: Path, m: dict) -> dict:
+    return {"seed": seed, "dir": str(folder), "val_logloss": m["val_logloss"], "val_accuracy": m["val_accuracy"],
             "val_net_sharpe": m["val_net_sharpe"], "mean_depth": m["act_depth"]["mean"],
             "logloss_diff_vs_constant": m["skill"]["logloss_diff"], "train_seconds": m["train_seconds"]}
 
 
-def train_variant(name: str, overrides: dict, seeds: int, jobs: int, tmp: Path, settings: Path) -> dict:
+def train_variant(name: str, overrides: dict, seeds: int, executor, tmp: Path, bars: dict) -> dict:
+    """Every seed of one variant through the executor; the median seed by validation log-loss is chosen."""
+    from hrm_core.compute.executors import run_all
+    from hrm_core.settings import load_settings
+    from hrm_core.training.sweep import TrainJob, run_train_job, write_checkpoint
+    from hrm_core.training.train import TrainConfig
+
     preset, base = VARIANTS[name]
     overrides = {**base, **overrides}
-    ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = [pool.submit(_train_one, name, preset, overrides, s, str(tmp / f"{name}-seed{s}"), str(settings))
-                   for s in range(seeds)]
-        runs = sorted((f.result() for f in futures), key=lambda r: r["val_logloss"])
+    settings = load_settings(ROOT / "hrm.toml")
+    jobs = [TrainJob(TrainConfig(preset=preset, overrides=tuple(overrides.items()), seed=s, **COMMON), name, bars,
+                     settings) for s in range(seeds)]
+    runs = []
+
+    def keep(job, out) -> None:  # the seed's checkpoint comes back as bytes: written here, in tmp
+        folder = tmp / f"{name}-seed{job.config.seed}"
+        write_checkpoint(out["files"], folder / name)
+        runs.append(_summary(job.config.seed, folder, out["metrics"]))
+
+    run_all(executor, run_train_job, jobs, keep)
+    runs.sort(key=lambda r: r["val_logloss"])
     chosen = runs[(len(runs) - 1) // 2]  # the median seed by validation log-loss (lower median for even counts)
     return {"variant": name, "preset": preset, "overrides": overrides, "chosen_seed": chosen["seed"],
             "rule": "median validation log-loss over seeds", "runs": sorted(runs, key=lambda r: r["seed"]),
@@ -99,15 +106,20 @@ def ship(summary: dict, models_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2, help="local worker processes")
+    ap.add_argument("--cluster", default=None, metavar="ADDRESS",
+                    help="Dask scheduler, e.g. tcp://HOST:8786 (default: $DASK_SCHEDULER_ADDRESS, else local)")
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--models-dir", default=str(ROOT / "models"))
     args = ap.parse_args(argv)
+    from hrm_core.compute.executors import cluster_address, open_executor
+
     t0 = time.perf_counter()
     models_dir = Path(args.models_dir)
-    with tempfile.TemporaryDirectory() as d:
+    bars = sample_bars()
+    with tempfile.TemporaryDirectory() as d, open_executor(args.jobs, cluster_address(args.cluster)) as (pool, backend):
+        print(f"training on {backend.describe()}", file=sys.stderr, flush=True)
         tmp = Path(d)
-        settings = _offline_settings(tmp)
         done = {}
         for name in args.variants:
             extra = {}
@@ -116,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 card = read_card(models_dir / "hrm-default")
                 extra["max_segments"] = max(1, round(card["metrics"]["act_depth"]["mean"]))
-            done[name] = train_variant(name, extra, args.seeds, args.jobs, tmp, settings)
+            done[name] = train_variant(name, extra, args.seeds, pool, tmp, bars)
             ship(done[name], models_dir)
             r = done[name]
             print(json.dumps({"variant": name, "chosen_seed": r["chosen_seed"],

@@ -7,10 +7,12 @@ from hrm_core.model.checkpoint import list_checkpoints
 from hrm_core.model.config import PRESETS
 from hrm_core.data.market import INTERVALS
 from hrm_core.data.identity import check_model_name
+from hrm_core.training.datasets import split_common_span, training_bars
 from hrm_core.training.train import TrainConfig, default_name, train_and_save
 from ui.guard import guard
 from ui.guide import how_to_read
 from ui.state import selection, settings
+from ui.uploads import uploads
 
 K = "train."  # session-state namespace of this page
 base = TrainConfig()
@@ -37,15 +39,28 @@ epochs = right.number_input("Epochs", 1, 200, base.epochs, key=K + "epochs",
                              help="Passes over the training windows; the best one on validation is kept.")
 name = right.text_input("Model name", placeholder="default: preset + time", key=K + "name")
 
+# Uploaded files train as instruments of their own; with any chosen, the dates default to a 70 / 15 / 15 %
+# split of the chosen data's common span (the widgets' keys follow the choice, so the defaults do too).
+files = {sym: path for sym, path in uploads().items() if sym in symbols}
+bars, defaults = None, {k: getattr(base, k) for k in ("train_start", "train_end", "val_start", "val_end",
+                                                      "test_start", "test_end")}
+if files and intervals:
+    with guard("read the chosen files"):
+        bars = training_bars(symbols, intervals, settings=s, files=files)
+        defaults = split_common_span(list(bars.values()))
+        st.caption(f"Your files train as instruments of their own ({', '.join(files)}). Dates: 70 / 15 / 15 % of "
+                   "the chosen data's common span; change them below.")
+choice = ("." + "|".join([*sorted(files), *intervals])) if files else ""
+
 with st.expander("Periods and options"):
     c = st.columns(3)
     dates = {}
     lo, hi = dt.date(1970, 1, 1), dt.date.today()  # without max_value Streamlit caps the pickers at value + 10 years
     for i, (label, key) in enumerate((("Train", "train"), ("Validation", "val"), ("Test (held out)", "test"))):
-        dates[f"{key}_start"] = c[i].date_input(f"{label} from", dt.date.fromisoformat(getattr(base, f"{key}_start")),
-                                                key=K + key + "_start", min_value=lo, max_value=hi)
-        dates[f"{key}_end"] = c[i].date_input(f"{label} to", dt.date.fromisoformat(getattr(base, f"{key}_end")),
-                                              key=K + key + "_end", min_value=lo, max_value=hi)
+        for end, word in (("start", "from"), ("end", "to")):
+            field = f"{key}_{end}"
+            dates[field] = c[i].date_input(f"{label} {word}", dt.date.fromisoformat(defaults[field]),
+                                           key=f"{K}{field}{choice}", min_value=lo, max_value=hi)
     c = st.columns(3)
     horizon = c[0].number_input("Label horizon [bars]", 1, 60, base.horizon, key=K + "horizon",
                               help="How far ahead the training labels look: the return over the next N bars.")
@@ -68,7 +83,8 @@ if st.button("Train", type="primary", icon=":material/model_training:", key=K + 
                 elif p.message:
                     status.write(p.message)
 
-            result, path = train_and_save(cfg, model_name, settings=s, progress=progress, overwrite=overwrite)
+            result, path = train_and_save(cfg, model_name, settings=s, progress=progress, overwrite=overwrite,
+                                          bars=bars)
             bar.progress(1.0, text="done")
             status.update(label=f"Trained {model_name} in {result.seconds:.0f} s", state="complete")
         m = result.metrics

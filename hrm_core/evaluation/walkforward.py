@@ -37,8 +37,11 @@ seeds are paired. The interval covers the sampling of days; the table's sd shows
 Delta log-loss = mean over the windows both scored of (mean_s log-loss of the variant - mean_s
 log-loss of the default), block bootstrap with mean block max(horizon, n^(1/3)) as skill.py.
 
-Compute: one job per fold (variant, seed, year), `jobs` "spawn" worker processes with one torch
-thread each (`runtime.configure_threads`). A fold's result (year-Y positions and probabilities,
+Compute: one job per fold (variant, seed, year), submitted through `hrm_core.compute.executors`: in this
+process (jobs 1), `jobs` local "spawn" processes, or a Dask cluster (`cluster`), one torch thread per job
+(`runtime.configure_threads`). A worker gets the fold's bars (and, to reuse it, its checkpoint's bytes) and
+returns the fold's record with the checkpoint's files; this process writes both, once per fold, so workers
+need no shared disk and a fold whose worker died is simply run again by the scheduler. A fold's result (year-Y positions and probabilities,
 labels, training class frequencies, train seconds, the card's validation metrics) is a small JSON
 under `work_dir/folds/` named by variant, seed, year and `fold_key` (a hash of the TrainConfig,
 the training cost and the training bars), beside its checkpoint under `work_dir/checkpoints/`: an
@@ -53,17 +56,17 @@ import datetime as dt
 import hashlib
 import importlib.util
 import json
-import multiprocessing
 import os
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
 
+from hrm_core.compute.executors import Backend, one_job_at_a_time, open_executor, run_all
 from hrm_core.trading import metrics as _m
 from hrm_core.evaluation.baselines import rule_baselines
 from hrm_core.model.checkpoint import CHECKPOINT_FILE, load_checkpoint
@@ -73,6 +76,7 @@ from hrm_core.evaluation.evaluate import (CI_LEVEL, InstrumentEvaluation, Period
 from hrm_core.data.identity import check_model_name, data_hash
 from hrm_core.jsonsafe import json_safe
 from hrm_core.evaluation.regimes import classify_regimes
+from hrm_core.evaluation.snooping import data_snooping_tests, snooping_sentence
 from hrm_core.evaluation.report import dsr_variance_text, execution_text, update_section
 from hrm_core.runtime import configure_threads
 from hrm_core.settings import PROJECT_ROOT, Settings
@@ -140,7 +144,8 @@ class WalkForwardConfig:
     interval: str = "1d"
     epochs: int = 8  # as scripts/train_shipped_models.py
     stride: int = 2
-    jobs: int = 2  # worker processes, one torch thread each
+    jobs: int = 2  # local worker processes, one torch thread each
+    cluster: str | None = None  # Dask scheduler address (e.g. tcp://HOST:8786): run the folds there instead
     work_dir: str = "data_cache/walkforward"  # fold results and checkpoints; relative = under the project root
     first_train_year: int | None = None  # None: the first year of the data
     n_boot: int = 2000
@@ -235,8 +240,9 @@ class FoldJob:
     key: str  # fold_key
     bars: dict[str, pd.DataFrame]  # symbol -> bars up to the end of `year` (nothing later is handed over)
     interval: str
-    work_dir: Path
+    work_dir: Path  # where this (the client) process keeps the fold; workers never touch it
     settings: Settings
+    checkpoint: Mapping[str, bytes] | None = None  # a saved checkpoint's files, sent so the worker reuses them
 
     @property
     def name(self) -> str:
@@ -294,25 +300,56 @@ def run_fold(job: FoldJob) -> dict:
     cached = read_fold(job)
     if cached is not None:
         return {**cached, "status": "cached"}
-    try:
-        loaded, status = _fold_checkpoint(job)
-        record = _fold_record(job, loaded, status)
-    except (HRMError, ValueError) as exc:
-        raise WalkForwardError(f"fold {job.variant.name} seed {job.seed} year {job.year}: {exc}") from None
-    _write_json(job.result_path, record)
-    return record
+    return store_fold(job, compute_fold(with_saved_checkpoint(job)))
 
 
-def _fold_checkpoint(job: FoldJob):
-    path = job.checkpoint_dir / CHECKPOINT_FILE
-    if path.exists():
+def with_saved_checkpoint(job: FoldJob) -> FoldJob:
+    """The job carrying its checkpoint's files when this process has them (the worker then trains nothing)."""
+    folder = job.checkpoint_dir
+    if not (folder / CHECKPOINT_FILE).is_file():
+        return job
+    return replace(job, checkpoint={p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()})
+
+
+def compute_fold(job: FoldJob) -> dict:
+    """On a worker: {"record": the fold's record, "files": its new checkpoint's files, or None if reused}.
+
+    Touches no shared disk: the checkpoint is trained (or unpacked) in a temporary folder."""
+    configure_threads()  # one torch thread per job, in any worker
+    with one_job_at_a_time(), tempfile.TemporaryDirectory(prefix="hrm-fold-") as tmp:
         try:
-            return load_checkpoint(path), "checkpoint"
+            loaded, status, files = _fold_checkpoint(job, Path(tmp))
+            record = _fold_record(job, loaded, status)
+        except (HRMError, ValueError) as exc:
+            raise WalkForwardError(f"fold {job.variant.name} seed {job.seed} year {job.year}: {exc}") from None
+    return {"record": record, "files": files}
+
+
+def store_fold(job: FoldJob, result: Mapping) -> dict:
+    """In this process: write the worker's checkpoint files, then the record (its presence means complete)."""
+    if result["files"]:
+        job.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        for name, blob in result["files"].items():
+            _write_bytes(job.checkpoint_dir / name, blob)
+    _write_json(job.result_path, result["record"])
+    return result["record"]
+
+
+def _fold_checkpoint(job: FoldJob, tmp: Path):
+    """(loaded model, status, files to keep or None): the sent checkpoint if it loads, else a trained one."""
+    folder = tmp / job.name
+    if job.checkpoint:
+        folder.mkdir()
+        for name, blob in job.checkpoint.items():
+            (folder / name).write_bytes(blob)
+        try:
+            return load_checkpoint(folder / CHECKPOINT_FILE), "checkpoint", None
         except CheckpointError:
             pass  # damaged (a crash mid-write): train it again
-    _, saved = train_and_save(job.train_config, job.name, models_dir=job.checkpoint_dir.parent, settings=job.settings,
-                              overwrite=True, bars={(s, job.interval): df for s, df in job.bars.items()})
-    return load_checkpoint(saved), "trained"
+    _, saved = train_and_save(job.train_config, job.name, models_dir=tmp, settings=job.settings, overwrite=True,
+                              bars={(s, job.interval): df for s, df in job.bars.items()})
+    files = {p.name: p.read_bytes() for p in saved.parent.iterdir() if p.is_file()}
+    return load_checkpoint(saved), "trained", files
 
 
 def _fold_record(job: FoldJob, loaded, status: str) -> dict:
@@ -347,10 +384,14 @@ def _fold_record(job: FoldJob, loaded, status: str) -> dict:
 
 
 def _write_json(path: Path, payload: dict) -> None:
+    _write_bytes(path, json.dumps(payload, allow_nan=False).encode())
+
+
+def _write_bytes(path: Path, blob: bytes) -> None:
     """Atomic: a crash leaves the old file or none, never half a record."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, allow_nan=False))
+    tmp.write_bytes(blob)
     os.replace(tmp, path)
 
 
@@ -362,8 +403,9 @@ def _ignore_in_git(work: Path) -> None:
         marker.write_text("# walk-forward fold results and checkpoints (hrm_core/evaluation/walkforward.py)\n*\n")
 
 
-def _run_jobs(jobs: Sequence[FoldJob], workers: int, say: Callable[[str], None]) -> list[dict]:
-    """Every fold's record: cached ones read here, the rest computed in `workers` processes (inline for 1)."""
+def _run_jobs(jobs: Sequence[FoldJob], executor, backend: Backend, say: Callable[[str], None],
+              on_fold: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Every fold's record: cached ones read here, the rest computed on `executor` and stored here."""
     done, todo = [], []
     for job in jobs:
         record = read_fold(job)
@@ -371,35 +413,25 @@ def _run_jobs(jobs: Sequence[FoldJob], workers: int, say: Callable[[str], None])
             done.append({**record, "status": "cached"})
         else:
             todo.append(job)
-    workers = min(workers, len(todo))
     say(f"{len(done)} of {len(jobs)} folds cached; {len(todo)} to compute"
-        + (f" in {workers} worker process(es)" if todo else ""))
+        + (f" on {backend.describe()}" if todo else ""))
     stale = sum(r.get("train_code") not in (None, TRAIN_CODE) for r in done)
     if stale:
         say(f"warning: {stale} cached fold(s) were trained by other training code (train.py, model.py, ... changed "
             "since); delete the work folder to retrain them")
+    if on_fold:
+        on_fold(len(done), len(jobs))
 
-    def report(record: dict) -> None:
+    def report(job: FoldJob, result: dict) -> None:
+        record = store_fold(job, result)
         done.append(record)
         say(f"fold {record['variant']} seed {record['seed']} {record['year']}: {record['status']}, train "
             f"{record['train_seconds']} s ({len(done)}/{len(jobs)})")
+        if on_fold:
+            on_fold(len(done), len(jobs))
 
-    if workers <= 1:
-        configure_threads()  # one torch thread, as in a worker (HRM_TORCH_THREADS overrides)
-        for job in todo:
-            report(run_fold(job))
-    elif todo:
-        # spawn: a clean interpreter per worker (fork would copy torch's thread pools and locks)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=configure_threads) as pool:
-            futures = [pool.submit(run_fold, job) for job in todo]
-            try:
-                for fut in as_completed(futures):
-                    report(fut.result())
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()  # finished folds are on disk: a rerun resumes from them
-                raise
+    # Finished folds are on disk as they arrive: an interrupted sweep resumes from them.
+    run_all(executor, compute_fold, [with_saved_checkpoint(j) for j in todo], lambda sent, out: report(sent, out))
     order = {(j.variant.name, j.seed, j.year): i for i, j in enumerate(jobs)}
     return sorted(done, key=lambda r: order[(r["variant"], r["seed"], r["year"])])
 
@@ -412,6 +444,7 @@ class InstrumentWalkForward:
     skill: dict[str, dict]  # run name -> skill_vs_null on its concatenated out-of-sample windows
     variants: dict[str, dict]  # variant -> {"n_seeds", "mean": {stat: x}, "sd": {stat: x}}
     paired: list[dict]  # each variant against REFERENCE on the same days and windows
+    snooping: dict = field(default_factory=dict)  # SPA against each rule baseline and the MCS (snooping.py)
 
     @property
     def symbol(self) -> str:
@@ -595,6 +628,7 @@ class WalkForwardResult:
     trials_source: str
     wall_seconds: float
     command: str
+    backend: str = "this process"  # where the folds computed this run ran (Backend.describe)
     created: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
 
@@ -618,22 +652,37 @@ def _check_span(cfg: WalkForwardConfig, bars: Mapping[str, pd.DataFrame], first_
 
 
 def run_walk_forward(cfg: WalkForwardConfig, settings: Settings, progress: Callable[[str], None] | None = None, *,
-                     bars: Mapping[str, pd.DataFrame] | None = None, command: str | None = None) -> WalkForwardResult:
+                     bars: Mapping[str, pd.DataFrame] | None = None, command: str | None = None,
+                     sources: Mapping[str, str] | None = None,
+                     on_fold: Callable[[int, int], None] | None = None) -> WalkForwardResult:
     """Train every fold (or read it from the work folder), then evaluate the concatenated out-of-sample
     series of every (variant, seed, instrument) and the rule baselines (module docstring).
 
-    `bars` (symbol -> full history) replaces market-data loading (tests, your own data)."""
+    `bars` (symbol -> full history) replaces market-data loading (tests, your own data; `sources` says where
+    each came from). `on_fold(done,
+    total)` follows the folds (a progress bar). A cluster is connected to first: an unreachable one
+    fails before any data is loaded."""
+    with open_executor(cfg.jobs, cfg.cluster) as (executor, backend):
+        if backend.dashboard and progress:
+            progress(f"Dask dashboard: {backend.dashboard}")
+        return _run_walk_forward(cfg, settings, progress, bars=bars, sources=sources, command=command,
+                                 executor=executor, backend=backend, on_fold=on_fold)
+
+
+def _run_walk_forward(cfg, settings, progress, *, bars, sources, command, executor, backend,
+                      on_fold) -> WalkForwardResult:
     t0 = time.perf_counter()
     say = progress or (lambda _msg: None)
     if bars is None:
         bars, sources = _load(cfg, settings)
     else:
-        bars, sources = {s.upper(): df for s, df in bars.items()}, {s.upper(): "given" for s in bars}
+        bars, sources = ({s.upper(): df for s, df in bars.items()},
+                         {s.upper(): (sources or {}).get(s, "given") for s in bars})
     first_train_year = cfg.first_train_year or min(df.index[0].year for df in bars.values())
     _check_span(cfg, bars, first_train_year)
     _ignore_in_git(cfg.work_path())
     jobs = plan_folds(cfg, bars, settings, first_train_year=first_train_year)
-    folds = _run_jobs(jobs, cfg.jobs, say)
+    folds = _run_jobs(jobs, executor, backend, say, on_fold)
 
     first, last = cfg.years
     period = Period(f"{first}-01-01", f"{last}-12-31", f"walk-forward out-of-sample years {first}-{last}")
@@ -647,12 +696,21 @@ def run_walk_forward(cfg: WalkForwardConfig, settings: Settings, progress: Calla
     deflate([ev for ev, _, _ in parts], n_trials=n)  # DSR and V over each instrument's walk-forward runs
     horizon = int(folds[0]["horizon"])
     instruments = [InstrumentWalkForward(evaluation=ev, skill=skill, variants=variant_summary(ev, skill, cfg),
-                                         paired=paired_comparisons(ev, logloss, cfg, horizon))
+                                         paired=paired_comparisons(ev, logloss, cfg, horizon),
+                                         snooping=_snooping(ev, cfg))
                    for ev, skill, logloss in parts]
     return WalkForwardResult(config=cfg, settings=settings, period=period, first_train_year=first_train_year,
                              folds=[{k: v for k, v in f.items() if k != "series"} | _fold_null(f) for f in folds],
                              instruments=instruments, n_trials=n, trials_source=trials_source,
-                             wall_seconds=time.perf_counter() - t0, command=command or command_for(cfg))
+                             wall_seconds=time.perf_counter() - t0, command=command or command_for(cfg),
+                             backend=backend.describe())
+
+
+def _snooping(ev: InstrumentEvaluation, cfg: WalkForwardConfig) -> dict:
+    """SPA and MCS over every (variant, seed) run of this instrument against the rule baselines."""
+    runs = {r.name: r.net_returns for r in ev.runs if r.kind == "model"}
+    references = {r.name: r.net_returns for r in ev.runs if r.kind == "rule baseline"}
+    return data_snooping_tests(runs, references, n_boot=cfg.n_boot)
 
 
 def _fold_null(record: dict) -> dict:
@@ -690,7 +748,8 @@ def protocol_lines(result: WalkForwardResult) -> list[str]:
 def _compute(result: WalkForwardResult) -> dict:
     secs = [f["train_seconds"] for f in result.folds if f.get("train_seconds") is not None]
     status = [f["status"] for f in result.folds]
-    return {"wall_seconds": round(result.wall_seconds, 1), "jobs": result.config.jobs, "folds": len(result.folds),
+    return {"wall_seconds": round(result.wall_seconds, 1), "jobs": result.config.jobs, "backend": result.backend,
+            "folds": len(result.folds),
             "trained": status.count("trained"), "from_checkpoint": status.count("checkpoint"),
             "cached": status.count("cached"), "train_seconds_total": round(float(sum(secs)), 1),
             "train_seconds_this_run": round(float(sum(f["train_seconds"] or 0 for f in result.folds
@@ -708,7 +767,7 @@ def _instrument_json(inst: InstrumentWalkForward, cfg: WalkForwardConfig) -> dic
                          **inst.variants[v.name], "runs": runs})
     return {"symbol": ev.symbol, "interval": ev.interval, "source": ev.source, "first": ev.first, "last": ev.last,
             "bars": ev.n_bars, "periods_per_year": ev.periods_per_year, "dsr_variance": ev.dsr_variance,
-            "variants": variants, "paired": inst.paired,
+            "variants": variants, "paired": inst.paired, "snooping": inst.snooping,
             "baselines": [{"name": r.name, "description": r.description, "statistics": run_stats(r, None),
                            "metrics": r.metrics} for r in ev.runs if r.kind == "rule baseline"]}
 
@@ -777,7 +836,8 @@ def render_markdown(result: WalkForwardResult) -> str:
             L.append(_table_row(v.name, str(s["n_seeds"]), s["mean"], s["sd"] if s["n_seeds"] > 1 else None))
         L += [_table_row(r.name, "—", run_stats(r, None), None) for r in ev.runs if r.kind == "rule baseline"]
         L += ["", f"Variant rows: mean ± sd over seeds; brackets: the mean over seeds of each run's {CI_LEVEL} % "
-                  f"stationary-bootstrap interval. DSR: {dsr_variance_text(ev)}.", ""]
+                  f"stationary-bootstrap interval. DSR: {dsr_variance_text(ev)}.", "",
+              f"**Every trial counted.** {snooping_sentence(inst.snooping, result.n_trials)}", ""]
     paired = [(inst.symbol, p) for inst in result.instruments for p in inst.paired]
     if paired:
         L += [f"### Paired with {REFERENCE} (same days, same windows)", "",
@@ -795,8 +855,7 @@ def render_markdown(result: WalkForwardResult) -> str:
                                                              aggfunc="mean", sort=False)
     L += ["### Compute", "",
           f"Total wall time {comp['wall_seconds']:,.0f} s for {comp['folds']} folds ({comp['trained']} trained, "
-          f"{comp['from_checkpoint']} from saved checkpoints, {comp['cached']} cached) with {comp['jobs']} worker "
-          f"process(es); training time summed over all folds {comp['train_seconds_total']:,.0f} s. Costs "
+          f"{comp['from_checkpoint']} from saved checkpoints, {comp['cached']} cached) on {comp['backend']}; training time summed over all folds {comp['train_seconds_total']:,.0f} s. Costs "
           f"{costs.total_bps:g} bps per unit of turnover; fills: {execution_text(costs.execution)}.", "",
           "Train seconds per fold (mean over seeds):", "",
           "| variant | " + " | ".join(map(str, secs.columns)) + " |", "|---" * (len(secs.columns) + 1) + "|"]
@@ -817,5 +876,5 @@ def write_docs(result: WalkForwardResult, md_path: str | Path = "docs/results.md
 __all__ = ["DEFAULT_VARIANTS", "FoldJob", "InstrumentWalkForward", "JSON_KEYS", "MODEL_SIZES", "REFERENCE", "SECTION",
            "STAT_KEYS", "Variant", "WalkForwardConfig", "WalkForwardError", "WalkForwardResult", "command_for",
            "fold_key", "fold_periods", "paired_logloss_difference", "paired_sharpe_difference", "plan_folds",
-           "read_fold", "render_markdown", "run_fold", "run_walk_forward", "select_variants", "sized", "to_json",
+           "read_fold", "render_markdown", "compute_fold", "run_fold", "store_fold", "run_walk_forward", "select_variants", "sized", "to_json",
            "write_docs"]

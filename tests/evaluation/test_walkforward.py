@@ -7,6 +7,8 @@ import json
 import re
 import math
 import shutil
+import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -223,7 +225,11 @@ def test_json_has_the_documented_keys_and_is_strict_json(env):
     json.dumps(js, allow_nan=False)
     inst = js["instruments"][0]
     assert {"symbol", "interval", "first", "last", "bars", "dsr_variance", "variants", "paired",
-            "baselines"} <= set(inst)
+            "baselines", "snooping"} <= set(inst)
+    spa = inst["snooping"]["spa"]  # every (variant, seed) run against each rule baseline, and the MCS
+    assert set(spa) == {"buy & hold", "vol-target B&H"} and all(0 <= r["pvalue"] <= 1 for r in spa.values())
+    assert inst["snooping"]["runs"] == 2 and set(inst["snooping"]["mcs"]["included"]) <= {
+        "hrm-default seed 0", "flat seed 0", "buy & hold", "vol-target B&H"}
     v = inst["variants"][0]
     assert v["variant"] == "hrm-default" and v["preset"] == "tiny" and v["n_seeds"] == 1
     assert set(v["mean"]) == set(wf.STAT_KEYS) and v["runs"][0]["skill"]["verdict"]
@@ -248,7 +254,8 @@ def test_the_walk_forward_section_goes_into_a_copy_of_results_md(env, tmp_path):
     assert outside(text) == outside(before) and text.count("<!-- BEGIN walk-forward -->") == 1
     section = text.split("<!-- BEGIN walk-forward -->")[1]
     for row in ("| hrm-default | 1 |", "| flat | 1 |", "| buy & hold | — |", "| vol-target B&H | — |",
-                "### Paired with hrm-default", "Command: `hrm evaluate --walk-forward --years 2016 2017"):
+                "### Paired with hrm-default", "Command: `hrm evaluate --walk-forward --years 2016 2017",
+                "Hansen's SPA over all 2 runs here", "Model confidence set at 10%"):
         assert row in section
     assert js == tmp_path / "walkforward.json" and json.loads(js.read_text())["command"] == env["result"].command
 
@@ -279,3 +286,65 @@ def test_cli_errors_are_one_line(argv, words, env, monkeypatch, capsys):
     assert hrm_cli.main(["evaluate", *argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("hrm: error:") and words in err[0]
+
+
+# ----------------------------------------------------------------------------- a real Dask cluster
+
+def comparable(path) -> dict:
+    """A stored fold without what differs by machine and run: its wall-clock seconds and checkpoint path."""
+    record = json.loads(path.read_text())
+    return {k: v for k, v in record.items() if k not in ("train_seconds", "checkpoint")}
+
+
+def test_a_dask_cluster_gives_the_local_runs_fold_records(env, tmp_path, monkeypatch, capsys):
+    from hrm_core.compute.local_cluster import local_cluster
+
+    monkeypatch.setenv("HRM_OFFLINE", "1")
+    monkeypatch.setenv("HRM_SETTINGS", str(env["toml"]))
+    work = tmp_path / "work"
+    with local_cluster(2, tmp_path / "cluster") as cluster:
+        rc = hrm_cli.main(["evaluate", "--walk-forward", "--years", "2016", "2017", "--seeds", "1", "--variants",
+                           "hrm-default", "flat", "--model-size", "tiny", "--epochs", "1", "--stride", "8",
+                           "--n-boot", "200", "--work-dir", str(work), "--cluster", cluster.address, "--json"])
+    captured = capsys.readouterr()
+    assert rc == 0 and f"on Dask cluster at {cluster.address}" in captured.err
+    assert json.loads(captured.out)["compute"]["trained"] == 4
+    local = sorted((env["cfg"].work_path() / "folds").glob("*.json"))
+    assert [p.name for p in local] == sorted(p.name for p in (work / "folds").glob("*.json"))
+    for path in local:
+        assert comparable(work / "folds" / path.name) == comparable(path)
+    assert all((work / "checkpoints" / p.stem / "model.pt").is_file() for p in local)  # sent back, written here
+
+
+def test_a_killed_worker_costs_only_its_folds_and_each_fold_is_written_once(env, tmp_path, monkeypatch):
+    from hrm_core.compute.local_cluster import local_cluster
+
+    writes = []
+    real_store = wf.store_fold
+    monkeypatch.setattr(wf, "store_fold", lambda job, out: writes.append(job.name) or real_store(job, out))
+    cfg = tiny_config(tmp_path / "work", seeds=(0, 1))
+    with local_cluster(2, tmp_path / "cluster") as cluster:
+        def kill_after_first(done: int, total: int) -> None:
+            if done == 1:
+                cluster.kill_worker(0)  # mid-sweep: 7 folds to go, one of them running on it
+
+        res = wf.run_walk_forward(replace(cfg, cluster=cluster.address), env["settings"], on_fold=kill_after_first)
+        assert cluster.workers[0].returncode == -9
+    assert len(writes) == len(set(writes)) == len(res.folds) == 8
+    assert {f["status"] for f in res.folds} == {"trained"}
+    for f in res.folds:
+        if f["seed"] == 0:  # the module's local run trained these: same seed, same records
+            name = f"{f['variant']}-s0-{f['year']}-{f['key'][:12]}.json"
+            assert comparable(cfg.work_path() / "folds" / name) == comparable(env["cfg"].work_path() / "folds" / name)
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_it_before_any_work(env, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HRM_SETTINGS", str(env["toml"]))
+    monkeypatch.setattr(wf, "plan_folds", lambda *a, **k: pytest.fail("work started without a scheduler"))
+    t0 = time.perf_counter()
+    assert hrm_cli.main(["evaluate", "--walk-forward", "--cluster", "tcp://127.0.0.1:1", "--work-dir",
+                         str(tmp_path)]) == 2
+    assert time.perf_counter() - t0 < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in err[0]
+    assert not (tmp_path / "folds").exists()

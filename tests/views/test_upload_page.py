@@ -106,3 +106,29 @@ def load_settings_cache() -> Path:
     from hrm_core.settings import load_settings
 
     return load_settings().data.path("cache_db").parent
+
+
+def test_the_train_page_trains_on_an_uploaded_file_over_its_own_span(offline_settings, own_csv, tmp_path):
+    import json
+
+    offline_settings(models_dir=tmp_path / "models")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.run()
+    _upload(at, "my_export.csv", own_csv, name="MYIDX")
+    at.switch_page("views/train.py")
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="train.symbols").value == ["MYIDX", "^GSPC"]  # the file beside a sample symbol
+    suffix = ".MYIDX|1d"  # the date pickers follow the chosen data: 70 / 15 / 15 % of the common 2016-01-04 ..
+    assert str(at.date_input(key="train.train_start" + suffix).value) == "2016-01-04"
+    assert str(at.date_input(key="train.test_end" + suffix).value) == "2018-12-31"
+    at.selectbox(key="train.preset").set_value("tiny")
+    at.number_input(key="train.epochs").set_value(1)
+    at.text_input(key="train.name").set_value("mine")
+    at.button(key="train.go").click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    card = json.loads((tmp_path / "models" / "mine" / "model_card.json").read_text())
+    assert {"MYIDX", "^GSPC"} <= set(card["instruments"]) and any("mine" in s.value for s in at.success)
