@@ -19,15 +19,19 @@ import numpy as np
 import pandas as pd
 import torch
 
+from explain.counterfactual import counterfactuals
 from explain.cycles import cycle_trajectory
-from explain.features import BASELINE_WHY, BASELINES, DEFAULT_BASELINE, baseline_window, check_baseline, feature_attribution
+from explain.features import (BASELINE_WHY, BASELINES, DEFAULT_BASELINE, FEATURE_WORDS, baseline_window, check_baseline,
+                              feature_attribution)
 from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
+from explain.similar import similar_situations
+from explain.stability import seed_stability
 from explain.summary import summarise
-from explain.targets import DEFAULT_TARGET, TARGETS, check_target
+from explain.targets import TARGETS, band_gate, check_target, offered_targets
 from hrm_core.data.bars import bar_at_or_before
 from hrm_core.errors import DataError, ModelError
 from hrm_core.data.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
-from hrm_core.trading.signals import build_table, model_fingerprint, model_inputs
+from hrm_core.trading.signals import bars_hash, build_table, model_fingerprint, model_inputs
 
 DEFAULT_N_STEPS = 32  # Gauss-Legendre points: completeness well under 1 % on the shipped models (tests/test_explain.py)
 
@@ -80,6 +84,11 @@ class Explanation:
     summary: str
     caveats: tuple[str, ...]
     window: pd.DataFrame  # the bars of the window (OHLCV), for charts
+    gate: dict = field(default_factory=dict)  # the no-trade band as a gate: edge, band, margin, text
+    counterfactual: list = field(default_factory=list)  # per top input: feature, from, to, result, text
+    similar: dict = field(default_factory=dict)  # nearest training-period decisions by final H state
+    stability: dict = field(default_factory=dict)  # the same decision by every seed of the shipped variant
+    offered_targets: tuple[str, ...] = ()
     elapsed_s: float = 0.0
     extra: dict = field(default_factory=dict)
 
@@ -89,7 +98,11 @@ class Explanation:
         return {
             "model": self.model_id, "model_name": self.model_name, "arch": self.arch, "symbol": self.symbol,
             "interval": self.interval, "time": self.time.isoformat(), "decision": self.decision,
-            "target": {"name": self.target, "description": TARGETS[self.target]},
+            "target": {"name": self.target, "description": TARGETS[self.target],
+                       "offered": list(self.offered_targets)},
+            "gate": self.gate, "counterfactual": self.counterfactual,
+            "similar": self.similar.get("items", []), "similar_note": self.similar.get("note", ""),
+            "stability": self.stability,
             "baseline": {"name": self.baseline, "description": BASELINES[self.baseline], "why": BASELINE_WHY,
                          "compared_with": f["compared_with"]},
             "n_steps": self.n_steps, "module": self.module.to_dict(), "cycles": self.cycles,
@@ -113,22 +126,23 @@ def _caveats(module: ModuleAttribution, features: dict, decision: dict, target: 
     for name, delta in (("module", module.completeness_delta), ("feature", features["completeness_delta"])):
         if delta is not None and abs(delta) > 0.01:
             out.append(f"The {name} attribution's completeness error is {100 * abs(delta):.1f} % (> 1 %): "
-                       "raise n_steps before trusting its detail.")
+                       "its detail does not fully account for the output.")
     rc = features.get("ranking_change")
     if rc and rc["top_k_overlap"] < rc["top_k"] - 1:
         out.append(f"The top-{rc['top_k']} inputs change with the baseline ({rc['top_k_overlap']} of "
                    f"{rc['top_k']} shared): the answer depends on what 'normal' means.")
-    if target == "position" and decision["action"] == "flat":
-        out.append("The position target is identically 0 for a flat decision: every attribution is 0.")
     return tuple(out)
 
 
 def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interval: str,
-                     target: str = DEFAULT_TARGET, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
-                     dataset: WindowDataset | None = None) -> Explanation:
-    """Explain the decision infer made at the last bar at or before `at` (pass the full history as `bars`)."""
+                     target: str | None = None, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
+                     dataset: WindowDataset | None = None, extras: bool = True) -> Explanation:
+    """Explain the decision infer made at the last bar at or before `at` (pass the full history as `bars`).
+
+    target: None = what decides for this checkpoint's rule (explain.targets). extras: also the
+    counterfactuals, similar situations and seed stability (False: attribution only, e.g. in bulk)."""
     t0 = time.perf_counter()
-    check_target(target)
+    target = check_target(target, loaded.rule)
     check_baseline(baseline)
     if int(n_steps) < 2:
         raise ValueError(f"n_steps must be >= 2, got {n_steps}")
@@ -157,8 +171,15 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
         replay = model.attribution_forward(x, iid, tid, segments=K)
     decision = {"time": ds.times[row].isoformat(), "action": DIRECTION_CLASSES[a], "position": position,
                 "size": abs(position), "quantity": float(out.quantity[0]), "p_short": float(probs[0]),
-                "p_flat": float(probs[1]), "p_long": float(probs[2]), "value": float(out.value[0]), "steps": K,
+                "p_flat": float(probs[1]), "p_long": float(probs[2]), "steps": K,
+                "value_head": {"value": float(out.value[0]), "horizon_bars": int(loaded.feature_spec.horizon),
+                               "units": "forward return as a fraction (0.01 = 1 %), uncalibrated: trained as an "
+                                        "auxiliary loss, never checked against realised returns"},
                 "reproduction_error": float((replay.policy_logits - out.policy_logits).abs().max())}
+    gate = band_gate(decision, loaded.rule)
+    decision["margin"] = gate.get("margin")
+    side = int(np.sign(position))
+    sense = 1 if target == "action_logit" else side  # does the target rise (+1) or fall (-1) with this decision
 
     baselines = {name: baseline_window(name, ds.X, row) for name in BASELINES}
     base_x = torch.from_numpy(baselines[baseline])[None]
@@ -168,13 +189,28 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
         cycles = cycle_trajectory(model, out.trace, x, iid, tid, action, action_name=DIRECTION_CLASSES[a], **kw)
         feats = feature_attribution(model, x, iid, tid, action, segments=K, target=target, baselines=baselines,
                                     primary=baseline, n_steps=int(n_steps), names=list(FEATURE_NAMES), rule=loaded.rule,
-                                    times=bars.index[ds.end_idx[row] - ds.X.shape[1] + 1: ds.end_idx[row] + 1])
+                                    times=bars.index[ds.end_idx[row] - ds.X.shape[1] + 1: ds.end_idx[row] + 1],
+                                    sense=sense)
+        model_id = model_fingerprint(loaded)
+        cf, similar, stability = [], {}, {}
+        if extras:
+            cf = counterfactuals(model, x, iid, tid, rule=loaded.rule, names=list(FEATURE_NAMES), words=FEATURE_WORDS,
+                                 features=feats["top_features"][:3], observed=ds.X[:, -1, :],
+                                 scaler=loaded.scaler, side=side)
+            if hierarchical:
+                state = out.trace.segments[K - 1].z_H[-1][0].double().numpy()
+                similar = similar_situations(loaded, ds, bars, state, symbol=symbol, interval=interval,
+                                             key=f"{model_id}|{symbol}|{interval}|{bars_hash(bars)}")
+            stability = seed_stability(loaded, x, symbol=symbol, interval=interval, target=target, baseline_x=base_x,
+                                       side=side, h=module.h, l=module.l, per_feature=feats["per_feature"].to_numpy())
     end = ds.end_idx[row]
     window = bars.iloc[end - ds.X.shape[1] + 1: end + 1][["open", "high", "low", "close", "volume"]]
-    summary = summarise(decision, module.to_dict(), cycles, feats)
+    summary = summarise(decision, gate, module, cycles, feats, target=target, counterfactual=cf, stability=stability)
     return Explanation(
-        model_id=model_fingerprint(loaded), model_name=loaded.name, arch=loaded.config.arch, symbol=symbol,
+        model_id=model_id, model_name=loaded.name, arch=loaded.config.arch, symbol=symbol,
         interval=interval, time=ds.times[row], decision=decision, target=target, baseline=baseline,
         n_steps=int(n_steps), module=module, cycles=cycles, features=feats, summary=summary,
-        caveats=_caveats(module, feats, decision, target), window=window, elapsed_s=time.perf_counter() - t0)
+        caveats=_caveats(module, feats, decision, target), window=window, gate=gate, counterfactual=cf,
+        similar=similar, stability=stability, offered_targets=offered_targets(loaded.rule),
+        elapsed_s=time.perf_counter() - t0)
 

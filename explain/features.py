@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from captum.attr import IntegratedGradients
 
-from explain.modules import relative_delta
+from explain.modules import MAX_STEPS, TOLERANCE, relative_delta
 from explain.targets import forward_fn
 from hrm_core.model.position_rule import DecisionRule
 
@@ -70,12 +70,20 @@ def describe_feature(name: str, col: np.ndarray) -> str:
     return f"{FEATURE_WORDS.get(name, name)}, {'last bar' if k == 1 else f'last {k} bars'}"
 
 
-def top_features(attr: np.ndarray, names: list[str], k: int = TOP_K) -> list[dict]:
-    """Features ranked by |signed total over the window|, with words and direction."""
+def direction_word(total: float, sense: int) -> str:
+    """'for' / 'against' the decision (sense +1: the target rises with it, -1: falls with it); for a flat
+    decision (sense 0) the side the input pushed toward."""
+    if sense == 0:
+        return "toward long" if total > 0 else "toward short"
+    return "for" if total * sense > 0 else "against"
+
+
+def top_features(attr: np.ndarray, names: list[str], k: int = TOP_K, sense: int = 1) -> list[dict]:
+    """Features ranked by |signed total over the window|, with words and direction (direction_word)."""
     totals = attr.sum(axis=0)
     order = np.argsort(-np.abs(totals), kind="stable")[:k]
     return [{"feature": names[j], "words": describe_feature(names[j], attr[:, j]), "attribution": float(totals[j]),
-             "direction": "for" if totals[j] > 0 else "against", "recent_bars": recent_span(attr[:, j])}
+             "direction": direction_word(float(totals[j]), sense), "recent_bars": recent_span(attr[:, j])}
             for j in order]
 
 
@@ -90,7 +98,7 @@ def ranking_change(a: np.ndarray, b: np.ndarray, names: list[str], k: int = TOP_
 
 def feature_attribution(model, x: torch.Tensor, instrument_id, timeframe_id, action, *, segments: int, target: str,
                         baselines: dict[str, np.ndarray], primary: str, n_steps: int, names: list[str],
-                        times: pd.DatetimeIndex, rule: DecisionRule | None = None) -> dict:
+                        times: pd.DatetimeIndex, rule: DecisionRule | None = None, sense: int = 1) -> dict:
     """IG of F over the (W, F) window under every baseline in one batched call; the primary one in full.
 
     Call under explain.core.model_lock(model)."""
@@ -100,15 +108,19 @@ def feature_attribution(model, x: torch.Tensor, instrument_id, timeframe_id, act
     xs = x.expand(n, *x.shape[1:]).contiguous()
     bs = torch.from_numpy(np.stack([baselines[k] for k in keys]))
     args = (instrument_id.expand(n), timeframe_id.expand(n), action.expand(n))
-    attr, delta = IntegratedGradients(f).attribute(xs, baselines=bs, additional_forward_args=args, n_steps=n_steps,
-                                                   return_convergence_delta=True)
     with torch.no_grad():
         f_x, f_b = f(xs, *args).double().numpy(), f(bs, *args).double().numpy()
+    while True:  # as attribute_modules: more points where the path crosses the clip's kink
+        attr, delta = IntegratedGradients(f).attribute(xs, baselines=bs, additional_forward_args=args,
+                                                       n_steps=n_steps, return_convergence_delta=True)
+        rel = relative_delta(delta.detach().double().numpy(), f_x, f_b)
+        if n_steps >= MAX_STEPS or not (np.abs(np.nan_to_num(rel)) > TOLERANCE).any():
+            break
+        n_steps = min(n_steps * 4, MAX_STEPS)
     attr = attr.detach().double().numpy()
-    rel = relative_delta(delta.detach().double().numpy(), f_x, f_b)
     by = {k: {"f_baseline": float(f_b[i]), "delta": float(delta[i]),
               "completeness_delta": None if not np.isfinite(rel[i]) else float(rel[i]),
-              "top_features": top_features(attr[i], names)} for i, k in enumerate(keys)}
+              "top_features": top_features(attr[i], names, sense=sense)} for i, k in enumerate(keys)}
     p = keys.index(primary)
     other = [k for k in keys if k != primary]
     grid = pd.DataFrame(attr[p], index=times, columns=names)

@@ -26,13 +26,17 @@ def is_hierarchical(model) -> bool:
     return hasattr(model.taps, "h_prev") and hasattr(model.taps, "l_final")
 
 
+LEAD_BAND = 0.1  # shares within 0.5 +- this are "mixed": no knife edge at 0.5
+
+
 @dataclass(frozen=True)
 class ModuleAttribution:
     applicable: bool
     h: float = math.nan  # signed sum of attributions to z_H entering the final H update
     l: float = math.nan  # signed sum of attributions to z_L entering it
-    h_share: float = math.nan  # |A_H| / (|A_H| + |A_L|)
-    l_share: float = math.nan
+    h_share: float = math.nan  # A_H / (F(x) - F(x')): signed; h_share + l_share = 1 up to the delta
+    l_share: float = math.nan  # A_L / (F(x) - F(x')); one share > 1 and the other < 0: the modules pulled apart
+    lead: str = ""  # "H-led", "L-led" or "mixed" (LEAD_BAND), "" when not measurable
     f_input: float = math.nan  # F(x)
     f_baseline: float = math.nan  # F(x')
     delta: float = math.nan  # Captum's convergence delta, output units: A_H + A_L - (F(x) - F(x'))
@@ -42,13 +46,32 @@ class ModuleAttribution:
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
 
+    def sentence(self, target: str) -> str:
+        """The split in words, signs kept: who pushed which way, and by how much."""
+        if not self.applicable or not self.lead:
+            return ""
+        d = self.f_input - self.f_baseline
+        verb = {True: "pushed it up", False: "pulled it down"}
+        words = (f"From the baseline to this decision the {target} moved {d:+.4f}: H (strategic context) "
+                 f"{verb[self.h >= 0]} by {self.h:+.4f}, L (the last cycle's tactics) {verb[self.l >= 0]} by "
+                 f"{self.l:+.4f}")
+        if self.h * self.l < 0:
+            words += ": the modules pulled in opposite directions"
+        return words + f" ({self.lead}: H {self.h_share:+.0%}, L {self.l_share:+.0%} of the move)."
 
-def shares(h: np.ndarray, l: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(h_share, l_share) from signed sums; NaN where both are 0."""
-    total = np.abs(h) + np.abs(l)
+
+def signed_shares(h: np.ndarray, l: np.ndarray, f_x: np.ndarray, f_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A_H / dF, A_L / dF), dF = F(x) - F(x'); NaN where |dF| < MIN_DENOMINATOR (nothing to split)."""
+    d = np.asarray(f_x, dtype=float) - np.asarray(f_b, dtype=float)
+    ok = np.abs(d) >= MIN_DENOMINATOR
     with np.errstate(invalid="ignore", divide="ignore"):
-        hs = np.where(total > 0, np.abs(h) / total, np.nan)
-    return hs, 1.0 - hs
+        return np.where(ok, h / np.where(ok, d, 1.0), np.nan), np.where(ok, l / np.where(ok, d, 1.0), np.nan)
+
+
+def lead_of(h_share: np.ndarray) -> np.ndarray:
+    """"H-led" (H's share above 0.5 + LEAD_BAND), "L-led" (below 0.5 - LEAD_BAND), "mixed", "" if NaN."""
+    h = np.asarray(h_share, dtype=float)
+    return np.select([~np.isfinite(h), h > 0.5 + LEAD_BAND, h < 0.5 - LEAD_BAND], ["", "H-led", "L-led"], "mixed")
 
 
 def relative_delta(delta: np.ndarray, f_x: np.ndarray, f_b: np.ndarray) -> np.ndarray:
@@ -58,12 +81,38 @@ def relative_delta(delta: np.ndarray, f_x: np.ndarray, f_b: np.ndarray) -> np.nd
         return np.where(den >= MIN_DENOMINATOR, delta / np.maximum(den, MIN_DENOMINATOR), np.nan)
 
 
+TOLERANCE = 0.01  # completeness target: |delta| / |F(x) - F(x')|
+MAX_STEPS = 512  # refinement stops here (the CLI's --n-steps range)
+
+
 def attribute_modules(model, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor,
                       action: torch.Tensor, *, segments: int, target: str, baseline_x: torch.Tensor,
-                      n_steps: int, rule: DecisionRule | None = None) -> dict[str, np.ndarray]:
-    """Batched (B decisions, one segment count): signed A_H, A_L, F(x), F(x'), delta, each (B,).
+                      n_steps: int, rule: DecisionRule | None = None, refine: bool = True) -> dict[str, np.ndarray]:
+    """Batched (B decisions, one segment count): signed A_H, A_L, F(x), F(x'), delta, ig_steps used, each (B,).
 
-    Call under explain.core.model_lock(model): Captum hooks the shared taps."""
+    refine: a decision whose completeness error exceeds TOLERANCE is integrated again with 4x the points (up
+    to MAX_STEPS). The pre-band position has a kink where the clip saturates; a path that crosses it needs
+    more points, and only those decisions pay for them. Call under explain.core.model_lock(model)."""
+    r = _integrate(model, x, instrument_id, timeframe_id, action, segments, target, baseline_x, n_steps, rule)
+    r["ig_steps"] = np.full(len(x), float(n_steps))
+    steps = n_steps
+    while refine and steps < MAX_STEPS:
+        rel = relative_delta(r["delta"], r["f_input"], r["f_baseline"])
+        bad = np.flatnonzero(np.abs(np.nan_to_num(rel)) > TOLERANCE)
+        if not len(bad):
+            break
+        steps = min(steps * 4, MAX_STEPS)
+        idx = torch.from_numpy(bad)
+        again = _integrate(model, x[idx], instrument_id[idx], timeframe_id[idx], action[idx], segments, target,
+                           baseline_x[idx] if len(baseline_x) == len(x) else baseline_x, steps, rule)
+        for key, v in again.items():
+            r[key][bad] = v
+        r["ig_steps"][bad] = steps
+    return r
+
+
+def _integrate(model, x, instrument_id, timeframe_id, action, segments, target, baseline_x, n_steps,
+               rule) -> dict[str, np.ndarray]:
     f = forward_fn(model, segments, target, rule)
     args = (instrument_id, timeframe_id, action)
     with warnings.catch_warnings():  # the two taps feed the same update, neither depends on the other
@@ -72,7 +121,7 @@ def attribute_modules(model, x: torch.Tensor, instrument_id: torch.Tensor, timef
     (a_h, a_l), delta = lig.attribute(x, baselines=baseline_x, additional_forward_args=args, n_steps=n_steps,
                                       return_convergence_delta=True)
     with torch.no_grad():
-        f_x, f_b = f(x, *args), f(baseline_x, *args)
+        f_x, f_b = f(x, *args), f(baseline_x.expand_as(x) if len(baseline_x) != len(x) else baseline_x, *args)
     return {"h": a_h.flatten(1).sum(1).detach().double().numpy(), "l": a_l.flatten(1).sum(1).detach().double().numpy(),
             "f_input": f_x.double().numpy(), "f_baseline": f_b.double().numpy(),
             "delta": delta.detach().double().numpy()}
@@ -85,10 +134,10 @@ def module_attribution(model, x, instrument_id, timeframe_id, action, *, segment
         return ModuleAttribution(applicable=False, note="not applicable: the flat transformer has no H and L modules")
     r = attribute_modules(model, x, instrument_id, timeframe_id, action, segments=segments, target=target,
                           baseline_x=baseline_x, n_steps=n_steps, rule=rule)
-    hs, ls = shares(r["h"], r["l"])
+    hs, ls = signed_shares(r["h"], r["l"], r["f_input"], r["f_baseline"])
     rel = relative_delta(r["delta"], r["f_input"], r["f_baseline"])
     return ModuleAttribution(
         applicable=True, h=float(r["h"][0]), l=float(r["l"][0]), h_share=float(hs[0]), l_share=float(ls[0]),
-        f_input=float(r["f_input"][0]), f_baseline=float(r["f_baseline"][0]), delta=float(r["delta"][0]),
-        completeness_delta=None if not np.isfinite(rel[0]) else float(rel[0]),
+        lead=str(lead_of(hs)[0]), f_input=float(r["f_input"][0]), f_baseline=float(r["f_baseline"][0]),
+        delta=float(r["delta"][0]), completeness_delta=None if not np.isfinite(rel[0]) else float(rel[0]),
         note="" if np.isfinite(rel[0]) else "F(x) equals F(baseline): nothing to split, completeness not measurable")

@@ -5,13 +5,16 @@
     pe.stats()          # h_share distribution by action / regime / depth, claims measured
 
 The seed's claims, measured with our definitions:
-- "34 % strategic, 66 % tactical": the share of decisions with h_share > 0.5 ("H-dominant").
-- "strategic decisions: 61 % of the performance from 34 % of decisions": the share of the
-  period's net PnL earned by H-dominant decisions. A decision's PnL is what its position
-  earns net of the cost of trading into it, from the backtest (after the risk layer in force)
-  by `hrm_core.trading.backtest.decision_pnl`: under next-open execution (the default) the decision
-  at close t is filled at open t+1, so it earns the intraday leg of bar t+1 and, drifted, the
-  overnight gap of bar t+2, less the cost of the fill at open t+1; under market-on-close it
+- "34 % strategic, 66 % tactical": the share of H-led decisions (signed h_share = A_H / (F(x) -
+  F(baseline)) above 0.5 + LEAD_BAND; L-led below 0.5 - LEAD_BAND; in between "mixed"), with a
+  block-bootstrap 95 % interval over decisions.
+- "strategic decisions: 61 % of the performance from 34 % of decisions": the net PnL earned by
+  H-led decisions, and its share of the period's net PnL when that is positive (a share of a loss
+  is not a share of "performance"), each with the same bootstrap. A decision's PnL is what its
+  position earns net of the cost of trading into it, from the backtest (after the risk layer in
+  force) by `hrm_core.trading.backtest.decision_pnl`: under next-open execution (the default) the
+  decision at close t is filled at open t+1, so it earns the intraday leg of bar t+1 and, drifted,
+  the overnight gap of bar t+2, less the cost of the fill at open t+1; under market-on-close it
   earns gross[t+1] less cost[t]. Either way the decisions' PnL sums to the period's.
 """
 from __future__ import annotations
@@ -29,8 +32,8 @@ import torch
 
 from explain.core import DEFAULT_N_STEPS, decision_dataset, model_lock
 from explain.features import DEFAULT_BASELINE, baseline_window, check_baseline
-from explain.modules import attribute_modules, is_hierarchical, relative_delta, shares
-from explain.targets import DEFAULT_TARGET, check_target
+from explain.modules import LEAD_BAND, attribute_modules, is_hierarchical, lead_of, relative_delta, signed_shares
+from explain.targets import check_target
 from hrm_core.errors import ModelError
 from hrm_core.jsonsafe import json_safe
 from hrm_core.data.features import DIRECTION_CLASSES
@@ -46,7 +49,8 @@ DEFAULT_BATCH = 24  # decisions per Captum call: x n_steps rows per forward, siz
 
 @dataclass(frozen=True)
 class PeriodExplanation:
-    frame: pd.DataFrame  # index time; action, steps, position, h, l, h_share, l_share, completeness_delta, regime, pnl
+    frame: pd.DataFrame  # index time; action, steps, position, h, l, h_share, l_share, lead, completeness_delta,
+    # delta (output units), ig_steps (integration points used), regime, pnl
     model_id: str
     symbol: str
     interval: str
@@ -58,31 +62,37 @@ class PeriodExplanation:
     elapsed_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def stats(self) -> dict:
-        """h_share distribution by action, regime and depth; completeness; the seed's claims beside ours."""
+    def stats(self, n_boot: int = 2000, seed: int = 0) -> dict:
+        """Lead shares and PnL of H-led decisions with block-bootstrap 95 % intervals, by action / regime /
+        depth; completeness; the seed's claims beside ours."""
         f = self.frame
-        dom = f["h_share"] > 0.5
-        total = float(f["pnl"].sum())
-        pnl_h = float(f.loc[dom, "pnl"].sum())
+        lead, pnl = f["lead"].to_numpy(), f["pnl"].fillna(0.0).to_numpy()
+        h_led, l_led = lead == "H-led", lead == "L-led"
+        total = float(pnl.sum())
+        boot = _bootstrap(h_led, l_led, pnl, n_boot, seed)
 
         def table(by: str) -> dict:
-            g = f.groupby(by)
-            return {str(k): {"decisions": int(len(v)), "h_share_mean": json_safe(v["h_share"].mean()),
-                             "h_share_median": json_safe(v["h_share"].median()),
-                             "h_dominant_share": json_safe((v["h_share"] > 0.5).mean()),
-                             "pnl": json_safe(v["pnl"].sum())}
-                    for k, v in g}
+            return {str(k): {"decisions": int(len(v)), "h_share_median": json_safe(v["h_share"].median()),
+                             "h_led_share": json_safe((v["lead"] == "H-led").mean()),
+                             "l_led_share": json_safe((v["lead"] == "L-led").mean()), "pnl": json_safe(v["pnl"].sum())}
+                    for k, v in f.groupby(by)}
 
         rel = f["completeness_delta"].abs()
+        pnl_h = float(pnl[h_led].sum())
         return {
-            "decisions": int(len(f)),
-            "h_share": {"mean": json_safe(f["h_share"].mean()), "median": json_safe(f["h_share"].median()),
-                        "p10": json_safe(f["h_share"].quantile(0.1)), "p90": json_safe(f["h_share"].quantile(0.9))},
-            "h_dominant_share": json_safe(dom.mean()), "l_dominant_share": json_safe(1 - dom.mean()),
-            "pnl_total": total, "pnl_h_dominant": pnl_h, "pnl_l_dominant": total - pnl_h,
-            "pnl_share_h_dominant": json_safe(pnl_h / total) if abs(total) > 1e-12 else None,
-            "pnl_note": ("the period's net PnL is negative: a share of it is not a share of 'performance'"
-                         if total < 0 else ""),
+            "decisions": int(len(f)), "lead_band": LEAD_BAND,
+            "h_share": {"median": json_safe(f["h_share"].median()), "p10": json_safe(f["h_share"].quantile(0.1)),
+                        "p90": json_safe(f["h_share"].quantile(0.9))},
+            "h_led_share": {"value": json_safe(h_led.mean()), "ci": boot["h_led_share"]},
+            "l_led_share": {"value": json_safe(l_led.mean()), "ci": boot["l_led_share"]},
+            "mixed_share": json_safe((lead == "mixed").mean()),
+            "opposed_share": json_safe(((f["h"] * f["l"]) < 0).mean()),  # H and L pulled in opposite directions
+            "pnl_total": {"value": total, "ci": boot["pnl_total"]},
+            "pnl_h_led": {"value": pnl_h, "ci": boot["pnl_h_led"]},
+            "pnl_l_led": {"value": float(pnl[l_led].sum()), "ci": boot["pnl_l_led"]},
+            "pnl_share_h_led": ({"value": pnl_h / total, "ci": boot["pnl_share_h_led"]} if total > 0 else None),
+            "pnl_note": ("the period's net PnL is not positive: H-led decisions are reported by what they earned or "
+                         "lost, not as a share of 'performance'" if total <= 0 else ""),
             "by_action": table("action"), "by_regime": table("regime"), "by_steps": table("steps"),
             "completeness": {"max_abs": json_safe(rel.max()), "share_within_1pct": json_safe((rel <= 0.01).mean()),
                              "not_measurable": int(f["completeness_delta"].isna().sum())},
@@ -93,6 +103,28 @@ class PeriodExplanation:
         return {"model": self.model_id, "symbol": self.symbol, "interval": self.interval, "period": self.period,
                 "target": self.target, "baseline": self.baseline, "n_steps": self.n_steps, "cached": self.cached,
                 "elapsed_s": round(self.elapsed_s, 3), "notes": list(self.notes), **self.stats()}
+
+
+def _bootstrap(h_led: np.ndarray, l_led: np.ndarray, pnl: np.ndarray, n_boot: int, seed: int) -> dict:
+    """95 % intervals from one set of stationary-bootstrap decision indices (mean block n^(1/3)): neighbouring
+    decisions share positions and market moves, so they are resampled in blocks."""
+    from hrm_core.trading.metrics import stationary_bootstrap_indices
+
+    n = len(pnl)
+    keys = ("h_led_share", "l_led_share", "pnl_total", "pnl_h_led", "pnl_l_led", "pnl_share_h_led")
+    if n < 10 or n_boot < 1:
+        return {k: [None, None] for k in keys}
+    idx = stationary_bootstrap_indices(n, n_boot, n ** (1 / 3), np.random.default_rng(seed))
+    total, ph = pnl[idx].sum(1), (pnl * h_led)[idx].sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0, ph / total, np.nan)  # replicates with a loss have no "share of performance"
+    draws = {"h_led_share": h_led[idx].mean(1), "l_led_share": l_led[idx].mean(1), "pnl_total": total,
+             "pnl_h_led": ph, "pnl_l_led": (pnl * l_led)[idx].sum(1), "pnl_share_h_led": share}
+    out = {}
+    for k in keys:
+        d = draws[k][np.isfinite(draws[k])]
+        out[k] = [float(np.quantile(d, 0.025)), float(np.quantile(d, 0.975))] if len(d) >= n_boot // 2 else [None, None]
+    return out
 
 
 def _decision_pnl(sig, bars: pd.DataFrame, *, symbol: str, interval: str, period, settings) -> tuple[pd.Series, pd.Series]:
@@ -116,7 +148,7 @@ def _attribute(loaded, ds, rows: np.ndarray, actions: np.ndarray, steps: np.ndar
     """Module attribution of many decisions, grouped by segment count and chunked into batches."""
     model = loaded.model
     n = len(rows)
-    out = {k: np.full(n, np.nan) for k in ("h", "l", "f_input", "f_baseline", "delta")}
+    out = {k: np.full(n, np.nan) for k in ("h", "l", "f_input", "f_baseline", "delta", "ig_steps")}
     iid_all = int(loaded.instrument_ids([symbol])[0])
     tid_all = loaded.timeframe_id(interval)
     done = 0
@@ -142,7 +174,7 @@ def _attribute(loaded, ds, rows: np.ndarray, actions: np.ndarray, steps: np.ndar
 
 
 def explain_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, start: Any = None, end: Any = None,
-                   target: str = DEFAULT_TARGET, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
+                   target: str | None = None, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
                    settings=None, store: ResultStore | str | Path | None = "default", batch_size: int = DEFAULT_BATCH,
                    progress: Callable[[int, int], None] | None = None) -> PeriodExplanation:
     """H vs L of every decision in [start, end] (default: the model's test period); cached in SQLite.
@@ -152,7 +184,7 @@ def explain_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, st
     from hrm_core.settings import load_settings
 
     t0 = time.perf_counter()
-    check_target(target)
+    target = check_target(target, loaded.rule)
     check_baseline(baseline)
     if not is_hierarchical(loaded.model):
         raise ModelError(f"{loaded.name} is a flat transformer: it has no H and L modules, so the period's H/L "
@@ -187,11 +219,12 @@ def explain_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, st
             store.put(KIND, key, {k: [None if not math.isfinite(x) else float(x) for x in v] for k, v in attr.items()})
     if store is not None and store.warning:
         notes.append(store.warning)
-    hs, ls = shares(attr["h"], attr["l"])
+    hs, ls = signed_shares(attr["h"], attr["l"], attr["f_input"], attr["f_baseline"])
     frame = pd.DataFrame({
         "action": table["action"].to_numpy(), "steps": table["steps"].to_numpy(), "position": table["position"].to_numpy(),
-        "h": attr["h"], "l": attr["l"], "h_share": hs, "l_share": ls,
+        "h": attr["h"], "l": attr["l"], "h_share": hs, "l_share": ls, "lead": lead_of(hs),
         "completeness_delta": relative_delta(attr["delta"], attr["f_input"], attr["f_baseline"]),
+        "delta": attr["delta"], "ig_steps": attr.get("ig_steps", np.full(len(table), float(n_steps))),
         "regime": regimes.reindex(table.index).to_numpy(), "pnl": pnl.reindex(table.index).to_numpy()},
         index=table.index)
     return PeriodExplanation(frame=frame, model_id=model_id, symbol=symbol, interval=interval,

@@ -17,7 +17,8 @@ from explain.core import Explanation
 from explain.features import FEATURE_WORDS
 from explain.targets import TARGETS
 
-SECTIONS = ("summary", "model-card", "decision", "window", "module", "cycles", "features", "completeness", "caveats")
+SECTIONS = ("summary", "model-card", "decision", "window", "module", "cycles", "features", "counterfactual", "similar",
+            "stability", "completeness", "caveats")
 COLOURS = {"short": "#d62728", "flat": "#7f7f7f", "long": "#2ca02c", "H": "#1f77b4", "L": "#ff7f0e"}
 
 
@@ -114,14 +115,19 @@ def render_html(ex: Explanation, loaded, *, data_badge: str = "") -> str:
                    ("training command", str(loaded.command or "n/a")), ("data", data_badge or "n/a")])
     decision = _table([("time (bar close)", d["time"]), ("action", d["action"]), ("position", f"{d['position']:+.3f}"),
                        ("probabilities short / flat / long", f"{d['p_short']:.3f} / {d['p_flat']:.3f} / {d['p_long']:.3f}"),
-                       ("value head (expected forward return)", f"{d['value']:+.5f}"),
+                       ("the rule", ex.gate.get("text", "argmax rule")),
+                       ("margin over the no-trade band", "n/a" if d.get("margin") is None else f"{d['margin']:+.4f}"),
+                       (f"value head ({d['value_head']['horizon_bars']}-bar forward return, uncalibrated)",
+                        f"{d['value_head']['value']:+.5f}"),
                        ("reasoning segments used (ACT)", str(d["steps"])),
                        ("attributed target", TARGETS[ex.target]), ("baseline", f"{ex.baseline}"),
                        ("integration steps", str(ex.n_steps))])
     if m.applicable:
         module = (_module_chart(ex) + _table([("A_H (strategic context carried in)", f"{m.h:+.5f}"),
                                               ("A_L (last cycle's tactical computation)", f"{m.l:+.5f}"),
-                                              ("F(x) - F(baseline)", f"{m.f_input - m.f_baseline:+.5f}")]))
+                                              ("F(x) - F(baseline)", f"{m.f_input - m.f_baseline:+.5f}"),
+                                              ("signed shares of the move", f"H {m.h_share:+.0%}, L {m.l_share:+.0%} "
+                                               f"({m.lead or 'not measurable'})")]))
         cycles = f"<p>{e(ex.cycles['label'][0].upper() + ex.cycles['label'][1:])}.</p>" + _cycles_chart(ex)
     else:
         module = f"<p>{e(m.note)}.</p>"
@@ -147,11 +153,18 @@ def render_html(ex: Explanation, loaded, *, data_badge: str = "") -> str:
         "features": _feature_charts(ex) + tops + ranking,
         "completeness": ("<p>Integrated gradients should add up to F(x) - F(baseline); the delta is the error, as a "
                          "fraction of that difference (under 1 % is good).</p>" + _table(compl)),
+        "counterfactual": "<ul>" + "".join(f"<li>{e(c['text'])}</li>" for c in ex.counterfactual) + "</ul>",
+        "similar": (f"<p>{e(ex.similar.get('note', 'not available'))}.</p>" + _table(
+            [(it["time"][:10], f"{it['action']} {it['position']:+.2f}; then {100 * it['forward_return']:+.2f} %, model "
+                               f"{100 * it['model_pnl']:+.3f} %") for it in ex.similar.get("items", [])])),
+        "stability": f"<p>{e(ex.stability.get('text') or ex.stability.get('note', 'n/a'))}.</p>",
         "caveats": "<ul>" + "".join(f"<li>{e(c)}</li>" for c in ex.caveats) + "</ul>",
     }
     titles = {"summary": "Summary", "model-card": "Model card", "decision": "The decision", "window": "The window",
               "module": "Strategic (H) vs tactical (L)", "cycles": "How the decision formed, cycle by cycle",
-              "features": "Which inputs, at which bars", "completeness": "Completeness check", "caveats": "Caveats"}
+              "features": "Which inputs, at which bars", "completeness": "Completeness check",
+              "counterfactual": "What would change the decision", "similar": "Similar situations (training years)",
+              "stability": "Stability across seeds", "caveats": "Caveats"}
     sections = "".join(f"<section id='{k}'><h2>{titles[k]}</h2>{body[k]}</section>" for k in SECTIONS)
     style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}"

@@ -8,13 +8,27 @@ from hrm_cli.common import (MODEL_PERIOD_HELP, N_STEPS_RANGE, add_data_args, emi
                              warn, warn_fit)
 
 
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f} %"
+
+
+def _ci(cell, fmt=_pct) -> str:
+    if cell is None:
+        return "n/a"
+    lo, hi = cell["ci"]
+    return fmt(cell["value"]) + ("" if lo is None else f" [{fmt(lo)}, {fmt(hi)}]")
+
+
 def _render_decision(p: dict) -> str:
     d, m = p["decision"], p["module"]
-    lines = [f"{p['symbol']} {p['interval']} at {p['time'][:16]} - {p['model']}", p["summary"], ""]
+    lines = [f"{p['symbol']} {p['interval']} at {p['time'][:16]} - {p['model']} (target: {p['target']['name']})",
+             p["summary"], ""]
     if m["applicable"]:
-        lines.append(f"H vs L (final update's inputs): H {m['h']:+.4f} ({100 * m['h_share']:.0f} %), "
-                     f"L {m['l']:+.4f} ({100 * m['l_share']:.0f} %); completeness delta "
-                     + (f"{100 * m['completeness_delta']:.3f} %" if m["completeness_delta"] is not None else "n/a"))
+        share = (f"H {m['h_share']:+.0%}, L {m['l_share']:+.0%} of the move, {m['lead']}"
+                 if m["h_share"] is not None else "not measurable")
+        lines.append(f"H vs L (final update's inputs): A_H {m['h']:+.4f}, A_L {m['l']:+.4f} ({share}); completeness "
+                     "delta " + (f"{100 * m['completeness_delta']:.3f} %" if m["completeness_delta"] is not None
+                                 else "n/a"))
     else:
         lines.append(f"H vs L: {m['note']}")
     for c in p["cycles"]["steps"]:
@@ -24,20 +38,27 @@ def _render_decision(p: dict) -> str:
     lines.append(f"Top inputs (baseline {p['baseline']['name']}, completeness delta "
                  + (f"{100 * fc:.3f} %):" if fc is not None else "n/a):"))
     lines += [f"  {t['words']}: {t['attribution']:+.4f} ({t['direction']})" for t in p["top_features"]]
+    lines += ["What would change it:"] + [f"  {c['text']}" for c in p["counterfactual"]]
+    if p["similar"]:
+        lines.append(f"Similar situations ({p['similar_note']}):")
+        lines += [f"  {s['time'][:10]}: {s['action']} {s['position']:+.2f}, then {100 * s['forward_return']:+.2f} % "
+                  f"(model {100 * s['model_pnl']:+.3f} %)" for s in p["similar"]]
+    st = p["stability"]
+    lines.append(f"Stability across seeds: {st['text'] if st.get('available') else st.get('note', 'n/a')}")
     lines += [f"Caveat: {c}" for c in p["caveats"]]
-    return "\n".join(lines) + f"\n(decision: {d['action']}, position {d['position']:+.2f}, {d['steps']} segment(s))"
+    return "\n".join(lines)
 
 
 def _render_period(p: dict) -> str:
     c = p["claims"]
-    share = p["pnl_share_h_dominant"]
     return "\n".join([
         f"{p['symbol']} {p['interval']}, {p['period']['label']} ({p['period']['start']} .. {p['period']['end']}): "
-        f"{p['decisions']} decisions, {p['model']}{' (cached)' if p['cached'] else ''}, {p['elapsed_s']} s",
-        f"h_share mean {p['h_share']['mean']:.3f}, median {p['h_share']['median']:.3f}",
-        f"H-dominant decisions (h_share > 0.5): {100 * p['h_dominant_share']:.1f} % "
-        f"(seed claims {100 * c['strategic share of decisions']:.0f} %)",
-        "Share of net PnL from H-dominant decisions: " + ("n/a" if share is None else f"{100 * share:.1f} %")
+        f"{p['decisions']} decisions, {p['model']}{' (cached)' if p['cached'] else ''}, {p['elapsed_s']} s, "
+        f"target {p['target']}",
+        f"H-led decisions: {_ci(p['h_led_share'])} (seed claims {100 * c['strategic share of decisions']:.0f} %); "
+        f"L-led {_ci(p['l_led_share'])}; mixed {_pct(p['mixed_share'])}",
+        f"Net PnL {_ci(p['pnl_total'], lambda v: f'{v:+.4f}')}: H-led decisions {_ci(p['pnl_h_led'], lambda v: f'{v:+.4f}')}"
+        + (f", {_ci(p['pnl_share_h_led'])} of it" if p["pnl_share_h_led"] else f" ({p['pnl_note']})")
         + f" (seed claims {100 * c['share of performance from strategic decisions']:.0f} %)",
         *(f"note: {n}" for n in p["notes"])])
 
@@ -107,7 +128,7 @@ def _period(args, loaded, res) -> int:
 
 def add_verbs(sub) -> None:
     """Register `hrm explain` on the `hrm` subparsers."""
-    from explain import BASELINES, DEFAULT_BASELINE, DEFAULT_N_STEPS, DEFAULT_TARGET, TARGETS
+    from explain import BASELINES, DEFAULT_BASELINE, DEFAULT_N_STEPS, TARGETS
 
     p = sub.add_parser("explain", help="why the model decided: H vs L, cycles, feature x time (Captum); "
                                        "--period for the H/L split over a period")
@@ -117,7 +138,9 @@ def add_verbs(sub) -> None:
                    help="the decision at the last bar at or before TIME (a date covers its whole day)")
     p.add_argument("--period", action="store_true",
                    help="explain every decision in --start..--end (default: the model's test period); SQLite-cached")
-    p.add_argument("--target", choices=sorted(TARGETS), default=DEFAULT_TARGET, help="what is attributed")
+    p.add_argument("--target", choices=sorted(TARGETS), default=None,
+                   help="what is attributed (default: what decides: the edge for edge-rule checkpoints, the action's "
+                        "logit for argmax-rule ones; position = the position before the no-trade band)")
     p.add_argument("--baseline", choices=sorted(BASELINES), default=DEFAULT_BASELINE,
                    help="reference input: zeros = training mean of every feature")
     p.add_argument("--n-steps", type=n_steps_arg(), default=DEFAULT_N_STEPS,

@@ -17,7 +17,8 @@ hrm-default in one thing only (ablations that test what they name):
     hrm-full-grad  backprop through the whole last cycle instead of the one-step gradient
 
 For each variant the seeds are ranked by validation log-loss and the median one is shipped as
-models/<variant>; its card records every seed's validation figures ("seeds"). Only validation
+models/<variant>; its card records every seed's validation figures ("seeds"). hrm-default also keeps
+every seed's checkpoint under models/hrm-default/seeds/seed<N>/ (Explain's stability across seeds). Only validation
 figures choose anything. The seeds' test-period figures are not computed here: the walk-forward
 evaluation (`hrm evaluate --walk-forward`) reports every variant as mean +- sd over seeds.
 """
@@ -40,6 +41,7 @@ from hrm_core.evaluation.walkforward import DEFAULT_VARIANTS  # noqa: E402
 COMMON = dict(symbols=("^GSPC", "^IXIC"), intervals=("1d",), epochs=8, stride=2)
 # The same variants as the walk-forward evaluation (hrm_core.evaluation.walkforward); hrm-noact's depth is set below.
 VARIANTS: dict[str, tuple[str, dict]] = {v.name: (v.preset, dict(v.overrides)) for v in DEFAULT_VARIANTS}
+KEEP_SEEDS = ("hrm-default",)  # variants that ship every seed's checkpoint (models/<variant>/seeds/)
 
 
 def sample_bars() -> dict:
@@ -98,6 +100,9 @@ def ship(summary: dict, models_dir: Path) -> Path:
     seeds = {k: v for k, v in summary.items() if k != "dir"}
     seeds["runs"] = [{k: v for k, v in r.items() if k != "dir"} for r in summary["runs"]]
     update_metrics(tmp_dst, {"seeds": seeds})
+    if summary["variant"] in KEEP_SEEDS:
+        for r in summary["runs"]:
+            shutil.copytree(Path(r["dir"]) / summary["variant"], tmp_dst / "seeds" / f"seed{r['seed']}")
     shutil.rmtree(dst, ignore_errors=True)
     tmp_dst.rename(dst)
     return dst

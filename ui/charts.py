@@ -233,8 +233,20 @@ def module_bars(h: float, l: float, h_share: float, target: str) -> go.Figure:
                            orientation="h", marker_color=[MODULE_COLOURS["H"], MODULE_COLOURS["L"]],
                            text=[f"{h:+.4f}", f"{l:+.4f}"], textposition="auto"))
     fig.add_vline(x=0, line=dict(color="gray", width=1))
-    fig.update_layout(xaxis_title=f"attribution to the {target.replace('_', ' ')}")
-    return _frame(fig, f"H share {100 * h_share:.0f} % / L share {100 * (1 - h_share):.0f} %", 240)
+    fig.update_layout(xaxis_title=f"attribution to the {target.replace('_', ' ')} (signed)")
+    title = ("H and L pulled in opposite directions" if h * l < 0 else "H and L pushed the same way") + (
+        f": H {h_share:+.0%}, L {1 - h_share:+.0%} of the move" if np.isfinite(h_share) else "")
+    return _frame(fig, title, 240)
+
+
+def seed_stability_chart(per_seed: list[dict], reference_side: int) -> go.Figure:
+    """Each seed's side and its top-feature rank correlation with the explained model."""
+    names = [r["seed"] for r in per_seed]
+    colours = ["#2ca02c" if r["side"] == reference_side else "#d62728" for r in per_seed]
+    fig = go.Figure(go.Bar(x=names, y=[r["rank_corr"] for r in per_seed], marker_color=colours,
+                           text=[r["action"] for r in per_seed], textposition="auto"))
+    fig.update_layout(yaxis_title="top-feature rank correlation", yaxis_range=[-1, 1])
+    return _frame(fig, "Each seed: its decision (green: same side) and how its top inputs rank", 260)
 
 
 def cycle_chart(steps: list[dict]) -> go.Figure:
@@ -266,11 +278,14 @@ def feature_heatmap(grid: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
     return _frame(fig, "Feature x time attribution", 460)
 
 
-def h_share_histogram(frame: pd.DataFrame) -> go.Figure:
-    """Distribution of h_share over a period's decisions, by action; the 0.5 line splits H- from L-dominant."""
-    fig = go.Figure([go.Histogram(x=frame.loc[frame["action"] == a, "h_share"], name=a, nbinsx=40,
-                                  marker_color=MARKERS[a]["color"], opacity=0.75)
+def h_share_histogram(frame: pd.DataFrame, band: float = 0.1) -> go.Figure:
+    """Distribution of the signed h_share over a period's decisions, by action; the mixed band in grey."""
+    h = frame["h_share"].clip(-1.0, 2.0)  # beyond: the modules pulled hard apart; shown at the edge
+    fig = go.Figure([go.Histogram(x=h[frame["action"] == a], name=a, nbinsx=60, marker_color=MARKERS[a]["color"],
+                                  opacity=0.75)
                      for a in ("short", "flat", "long") if (frame["action"] == a).any()])
-    fig.add_vline(x=0.5, line=dict(color="black", dash="dot"), annotation_text="H-dominant ->")
-    fig.update_layout(barmode="overlay", xaxis_title="h_share", yaxis_title="decisions", xaxis_range=[0, 1])
-    return _frame(fig, "h_share over the period", 340)
+    fig.add_vrect(x0=0.5 - band, x1=0.5 + band, fillcolor="gray", opacity=0.15, line_width=0,
+                  annotation_text="mixed")
+    fig.update_layout(barmode="overlay", xaxis_title="h_share = A_H / move (signed; clipped to [-1, 2])",
+                      yaxis_title="decisions", xaxis_range=[-1, 2])
+    return _frame(fig, "h_share over the period: L-led left of the band, H-led right", 340)

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from explain import BASELINES, DEFAULT_BASELINE, DEFAULT_TARGET, TARGETS
+from explain import BASELINES, DEFAULT_BASELINE, TARGETS, offered_targets
 from explain.features import FEATURE_WORDS
 from ui import charts, loaders
 from ui.decision import pick_decision
@@ -32,9 +32,10 @@ else:
         left, mid, right = st.columns([2, 2, 2])
         with left:
             at = pick_decision(decidable, key="explain.at")
-        target = mid.selectbox("Explain", list(TARGETS), index=list(TARGETS).index(DEFAULT_TARGET),
-                               format_func=lambda t: TARGETS[t].split(":")[0], key="explain.target",
-                               help="The number whose change from the baseline is split up.")
+        offered = offered_targets(loaders.model(sel.model).rule)  # only targets that explain what decides
+        target = mid.selectbox("Explain", offered, format_func=lambda t: TARGETS[t].split(":")[0],
+                               key="explain.target", help="The number whose change from the baseline is split up: "
+                               + "; ".join(f"{t}: {TARGETS[t]}" for t in offered))
         baseline = right.selectbox("Baseline", list(BASELINES), index=list(BASELINES).index(DEFAULT_BASELINE),
                                    key="explain.baseline", help="; ".join(f"{k}: {v}" for k, v in BASELINES.items()))
         ex = loaders.explanation(sel.symbol, sel.interval, sel.model, at, target, baseline)
@@ -46,10 +47,13 @@ if ex is not None:
     st.success(ex.summary, icon=":material/lightbulb:")
     cols = st.columns(4)
     cols[0].metric("Action", d["action"], f"position {d['position']:+.2f}", delta_color="off")
-    cols[1].metric("Reasoning segments", d["steps"])
-    cols[2].metric("H share", f"{100 * m.h_share:.0f} %" if m.applicable else "n/a",
-                   help="Share of the final H update's inputs: strategic context carried in (H) vs the last "
-                        "cycle's tactical computation (L). Not a share of decisions.")
+    cols[1].metric("Margin over the band", "n/a" if d["margin"] is None else f"{d['margin']:+.3f}",
+                   help="How far the edge p_long - p_short clears the no-trade band (negative: inside it, flat). "
+                        "The decision's real confidence: a small margin flips with a small change.")
+    cols[2].metric("H share of the move", f"{m.h_share:+.0%}" if m.applicable and m.lead else "n/a",
+                   m.lead or None, delta_color="off",
+                   help="A_H / (F(x) - F(baseline)), signed: above 1 with L below 0 means the modules pulled apart. "
+                        "H-led above 0.6, L-led below 0.4, mixed in between.")
     cols[3].metric("Completeness error", f"{100 * abs(m.completeness_delta):.3f} %"
                    if m.completeness_delta is not None else "n/a",
                    help="|sum of attributions - (F(x) - F(baseline))| / |F(x) - F(baseline)|: under 1 % is good.")
@@ -59,6 +63,29 @@ if ex is not None:
         st.plotly_chart(charts.module_bars(m.h, m.l, m.h_share, ex.target), width="stretch", key="explain.module")
     else:
         st.info(f"Module attribution {m.note}.", icon=":material/info:")
+
+    st.subheader("What would change the decision")
+    st.dataframe(pd.DataFrame(ex.counterfactual)[["words", "bars", "from", "to", "result", "text"]], width="stretch",
+                 hide_index=True, key="explain.counterfactual")
+
+    st.subheader("Similar situations in the training years")
+    if ex.similar.get("available"):
+        st.caption(ex.similar["note"][0].upper() + ex.similar["note"][1:] + ".")
+        st.dataframe(pd.DataFrame(ex.similar["items"]), width="stretch", hide_index=True, key="explain.similar",
+                     column_config={c: st.column_config.NumberColumn(format="percent")
+                                    for c in ("forward_return", "model_pnl")})
+    else:
+        st.caption(ex.similar.get("note", "not available for this model") + ".")
+
+    st.subheader("Stability across seeds")
+    st_ = ex.stability
+    if st_.get("available"):
+        st.markdown(f"**{st_['word'].capitalize()}.** {st_['text']}.")
+        st.plotly_chart(charts.seed_stability_chart(st_["per_seed"], int(1 if d["position"] > 0 else
+                                                                         -1 if d["position"] < 0 else 0)),
+                        width="stretch", key="explain.stability")
+    else:
+        st.caption(st_.get("note", "") + ".")
 
     st.subheader("How the decision formed, cycle by cycle")
     if ex.cycles["applicable"]:
@@ -98,16 +125,24 @@ if ex is not None:
             pe = loaders.explanation_period(sel.symbol, sel.interval, sel.model)
             s = pe.stats()
             claims = s["claims"]
-            st.plotly_chart(charts.h_share_histogram(pe.frame), width="stretch", key="explain.hist")
+
+            def ci(cell) -> str:
+                if cell is None:
+                    return "n/a"
+                lo, hi = cell["ci"]
+                return f"{cell['value']:.1%}" + ("" if lo is None else f" [{lo:.1%}, {hi:.1%}]")
+
+            st.plotly_chart(charts.h_share_histogram(pe.frame, s["lead_band"]), width="stretch", key="explain.hist")
             st.dataframe(pd.DataFrame({
-                "seed (claimed, unverified)": [claims["strategic share of decisions"],
-                                               claims["share of performance from strategic decisions"]],
-                "measured": [s["h_dominant_share"], s["pnl_share_h_dominant"]]},
-                index=["H-dominant share of decisions", "share of net PnL from H-dominant decisions"]),
-                width="stretch", key="explain.claims", column_config={
-                    c: st.column_config.NumberColumn(format="percent") for c in ("seed (claimed, unverified)",
-                                                                                  "measured")})
+                "seed (claimed, unverified)": [f"{claims['strategic share of decisions']:.0%}",
+                                               f"{claims['share of performance from strategic decisions']:.0%}"],
+                "measured [95 % CI]": [ci(s["h_led_share"]), ci(s["pnl_share_h_led"])]},
+                index=["H-led share of decisions", "share of net PnL from H-led decisions"]),
+                width="stretch", key="explain.claims")
             st.caption(f"{s['decisions']} decisions, {pe.period['label']} ({pe.period['start']} .. "
-                       f"{pe.period['end']}); H-dominant = h_share > 0.5. {s['pnl_note']}")
+                       f"{pe.period['end']}); H-led = h_share > {0.5 + s['lead_band']:g}, L-led < "
+                       f"{0.5 - s['lead_band']:g}; intervals: block bootstrap over decisions. H-led decisions' net PnL "
+                       f"{s['pnl_h_led']['value']:+.4f} of the period's {s['pnl_total']['value']:+.4f}. "
+                       f"{s['pnl_note']}")
             by = st.radio("Group by", ["action", "regime", "steps"], horizontal=True, key="explain.by")
             st.dataframe(pd.DataFrame(s[f"by_{by}"]).T, width="stretch", key="explain.by_table")

@@ -153,7 +153,8 @@ def test_a_decision_that_depends_on_one_module_gets_that_modules_share(drop, exp
     ma = module_attribution(model, x, iid, tid, torch.tensor([2]), segments=2, target="action_logit",
                             baseline_x=torch.zeros_like(x), n_steps=32)
     share = ma.l_share if expect == "l" else ma.h_share
-    assert share >= 0.95, ma
+    assert 0.95 <= share <= 1.05, ma  # signed share of the move: the whole of it
+    assert ma.lead == ("L-led" if expect == "l" else "H-led")
     assert abs(ma.f_input - ma.f_baseline) > 1e-4  # there is something to split
 
 
@@ -206,11 +207,66 @@ def test_both_baselines_are_compared_and_the_ranking_change_reported(shipped, gs
     assert grid.shape == (shipped.config.window, 15) and grid.index[-1] == ex.time
 
 
-def test_targets_change_what_is_explained(shipped, gspc):
-    a = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d", target="p_long_minus_p_short")
-    b = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d", target="position")
-    assert a.module.f_input == pytest.approx(a.decision["p_long"] - a.decision["p_short"], abs=1e-5)
-    assert b.module.f_input == pytest.approx(b.decision["position"], abs=1e-5)
+def test_the_default_target_is_what_decides_and_the_band_is_a_gate(shipped, gspc):
+    """Edge-rule checkpoint: the edge by default; 'position' is the pre-band position (equal to the book outside
+    the band); the band's verdict and margin are stated, not attributed; the argmax logit is not offered."""
+    a = explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d")
+    b = explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d", target="position")
+    rule = shipped.rule
+    assert a.target == "edge" and a.offered_targets == ("edge", "position")
+    assert a.module.f_input == pytest.approx(a.decision["p_long"] - a.decision["p_short"] - rule.centre, abs=1e-5)
+    assert a.decision["action"] == "long" and b.module.f_input == pytest.approx(a.decision["position"], abs=1e-5)
+    assert a.gate["margin"] == pytest.approx(abs(a.module.f_input) - rule.band, abs=1e-5) and a.gate["margin"] > 0
+    assert a.summary.startswith(f"Long because p_long - p_short = {a.module.f_input:+.3f} >= +band {rule.band:.3f}")
+    with pytest.raises(ValueError, match="does not explain"):
+        explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d", target="action_logit")
+    flat_day = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d", target="position")
+    assert flat_day.decision["action"] == "flat" and flat_day.gate["inside"]  # pre-band position is not 0 there
+    assert flat_day.module.f_input != 0 and "inside the no-trade band" in flat_day.summary
+
+
+def test_signed_shares_sum_to_one_and_opposed_modules_are_said_in_words(shipped, gspc):
+    ex = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d")
+    m = ex.module
+    assert m.h_share + m.l_share == pytest.approx(1.0, abs=0.01)
+    assert m.h_share == pytest.approx(m.h / (m.f_input - m.f_baseline))
+    if m.h * m.l < 0:
+        assert "opposite directions" in ex.summary and max(m.h_share, m.l_share) > 1
+
+
+def test_counterfactuals_are_found_with_the_real_model(shipped, gspc):
+    """Applying a reported change really moves the book to the reported side; a 'no flip' entry says so."""
+    from explain.counterfactual import _actions
+    from explain.features import baseline_window  # noqa: F401  (the module the search shares its inputs with)
+    from hrm_core.data.features import FEATURE_NAMES
+
+    ex = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d")
+    assert len(ex.counterfactual) == 3 and {"feature", "from", "to", "result", "text"} <= set(ex.counterfactual[0])
+    ds = decision_dataset(shipped, gspc, symbol="^GSPC", interval="1d")
+    row = int(ds.times.searchsorted(ex.time))
+    iid, tid = shipped.instrument_ids(["^GSPC"]).long().view(1), torch.tensor([shipped.timeframe_id("1d")])
+    for c in ex.counterfactual:
+        if c["result"] is None:
+            assert "no shift" in c["text"]
+            continue
+        j = list(FEATURE_NAMES).index(c["feature"])
+        x = torch.from_numpy(np.ascontiguousarray(ds.X[row: row + 1])).clone()
+        x[0, -c["bars"]:, j] += float(c["change"] / shipped.scaler.std[j])
+        side = int(_actions(shipped.model, x, iid, tid, shipped.rule)[0])
+        assert ["short", "flat", "long"][side + 1] == c["result"] != ex.decision["action"]
+
+
+def test_similar_situations_come_from_the_training_period(shipped, gspc):
+    ex = explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d")
+    items = ex.similar["items"]
+    train_end = pd.Timestamp(shipped.periods["train"][1], tz="UTC")
+    assert len(items) == 5 and all(pd.Timestamp(i["time"]) <= train_end for i in items)
+    d = [i["distance"] for i in items]
+    assert d == sorted(d)
+    first = pd.Timestamp(items[0]["time"])
+    close = gspc["close"]
+    at = close.index.get_loc(first)
+    assert items[0]["forward_return"] == pytest.approx(close.iloc[at + 1] / close.iloc[at] - 1)
 
 
 @pytest.mark.parametrize("at, words", [("1990-01-01", "before the first complete window"),
@@ -289,7 +345,8 @@ def test_period_view_is_cached_and_measures_the_claims(shipped, gspc, tmp_path, 
     pd.testing.assert_frame_equal(cold.frame, warm.frame)
     s = warm.stats()
     assert s["decisions"] == len(gspc.loc["2017-01-01":"2017-02-28"])
-    assert 0 <= s["h_dominant_share"] <= 1
+    lo, hi = s["h_led_share"]["ci"]
+    assert 0 <= lo <= s["h_led_share"]["value"] <= hi <= 1
     assert s["completeness"]["max_abs"] <= 0.01
     assert set(s["by_action"]) <= {"short", "flat", "long"} and s["by_steps"]
     other = explain_period(shipped, gspc, **{**kw, "n_steps": 8})
@@ -302,13 +359,19 @@ def test_period_stats_on_hand_made_decisions():
 
     idx = pd.date_range("2017-01-02", periods=4, freq="B", tz="UTC", name="time")
     frame = pd.DataFrame({"action": ["long", "flat", "long", "short"], "steps": [1, 1, 2, 1],
-                          "h_share": [0.9, 0.2, 0.6, 0.4], "completeness_delta": [0.001, -0.002, 0.0, 0.004],
+                          "h": [1.3, 0.2, 0.55, -0.1], "l": [-0.3, 0.8, 0.45, 1.1],
+                          "h_share": [1.3, 0.2, 0.55, -0.1], "lead": ["H-led", "L-led", "mixed", "L-led"],
+                          "completeness_delta": [0.001, -0.002, 0.0, 0.004],
                           "regime": ["bull"] * 4, "pnl": [0.010, 0.020, -0.005, 0.0025]}, index=idx)
-    s = PeriodExplanation(frame, "m@x", "^GSPC", "1d", {}, "action_logit", "zeros", 8, False, 0.0).stats()
-    assert s["h_dominant_share"] == 0.5 and s["l_dominant_share"] == 0.5
-    assert s["pnl_total"] == pytest.approx(0.0275) and s["pnl_h_dominant"] == pytest.approx(0.005)
-    assert s["pnl_share_h_dominant"] == pytest.approx(0.005 / 0.0275)
+    s = PeriodExplanation(frame, "m@x", "^GSPC", "1d", {}, "edge", "zeros", 8, False, 0.0).stats()
+    assert s["h_led_share"]["value"] == 0.25 and s["l_led_share"]["value"] == 0.5 and s["mixed_share"] == 0.25
+    assert s["opposed_share"] == 0.5  # H and L of opposite sign on decisions 1 and 4
+    assert s["pnl_total"]["value"] == pytest.approx(0.0275) and s["pnl_h_led"]["value"] == pytest.approx(0.010)
+    assert s["pnl_share_h_led"]["value"] == pytest.approx(0.010 / 0.0275)
     assert s["completeness"]["max_abs"] == pytest.approx(0.004) and s["by_steps"]["2"]["decisions"] == 1
+    losing = PeriodExplanation(frame.assign(pnl=-frame["pnl"]), "m@x", "^GSPC", "1d", {}, "edge", "zeros", 8, False,
+                               0.0).stats()
+    assert losing["pnl_share_h_led"] is None and "not positive" in losing["pnl_note"]
 
 
 @pytest.mark.parametrize("execution", ["next_open", "close"])
@@ -358,11 +421,26 @@ def test_cli_contract_keys(cli):
     assert code == 0
     p = json.loads(out)
     assert {"action", "position", "steps"} <= set(p["decision"])
-    assert {"h_share", "l_share", "completeness_delta"} <= set(p["module"])
-    assert 0 <= p["module"]["h_share"] <= 1 and abs(p["module"]["completeness_delta"]) <= 0.01
+    assert p["target"]["name"] == "edge"  # what decides for the shipped (edge-rule) model
+    m = p["module"]
+    assert {"h_share", "l_share", "completeness_delta"} <= set(m)
+    assert m["h_share"] + m["l_share"] == pytest.approx(1.0, abs=0.01) and abs(m["completeness_delta"]) <= 0.01
+    assert p["counterfactual"] and all({"feature", "from", "to", "result"} <= set(c) for c in p["counterfactual"])
+    assert p["similar"] and all({"time", "forward_return"} <= set(s) for s in p["similar"])
+    assert {"available"} <= set(p["stability"])
+    if p["stability"]["available"]:
+        assert {"decision_agreement", "top_feature_rank_corr"} <= set(p["stability"])
     assert p["cycles"] and {"p_short", "p_flat", "p_long"} <= set(p["cycles"]["steps"][0])
     assert p["top_features"] and p["summary"] and p["baseline"]["name"] == "zeros"
     assert p["time"].startswith("2017-06-01")
+
+
+def test_cli_position_target_accounts_for_the_output(cli):
+    code, out, _ = cli("explain", "--symbol", "^GSPC", "--interval", "1d", "--at", "2018-03-01", "--target",
+                       "position", "--json")
+    p = json.loads(out)
+    assert code == 0 and p["target"]["name"] == "position"
+    assert abs(p["module"]["completeness_delta"]) <= 0.01 and abs(p["features"]["completeness_delta"]) <= 0.01
 
 
 @pytest.mark.parametrize("at", ["1990-01-01", "2099-01-01"])

@@ -33,9 +33,13 @@ def test_the_explain_page_shows_the_summary_h_l_cycles_heatmap_and_report(offlin
     assert not at.error, [e.value for e in at.error]
     assert at.title[0].value == "Explain"
     summary = at.success[0].value
-    assert summary.split(",")[0].split(" ")[0] in ("Long", "Short", "Flat") and "Top inputs" in summary
-    assert {"Action", "Reasoning segments", "H share", "Completeness error"} <= {m.label for m in at.metric}
-    assert len(at.get("plotly_chart")) == 3  # H/L bars, cycle trajectory, feature x time heatmap
+    assert summary.startswith("Flat because |p_long - p_short| = ")  # the decision first, by the rule that made it
+    assert "Pushing toward long" in summary and "What would change it" in summary
+    assert {"Action", "Margin over the band", "H share of the move", "Completeness error"} <= {m.label
+                                                                                              for m in at.metric}
+    assert len(at.get("plotly_chart")) >= 3  # H/L bars, cycle trajectory, feature x time heatmap (+ seeds, where they ship)
+    assert any("What would change the decision" == h.value for h in at.subheader)
+    assert any("Similar situations in the training years" == h.value for h in at.subheader)
     assert at.query_params["at"] == "2017-06-01"
     assert at.date_input(key="explain.at").value.isoformat() == "2017-06-01"
     assert len(at.get("download_button")) == 1
@@ -44,13 +48,17 @@ def test_the_explain_page_shows_the_summary_h_l_cycles_heatmap_and_report(offlin
 
 def test_changing_the_target_and_showing_the_period_view(offline_settings):
     at = _open(offline_settings, at="2018-02-05")
-    at.selectbox(key="explain.target").select("p_long_minus_p_short").run()
+    options = at.selectbox(key="explain.target").options  # only what decides is offered: edge, pre-band position
+    assert len(options) == 2 and options[0].startswith("the edge") and options[1].startswith("the position before")
+    charts = len(at.get("plotly_chart"))
+    at.selectbox(key="explain.target").select("position").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     at.toggle(key="explain.period").set_value(True).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    assert len(at.get("plotly_chart")) == 4  # + the h_share histogram
+    assert len(at.get("plotly_chart")) == charts + 1  # + the h_share histogram
     claims = next(df.value for df in at.dataframe if "seed (claimed, unverified)" in df.value.columns)
-    assert claims.loc["H-dominant share of decisions", "seed (claimed, unverified)"] == pytest.approx(0.34)
+    assert claims.loc["H-led share of decisions", "seed (claimed, unverified)"] == "34%"
+    assert "[" in claims.loc["H-led share of decisions", "measured [95 % CI]"]  # with its interval
     at.radio(key="explain.by").set_value("regime").run()
     assert not at.exception
 
