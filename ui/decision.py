@@ -46,5 +46,9 @@ def url_time(at: pd.Timestamp) -> str:
 
 
 def open_in_explain(at: pd.Timestamp) -> None:
-    """Go to the Explain page for the decision at `at`, keeping the sidebar's symbol, interval and model in the URL."""
-    st.switch_page("views/explain.py", query_params={**st.query_params.to_dict(), PARAM: url_time(at)})
+    """Go to the Explain page for the decision at `at`: symbol, interval, model, uploaded file and bar all travel
+    in the link, and the next run takes them from it (the sidebar's widgets may be reset by the page switch)."""
+    from ui.state import follow_next_link, link_params
+
+    follow_next_link()
+    st.switch_page("views/explain.py", query_params={**link_params(), PARAM: url_time(at)})

@@ -10,7 +10,7 @@ from hrm_core.model.checkpoint import list_checkpoints, skill_note
 from hrm_core.data.market import INTERVALS
 from hrm_core.settings import Settings, load_settings
 from ui.keys import SIDEBAR
-from ui.uploads import draw_uploader
+from ui.uploads import adopt_linked_file, draw_uploader, file_token
 
 KEY = SIDEBAR  # session-state namespace of the shared sidebar
 
@@ -53,7 +53,8 @@ def draw_sidebar() -> Selection:
     sb = st.sidebar
     sb.header("Instruments")
     cards = list_checkpoints(s.data.path("models_dir"))
-    _seed_from_url(cards)
+    for problem in _seed_from_url(cards):
+        st.warning(problem, icon=":material/link_off:")
     known = list(dict.fromkeys([*s.data.default_symbols, *st.session_state.get(KEY + "extra", [])]))
     st.session_state.setdefault(KEY + "symbols", known[:1])
     symbols = sb.multiselect("Instruments", known, key=KEY + "symbols",
@@ -91,37 +92,78 @@ def _model_picker(sb, cards) -> str | None:
     return chosen
 
 
-# A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ a page's own ?at=...).
+# A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ file=<upload> for an uploaded
+# file, + a page's own ?at=...). The sidebar follows the address bar on a session's first run, whenever the
+# address differs from what the sidebar last wrote (a link opened in this session), and after an in-app link
+# (FOLLOW: st.switch_page may reset the sidebar's widgets, the link's parameters are the truth).
+URL_KEYS = ("symbol", "interval", "model", "file")
+FOLLOW = KEY + "follow_url"
 
-def _seed_from_url(cards) -> None:
-    """Once per session, before the widgets exist: take symbol, interval and model from the address bar."""
-    if st.session_state.get(KEY + "url_seeded"):
-        return
+
+def _url_values() -> dict:
+    return {k: st.query_params.get(k) or None for k in URL_KEYS}
+
+
+def _seed_from_url(cards) -> list[str]:
+    """Before the widgets exist: take symbol, interval, model and file from the address bar when it is new to the
+    sidebar; return what the link asked for that cannot be used (said on the page, never silently replaced)."""
+    url, written = _url_values(), st.session_state.get(KEY + "url_written")
+    follow = st.session_state.pop(FOLLOW, False)
+    external = written is not None and any(url[k] and url[k] != written.get(k) for k in URL_KEYS)
+    if st.session_state.get(KEY + "url_seeded") and not follow and not external:
+        return []
     st.session_state[KEY + "url_seeded"] = True
-    qp = st.query_params
-    symbol = (qp.get("symbol") or "").strip().upper()
+    problems = []
+    symbol = (url["symbol"] or "").strip()
+    if url["file"]:
+        problem = adopt_linked_file(symbol, url["file"], settings().data.path("cache_db").parent / "uploads")
+        if problem:
+            problems.append(problem)
+            symbol = ""
+    else:
+        symbol = symbol.upper()
     if symbol:
         extra = st.session_state.setdefault(KEY + "extra", [])
         if symbol not in settings().data.default_symbols and symbol not in extra:
             extra.append(symbol)
-        st.session_state[KEY + "symbols"] = [symbol]
-    if qp.get("interval") in INTERVALS:
-        st.session_state[KEY + "interval"] = qp["interval"]
-    wanted = qp.get("model")
+        st.session_state[KEY + "symbols"] = [symbol, *(s for s in st.session_state.get(KEY + "symbols", [])
+                                                      if s != symbol)]
+    if url["interval"] in INTERVALS:
+        st.session_state[KEY + "interval"] = url["interval"]
+    elif url["interval"]:
+        problems.append(f"The link's timeframe {url['interval']!r} is not one of {', '.join(INTERVALS)}.")
+    wanted = url["model"]
     match = next((c.path for c in cards if wanted in (c.name, c.path)), None) if wanted else None
     if match:
         st.session_state[KEY + "model"] = match
+    elif wanted:
+        problems.append(f"The link's model {wanted!r} is not in models/ on this server: showing "
+                        f"{next((c.name for c in cards if c.path == st.session_state.get(KEY + 'model')), 'another')}"
+                        " instead.")
+    return problems
 
 
 def _write_url(sel: Selection, cards) -> None:
     """Keep the address bar in step with the sidebar (only keys that changed, so the history stays quiet)."""
     name = next((c.name for c in cards if c.path == sel.model), None)
-    for key, value in (("symbol", sel.symbol), ("interval", sel.interval), ("model", name)):
+    values = {"symbol": sel.symbol, "interval": sel.interval, "model": name, "file": file_token(sel.symbol)}
+    for key, value in values.items():
         if value is None:
             if key in st.query_params:
                 del st.query_params[key]
         elif st.query_params.get(key) != value:
             st.query_params[key] = value
+    st.session_state[KEY + "url_written"] = values
+
+
+def link_params() -> dict:
+    """The sidebar's selection as link parameters (what _write_url last wrote), for in-app links."""
+    return {k: v for k, v in (st.session_state.get(KEY + "url_written") or {}).items() if v}
+
+
+def follow_next_link() -> None:
+    """Make the next run take the selection from the address bar (call before st.switch_page with parameters)."""
+    st.session_state[FOLLOW] = True
 
 
 def selection() -> Selection:

@@ -34,6 +34,27 @@ def upload_path(symbol: str) -> str | None:
     return uploads().get(symbol)
 
 
+def file_token(symbol: str) -> str | None:
+    """An uploaded instrument's file as a link carries it: '<content hash>/<file name>' under the uploads folder."""
+    path = upload_path(symbol)
+    return f"{Path(path).parent.name}/{Path(path).name}" if path else None
+
+
+def adopt_linked_file(symbol: str, token: str, folder: Path) -> str | None:
+    """Make a linked upload an instrument of this session; a sentence saying why it cannot be, else None."""
+    if not symbol or not re.fullmatch(r"[0-9a-f]{16}/[A-Za-z0-9_][A-Za-z0-9_.-]*", token or ""):
+        return f"The link's file {snippet(str(token), 60)!r} is not an uploaded file of this app."
+    path = folder / token
+    if not path.is_file():
+        return (f"The link's file {Path(token).name} ({symbol}) is not on this server any more: upload it again in "
+                "the sidebar (Your own data).")
+    uploads()[symbol] = str(path)
+    extra = st.session_state.setdefault(SIDEBAR + "extra", [])
+    if symbol not in extra:
+        extra.append(symbol)
+    return None
+
+
 def infer_interval(path: str | Path) -> str:
     """The finest app interval the file's bars are not finer than (hourly, daily or weekly bars)."""
     index = read_ohlcv_file(path).index

@@ -64,3 +64,50 @@ def test_clicking_a_marker_on_signals_opens_its_explanation_and_the_report_downl
     text = path.read_text()
     assert "<section id='summary'>" in text and "http://" not in text and "https://" not in text
     page.close()
+
+
+def _click_a_marker_and_read_the_explanation(page) -> tuple[dict, str]:
+    """On Signals: click the most isolated decision marker; on Explain: the header caption (symbol, time, model)."""
+    page.get_by_text("Click a marker").first.wait_for(timeout=240_000)
+    wait_until_idle(page, "Signals", timeout_ms=240_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')].some(g => g.calcdata)",
+                           timeout=60_000)
+    marker = page.evaluate(_MARKER_JS)
+    assert marker is not None, "no decision marker drawn on the Signals chart"
+    page.mouse.move(marker["x"], marker["y"])
+    page.mouse.click(marker["x"], marker["y"])
+    page.wait_for_url(re.compile(r".*/explain\?.*"), timeout=60_000)
+    page.get_by_text("decision at the close of").first.wait_for(timeout=240_000)
+    wait_until_idle(page, "Explain", timeout_ms=240_000)
+    header = page.get_by_text("decision at the close of").first.inner_text()
+    return marker, header
+
+
+@pytest.mark.parametrize("query, symbol, model", [("symbol=%5EIXIC&interval=1d&model=hrm-default", "^IXIC", "hrm-default"),
+                                                  ("symbol=%5EGSPC&interval=1d&model=hrm-noact", "^GSPC", "hrm-noact")])
+def test_a_marker_of_another_instrument_or_model_explains_that_decision(browser, dashboard_url, query, symbol, model):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{dashboard_url}/?{query}", wait_until="domcontentloaded")
+    marker, header = _click_a_marker_and_read_the_explanation(page)
+    assert header.startswith(f"{symbol} 1d, decision at the close of {marker['date']}"), header
+    assert f"model {model}@" in header, header
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert symbol in sidebar.inner_text()  # the sidebar kept the selection
+    page.close()
+
+
+def test_a_marker_of_an_uploaded_file_explains_the_files_decision(browser, dashboard_url, tmp_path):
+    from hrm_core.data.market import load_bars
+    from tests.e2e.test_upload import _upload
+
+    path = tmp_path / "my_export.csv"
+    load_bars("^IXIC", "1d", "2016-01-01", "2018-12-31").bars.reset_index().rename(
+        columns={"time": "Date"}).to_csv(path, index=False)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(dashboard_url, wait_until="domcontentloaded")
+    wait_until_idle(page, "Signals", timeout_ms=240_000)
+    _upload(page, path, name="MYIDX")
+    marker, header = _click_a_marker_and_read_the_explanation(page)
+    assert header.startswith(f"MYIDX 1d, decision at the close of {marker['date']}"), header
+    assert "file=" in page.url  # the file travels in the link
+    page.close()

@@ -95,3 +95,20 @@ def test_a_click_on_a_decision_marker_is_read_from_the_selection_event():
     assert clicked_decision(fig, event) == idx[1]
     assert clicked_decision(fig, {"selection": {"points": [{"curve_number": price, "x": "2020-01-02"}]}}) is None
     assert clicked_decision(fig, None) is None
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"model": "no-such-model"}, "The link's model 'no-such-model' is not in models/ on this server: showing"),
+    ({"symbol": "MYIDX", "file": "0123456789abcdef/gone.csv"}, "The link's file gone.csv (MYIDX) is not on this server"),
+    ({"symbol": "MYIDX", "file": "../../etc/passwd"}, "is not an uploaded file of this app"),
+])
+def test_a_link_that_cannot_be_followed_says_so(offline_settings, params, words):
+    offline_settings(models_dir=MODELS)
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    for k, v in {"at": "2017-06-01", **params}.items():
+        at.query_params[k] = v
+    at.run()  # the link's first request
+    assert not at.exception, at.exception
+    assert any(words in w.value for w in at.warning), [w.value for w in at.warning]
+    assert at.get("plotly_chart")  # the page still works, on the sidebar's selection, as the warning says
