@@ -69,7 +69,7 @@ def position_changes(table: pd.DataFrame, changes: pd.DataFrame, *, size_step: f
             marked = pos[i]
         elif ok[i] and abs(pos[i] - marked) >= size_step:
             resized[i], marked = True, pos[i]
-    extra = table.loc[resized, ["action", "position", "confidence"]]
+    extra = table.loc[resized, ["action", "position"]]
     return pd.concat([changes, extra]).sort_index() if len(extra) else changes
 
 
@@ -102,11 +102,13 @@ def _hover(marks: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, str]:
     info = table.reindex(marks.index)
     cols = {"previous": marks.get("previous", pd.Series("", index=marks.index)).fillna(""),
             "position": marks["position"] if "position" in marks else info.get("position"),
-            **{c: info[c] for c in ("p_short", "p_flat", "p_long", "steps") if c in info}}
+            **{c: info[c] for c in ("p_short", "p_flat", "p_long", "margin", "steps") if c in info}}
     data = pd.DataFrame({k: v for k, v in cols.items() if v is not None}, index=marks.index)
     lines = ["%{x|%Y-%m-%d %H:%M}", "<b>%{meta}</b> (was %{customdata[0]})", "position %{customdata[1]:+.2f}"]
     if {"p_short", "p_flat", "p_long"} <= set(data):
         lines.append("p short / flat / long: %{customdata[2]:.2f} / %{customdata[3]:.2f} / %{customdata[4]:.2f}")
+    if "margin" in data:
+        lines.append(f"margin over the band: %{{customdata[{list(data.columns).index('margin')}]:+.3f}}")
     if "steps" in data:
         lines.append(f"reasoning segments: %{{customdata[{len(data.columns) - 1}]}}")
     return data.to_numpy(dtype=object), "<br>".join(lines) + "<extra>click: explain</extra>"
@@ -114,7 +116,8 @@ def _hover(marks: pd.DataFrame, table: pd.DataFrame) -> tuple[np.ndarray, str]:
 
 def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame, title: str,
                  periods: dict | None = None, *, volume: bool = False, max_candles: int = MAX_CANDLES) -> go.Figure:
-    """Candlesticks with a marker where the held position changes; below, the position and the confidence.
+    """Candlesticks with a marker where the held position changes; below, the position and the margin over the
+    no-trade band (how far the decision is from changing side; below 0: inside the band, flat).
 
     `bars` is the range to show: more than `max_candles` bars are merged (resample_ohlc) so the payload stays
     under SIGNAL_CHART_BUDGET_BYTES; markers stay at their exact bars. `periods` (a checkpoint's
@@ -143,13 +146,14 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
     tab = table.reindex(bars.index)
     group = np.arange(len(tab)) // k
     held = tab["position"].groupby(group).last().to_numpy()  # what is held at the end of each candle
-    conf = tab["confidence"].groupby(group).mean().to_numpy()
+    margin = tab["margin"].groupby(group).mean().to_numpy()
     fig.add_trace(go.Scatter(x=candles.index, y=held, name="position", line=dict(shape="hv", width=1,
                                                                                  color="#1f77b4"),
                              fill="tozeroy", hovertemplate="%{x|%Y-%m-%d}: position %{y:+.2f}<extra></extra>"),
                   row=2, col=1)
-    fig.add_trace(go.Scatter(x=candles.index, y=conf, name="confidence", line=dict(width=1, color="#9467bd"),
-                             hovertemplate="%{x|%Y-%m-%d}: confidence %{y:.2f}<extra></extra>"), row=3, col=1)
+    fig.add_trace(go.Scatter(x=candles.index, y=margin, name="margin", line=dict(width=1, color="#9467bd"),
+                             hovertemplate="%{x|%Y-%m-%d}: margin over the band %{y:+.3f}<extra></extra>"),
+                  row=3, col=1)
     if rows == 4:
         fig.add_trace(go.Bar(x=candles.index, y=candles["volume"].to_numpy(), name="volume",
                              marker_color="rgba(128,128,128,0.5)"), row=4, col=1)
@@ -166,7 +170,7 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
                                                                        hovermode="closest")
     fig.update_yaxes(title_text="price", row=1, col=1)
     fig.update_yaxes(title_text="position", range=[-1.05, 1.05], zeroline=True, row=2, col=1)
-    fig.update_yaxes(title_text="confidence", range=[0, 1], row=3, col=1)
+    fig.update_yaxes(title_text="margin", zeroline=True, row=3, col=1)
     fig.update_xaxes(title_text="bar time (UTC)", row=rows, col=1)
     return fig
 

@@ -19,8 +19,8 @@ how_to_read("The price chart shows one candle per bar (a day, a week or an hour:
             "**green triangle** marks where the model starts holding a long position (it expects a rise), a **red "
             "triangle** a short one (a fall), a **grey circle** where it goes back to no position. Below: the "
             "*position* it holds (from -1 = fully short to +1 = fully long; 0.3 = 30 % of the capital: the more "
-            "p(rise) exceeds p(fall), the larger, times the size the model chooses) and its *confidence* (the "
-            "largest of its three probabilities). A marker also appears when the position has grown or shrunk by "
+            "p(rise) exceeds p(fall), the larger, times the size the model chooses) and its *margin*: how far "
+            "p(rise) - p(fall) clears the no-trade band (below 0 it is inside the band and stays out). A marker also appears when the position has grown or shrunk by "
             "0.1 since the last one. Shaded areas are the years the model learned "
             "from; only the green *test* years are a fair trial. Hover a marker for details; click it to see why.")
 bars = None  # set when the data loads
@@ -78,7 +78,7 @@ if sel.model is not None and bars is not None:
         if clicked is not None:
             open_in_explain(clicked)
         st.subheader("Recent decisions")
-        st.dataframe(table.tail(20).iloc[::-1][["action", "position", "confidence", "p_short", "p_flat", "p_long",
+        st.dataframe(table.tail(20).iloc[::-1][["action", "position", "margin", "p_short", "p_flat", "p_long",
                                                  "value", "steps", "latency_ms", "status"]],
                      width="stretch", key=KEY + "recent", column_config={
                          "position": st.column_config.NumberColumn(
@@ -86,8 +86,9 @@ if sel.model is not None and bars is not None:
                                   "(p_long - p_short - centre) / scale, clipped, flat inside the no-trade band "
                                   "(the model card's position rule, chosen on validation)",
                              format="%.2f"),
-                         "confidence": st.column_config.NumberColumn(help="Largest of the three probabilities",
-                                                                     format="%.2f"),
+                         "margin": st.column_config.NumberColumn(
+                             help="How far p_long - p_short clears the no-trade band (negative: inside it, flat): "
+                                  "a small margin flips with a small change", format="%+.3f"),
                          "p_short": st.column_config.NumberColumn(help="Probability of a fall", format="%.2f"),
                          "p_flat": st.column_config.NumberColumn(help="Probability of no clear move", format="%.2f"),
                          "p_long": st.column_config.NumberColumn(help="Probability of a rise", format="%.2f"),

@@ -41,8 +41,9 @@ Compute: one job per fold (variant, seed, year), submitted through `hrm_core.com
 process (jobs 1), `jobs` local "spawn" processes, or a Dask cluster (`cluster`), one torch thread per job
 (`runtime.configure_threads`). A worker gets the fold's bars (and, to reuse it, its checkpoint's bytes) and
 returns the fold's record with the checkpoint's files; this process writes both, once per fold, so workers
-need no shared disk and a fold whose worker died is simply run again by the scheduler. A fold's result (year-Y positions and probabilities,
-labels, training class frequencies, train seconds, the card's validation metrics) is a small JSON
+need no shared disk and a fold whose worker died is simply run again by the scheduler. A fold's result
+(year-Y positions and probabilities, labels, training class frequencies, train seconds, the card's
+validation metrics) is a small JSON
 under `work_dir/folds/` named by variant, seed, year and `fold_key` (a hash of the TrainConfig,
 the training cost and the training bars), beside its checkpoint under `work_dir/checkpoints/`: an
 interrupted run resumes, a rerun computes only what is missing, and a result written under other
@@ -855,7 +856,8 @@ def render_markdown(result: WalkForwardResult) -> str:
                                                              aggfunc="mean", sort=False)
     L += ["### Compute", "",
           f"Total wall time {comp['wall_seconds']:,.0f} s for {comp['folds']} folds ({comp['trained']} trained, "
-          f"{comp['from_checkpoint']} from saved checkpoints, {comp['cached']} cached) on {comp['backend']}; training time summed over all folds {comp['train_seconds_total']:,.0f} s. Costs "
+          f"{comp['from_checkpoint']} from saved checkpoints, {comp['cached']} cached) on {comp['backend']}; "
+          f"training time summed over all folds {comp['train_seconds_total']:,.0f} s. Costs "
           f"{costs.total_bps:g} bps per unit of turnover; fills: {execution_text(costs.execution)}.", "",
           "Train seconds per fold (mean over seeds):", "",
           "| variant | " + " | ".join(map(str, secs.columns)) + " |", "|---" * (len(secs.columns) + 1) + "|"]
@@ -876,5 +878,5 @@ def write_docs(result: WalkForwardResult, md_path: str | Path = "docs/results.md
 __all__ = ["DEFAULT_VARIANTS", "FoldJob", "InstrumentWalkForward", "JSON_KEYS", "MODEL_SIZES", "REFERENCE", "SECTION",
            "STAT_KEYS", "Variant", "WalkForwardConfig", "WalkForwardError", "WalkForwardResult", "command_for",
            "fold_key", "fold_periods", "paired_logloss_difference", "paired_sharpe_difference", "plan_folds",
-           "read_fold", "render_markdown", "compute_fold", "run_fold", "store_fold", "run_walk_forward", "select_variants", "sized", "to_json",
-           "write_docs"]
+           "read_fold", "render_markdown", "compute_fold", "run_fold", "store_fold", "run_walk_forward",
+           "select_variants", "sized", "to_json", "write_docs"]

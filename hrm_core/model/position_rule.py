@@ -39,6 +39,16 @@ class DecisionRule:
         edge = p[:, 2] - p[:, 0] - self.centre
         return np.where(np.abs(edge) >= self.band, np.clip(edge / self.scale, -1.0, 1.0), 0.0)
 
+    def margin(self, probs: np.ndarray) -> np.ndarray:
+        """How far each decision is from changing side, in probability units: |edge| - band for the edge rule
+        (negative: inside the band, flat), the winning class's lead over the runner-up for argmax. This, not
+        the largest probability, is a decision's confidence."""
+        p = np.asarray(probs, dtype=np.float64)
+        if self.rule == "argmax":
+            top2 = np.sort(p, axis=1)[:, -2:]
+            return top2[:, 1] - top2[:, 0]
+        return np.abs(p[:, 2] - p[:, 0] - self.centre) - self.band
+
     def positions(self, probs: np.ndarray, quantity: np.ndarray) -> np.ndarray:
         q = np.clip(np.nan_to_num(np.asarray(quantity, dtype=np.float64)), 0.0, 1.0)
         return np.clip(self.direction(probs) * q, -1.0, 1.0) + 0.0  # + 0.0 turns -0.0 into 0.0

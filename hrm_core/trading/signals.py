@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 POSITION_RULES = {"argmax": DecisionRule(), "expected": DecisionRule("edge", scale=1.0, band=0.0)}
 STATUSES = ("ok", "warmup", "nonfinite")
 TABLE_COLUMNS = (
-    "action", "size", "position", "quantity", "p_short", "p_flat", "p_long", "confidence",
+    "action", "size", "position", "quantity", "p_short", "p_flat", "p_long", "margin", "confidence",
     "value", "steps", "latency_ms", "status", "model",
 )
 RAW_COLUMNS = ("p_short", "p_flat", "p_long", "quantity", "value", "steps", "finite", "latency_ms")
@@ -377,7 +377,8 @@ def build_table(raw: pd.DataFrame, *, model_id: str, rule: DecisionRule | None =
             "position": position,
             "quantity": np.where(ok, qty, np.nan),
             "p_short": p[:, 0], "p_flat": p[:, 1], "p_long": p[:, 2],
-            "confidence": np.where(ok, np.nanmax(np.where(ok[:, None], p, 0.0), axis=1), np.nan),
+            "margin": np.where(ok, rule.margin(np.where(ok[:, None], p, 0.0)), np.nan),  # distance to a side change
+            "confidence": np.where(ok, np.nanmax(np.where(ok[:, None], p, 0.0), axis=1), np.nan),  # live drift stat
             "value": np.where(ok, raw["value"].to_numpy(dtype=np.float64), np.nan),
             "steps": steps.astype(np.int64),
             "latency_ms": raw["latency_ms"].to_numpy(dtype=np.float64),

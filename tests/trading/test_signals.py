@@ -60,6 +60,7 @@ def test_table_has_one_row_per_bar_with_bounded_positions_and_probabilities(load
     assert np.allclose(ok[["p_short", "p_flat", "p_long"]].sum(axis=1), 1.0, atol=1e-6)
     assert ok["steps"].between(1, loaded.config.max_segments).all()
     assert (ok["confidence"] == ok[["p_short", "p_flat", "p_long"]].max(axis=1)).all()
+    assert (ok["margin"] >= 0).all()  # argmax rule (this checkpoint): the winner's lead over the runner-up
     assert (t["size"] == t["position"].abs()).all()
     # argmax rule: the action shown is the book held
     assert (np.sign(ok["position"])[ok["action"] == "long"] >= 0).all()
@@ -68,6 +69,17 @@ def test_table_has_one_row_per_bar_with_bounded_positions_and_probabilities(load
     assert (t.loc[t["status"] == "warmup", "position"] == 0).all()
     assert (t["model"] == res.model_id).all() and res.model_id.startswith("tiny@")
     assert not res.cached and res.n_nonfinite == 0
+
+
+def test_the_margin_is_how_far_the_edge_clears_the_band():
+    from hrm_core.model.position_rule import DecisionRule
+
+    rule = DecisionRule("edge", scale=0.2, band=0.1, centre=0.02)
+    p = np.array([[0.2, 0.3, 0.5], [0.3, 0.35, 0.35], [0.5, 0.3, 0.2]])
+    margin = rule.margin(p)
+    assert np.allclose(margin, [0.18, -0.07, 0.22])  # |0.3 - 0.02| - 0.1, |0.05 - 0.02| - 0.1, |-0.3 - 0.02| - 0.1
+    flat = rule.positions(p, np.ones(3)) == 0
+    assert ((margin < 0) == flat).all()  # inside the band exactly when the book is flat
 
 
 def test_expected_rule_is_p_long_minus_p_short_times_quantity(loaded, bars):

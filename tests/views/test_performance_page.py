@@ -83,7 +83,7 @@ def test_signals_page_overlays_the_models_decisions(with_model):
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("decisions" in c.value for c in at.caption)
     recent = at.dataframe[0].value
-    assert len(recent) == 20 and {"action", "position", "confidence"} <= set(recent.columns)
+    assert len(recent) == 20 and {"action", "position", "margin"} <= set(recent.columns)
     assert any("offline sample" in m.value for m in at.markdown)  # st.badge renders as markdown
 
 

@@ -19,7 +19,7 @@ def _twenty_years(seed: int = 0):
     p = rng.dirichlet([1, 1, 1], len(idx))
     table = pd.DataFrame({"action": action, "position": np.select([action == "long", action == "short"],
                                                                   [0.4, -0.4], 0.0),
-                          "confidence": p.max(axis=1), "p_short": p[:, 0], "p_flat": p[:, 1], "p_long": p[:, 2],
+                          "confidence": p.max(axis=1), "margin": np.abs(p[:, 2] - p[:, 0]) - 0.1, "p_short": p[:, 0], "p_flat": p[:, 1], "p_long": p[:, 2],
                           "steps": rng.integers(1, 5, len(idx)), "status": "ok"}, index=idx)
     return bars, table
 
@@ -48,7 +48,7 @@ def test_markers_only_where_the_held_position_changes_with_hover_details():
     idx = pd.date_range("2020-01-01", periods=6, freq="D", tz="UTC", name="time")
     bars = pd.DataFrame({"open": 1.0, "high": 1.1, "low": 0.9, "close": 1.0, "volume": 1.0}, index=idx)
     table = pd.DataFrame({"action": ["flat", "long", "long", "long", "flat", "flat"],
-                          "position": [0, 0.3, 0.32, 0.6, 0, 0], "confidence": 0.5, "p_short": 0.2, "p_flat": 0.3,
+                          "position": [0, 0.3, 0.32, 0.6, 0, 0], "confidence": 0.5, "margin": 0.05, "p_short": 0.2, "p_flat": 0.3,
                           "p_long": 0.5, "steps": 2, "status": "ok"}, index=idx)
     marks = charts.position_changes(table, action_changes(table))
     assert list(marks.index) == [idx[1], idx[3], idx[4]]  # entry, a size step >= 0.1, exit; not 0.30 -> 0.32
@@ -56,15 +56,15 @@ def test_markers_only_where_the_held_position_changes_with_hover_details():
     buy = next(t for t in fig.data if t.name == "buy (to long)")
     assert len(buy.x) == 2
     assert "reasoning segments" in buy.hovertemplate and "p short / flat / long" in buy.hovertemplate
-    assert {t.name for t in fig.data} >= {"price", "position", "confidence", "to flat"}
-    assert fig.layout.yaxis2.title.text == "position" and fig.layout.yaxis3.title.text == "confidence"
+    assert {t.name for t in fig.data} >= {"price", "position", "margin", "to flat"}
+    assert fig.layout.yaxis2.title.text == "position" and fig.layout.yaxis3.title.text == "margin"
 
 
 def test_a_gradual_build_up_of_the_position_is_marked_once_it_has_moved_a_size_step():
     """The edge rule moves the position a little every bar: markers follow the book, not day-to-day jumps."""
     idx = pd.date_range("2020-01-01", periods=7, freq="D", tz="UTC", name="time")
     position = [0.0, 0.05, 0.09, 0.13, 0.17, 0.22, 0.28]  # never more than 0.06 in a day
-    table = pd.DataFrame({"action": ["flat"] + ["long"] * 6, "position": position, "confidence": 0.5,
+    table = pd.DataFrame({"action": ["flat"] + ["long"] * 6, "position": position, "confidence": 0.5, "margin": 0.05,
                           "status": "ok"}, index=idx)
     marks = charts.position_changes(table, action_changes(table))
     assert list(marks.index) == [idx[1], idx[4], idx[6]]  # entry at 0.05, then 0.17 and 0.28 (>= 0.1 further)
