@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 # page title -> a text that only shows when the page has its real content (not a message about missing data)
 PAGES = {
     "Signals": "Recent decisions",
-    "Explain": "Top inputs",
+    "Explain": "What would change the decision",
     "Diagnostics": "All models",
     "Performance": "Regimes",
     "Live": "Signal agreement",
