@@ -9,9 +9,7 @@ and attribution runs exactly the segments infer used there.
 """
 from __future__ import annotations
 
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +19,7 @@ import torch
 
 from explain.counterfactual import counterfactuals
 from explain.cycles import cycle_trajectory
+from explain.locks import model_lock
 from explain.features import (BASELINE_WHY, BASELINES, DEFAULT_BASELINE, FEATURE_WORDS, baseline_window, check_baseline,
                               feature_attribution)
 from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
@@ -34,19 +33,6 @@ from hrm_core.data.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDatas
 from hrm_core.trading.signals import bars_hash, build_table, model_fingerprint, model_inputs
 
 DEFAULT_N_STEPS = 32  # Gauss-Legendre points: completeness well under 1 % on the shipped models (tests/test_explain.py)
-
-_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def model_lock(model: torch.nn.Module) -> threading.RLock:
-    """One lock per model object: Captum hooks the shared taps, so explanations of one model take turns."""
-    with _LOCKS_GUARD:
-        lock = _LOCKS.get(model)
-        if lock is None:
-            lock = _LOCKS[model] = threading.RLock()
-        return lock
-
 
 def decision_dataset(loaded, bars: pd.DataFrame, *, symbol: str, interval: str) -> WindowDataset:
     """Windows for every decidable bar, exactly as hrm_core.trading.signals.run_model builds them."""

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from explain.core import DEFAULT_N_STEPS, decision_dataset, model_lock
+from explain.core import DEFAULT_N_STEPS, decision_dataset
+from explain.locks import model_lock
 from explain.features import DEFAULT_BASELINE, baseline_window, check_baseline
 from explain.modules import LEAD_BAND, attribute_modules, is_hierarchical, lead_of, relative_delta, signed_shares
 from explain.targets import check_target

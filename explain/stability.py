@@ -54,7 +54,7 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
 def seed_stability(loaded, x: torch.Tensor, *, symbol: str, interval: str, target: str, baseline_x: torch.Tensor,
                    side: int, h: float, l: float, per_feature: np.ndarray) -> dict:
     """Agreement of the seeds with the explained decision (module docstring); `available` False without seeds."""
-    from explain.core import model_lock
+    from explain.locks import model_lock
     from explain.features import feature_attribution
     from explain.modules import attribute_modules, is_hierarchical
     from hrm_core.data.features import DIRECTION_CLASSES, FEATURE_NAMES

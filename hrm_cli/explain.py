@@ -20,7 +20,7 @@ def _ci(cell, fmt=_pct) -> str:
 
 
 def _render_decision(p: dict) -> str:
-    d, m = p["decision"], p["module"]
+    m = p["module"]
     lines = [f"{p['symbol']} {p['interval']} at {p['time'][:16]} - {p['model']} (target: {p['target']['name']})",
              p["summary"], ""]
     if m["applicable"]:

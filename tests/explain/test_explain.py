@@ -237,7 +237,6 @@ def test_signed_shares_sum_to_one_and_opposed_modules_are_said_in_words(shipped,
 def test_counterfactuals_are_found_with_the_real_model(shipped, gspc):
     """Applying a reported change really moves the book to the reported side; a 'no flip' entry says so."""
     from explain.counterfactual import _actions
-    from explain.features import baseline_window  # noqa: F401  (the module the search shares its inputs with)
     from hrm_core.data.features import FEATURE_NAMES
 
     ex = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d")

@@ -1,6 +1,5 @@
 """Training runs as executor jobs (the shipped variants' seeds, the label experiments): the bars and settings
 travel with the job, the checkpoint comes back as bytes, and every backend trains the same model."""
-from pathlib import Path
 
 import pytest
 

@@ -85,7 +85,7 @@ def test_a_click_on_a_decision_marker_is_read_from_the_selection_event():
 
     idx = pd.date_range("2020-01-01", periods=5, freq="D", tz="UTC", name="time")
     bars = pd.DataFrame({"open": 1.0, "high": 1.1, "low": 0.9, "close": 1.0, "volume": 1.0}, index=idx)
-    table = pd.DataFrame({"position": [0, 1, 1, 0, 0.0], "confidence": 0.5}, index=idx)
+    table = pd.DataFrame({"position": [0, 1, 1, 0, 0.0], "confidence": 0.5, "margin": 0.05}, index=idx)
     changes = pd.DataFrame({"action": ["long", "flat"]}, index=idx[[1, 3]])
     fig = signal_chart(bars, table, changes, "t")
     buy = next(i for i, t in enumerate(fig.data) if t.name == "buy (to long)")
