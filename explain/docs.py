@@ -26,8 +26,12 @@ def _pct(v) -> str:
     return "n/a" if v is None else f"{100 * v:.1f} %"
 
 
-def _ci(cell: dict | None, fmt) -> str:
-    """'x [lo, hi]' from {"value", "ci"}."""
+def _signed(v: float) -> str:
+    return f"{v:+.4f}"
+
+
+def format_ci(cell: dict | None, fmt=_pct) -> str:
+    """'x [lo, hi]' from {"value", "ci"} (period stats), or n/a."""
     if cell is None:
         return "n/a"
     lo, hi = cell["ci"]
@@ -39,30 +43,29 @@ def closing_note(s: dict) -> str:
     share = s["h_led_share"]
     lo, hi = share["ci"]
     inside = lo is not None and lo <= CLAIMS["strategic share of decisions"] <= hi
-    text = (f"On this model and period {_ci(share, _pct)} of decisions are H-led (95 % block-bootstrap interval) "
+    text = (f"On this model and period {format_ci(share, _pct)} of decisions are H-led (95 % block-bootstrap interval) "
             f"against the seed's 34 %, which the interval {'includes' if inside else 'excludes'}. ")
     if s["pnl_share_h_led"] is not None:
-        text += (f"H-led decisions earned {_ci(s['pnl_share_h_led'], _pct)} of the period's net PnL, against the "
+        text += (f"H-led decisions earned {format_ci(s['pnl_share_h_led'], _pct)} of the period's net PnL, against the "
                  "seed's 61 %.")
     else:
         text += (f"The period's net PnL was {s['pnl_total']['value']:+.4f}, not a gain, so there is no share of "
                  f"performance to compare with the seed's 61 %: H-led decisions made "
-                 f"{_ci(s['pnl_h_led'], lambda v: f'{v:+.4f}')} and L-led ones {_ci(s['pnl_l_led'], lambda v: f'{v:+.4f}')}.")
+                 f"{format_ci(s['pnl_h_led'], _signed)} and L-led ones {format_ci(s['pnl_l_led'], _signed)}.")
     return text + " See docs/explain.md for the method."
 
 
 def period_markdown(pe: PeriodExplanation, *, command: str) -> str:
     """The section body: settings, the claims table with intervals, breakdowns by action / regime / depth."""
     s = pe.stats()
-    num = lambda v: f"{v:+.4f}"  # noqa: E731
     rows = [
         "| figure | seed (claimed, unverified) | measured [95 % CI] |", "|---|---|---|",
         f"| strategic (H-led) share of decisions | {_pct(CLAIMS['strategic share of decisions'])} "
-        f"| {_ci(s['h_led_share'], _pct)} |",
+        f"| {format_ci(s['h_led_share'], _pct)} |",
         f"| tactical (L-led) share of decisions | {_pct(CLAIMS['tactical share of decisions'])} "
-        f"| {_ci(s['l_led_share'], _pct)} |",
+        f"| {format_ci(s['l_led_share'], _pct)} |",
         f"| share of net PnL from H-led decisions | {_pct(CLAIMS['share of performance from strategic decisions'])} "
-        f"| {_ci(s['pnl_share_h_led'], _pct)} |",
+        f"| {format_ci(s['pnl_share_h_led'], _pct)} |",
     ]
 
     def group(title: str, table: dict) -> list[str]:
@@ -87,8 +90,9 @@ def period_markdown(pe: PeriodExplanation, *, command: str) -> str:
         f"Signed h_share over the period: median {s['h_share']['median']:+.3f}, 10th-90th percentile "
         f"{s['h_share']['p10']:+.3f} .. {s['h_share']['p90']:+.3f}; {_pct(s['mixed_share'])} of decisions are mixed and "
         f"on {_pct(s['opposed_share'])} H and L pulled in opposite directions. Net PnL of the period (sum of per-bar "
-        f"net returns after the risk layer and costs): {_ci(s['pnl_total'], num)}, of which H-led decisions "
-        f"{_ci(s['pnl_h_led'], num)} and L-led {_ci(s['pnl_l_led'], num)}. A decision's PnL is its position's return "
+        f"net returns after the risk layer and costs): {format_ci(s['pnl_total'], _signed)}, of which H-led "
+        f"decisions {format_ci(s['pnl_h_led'], _signed)} and L-led {format_ci(s['pnl_l_led'], _signed)}. A decision's "
+        "PnL is its position's return "
         "from its fill (next open by default: that bar's intraday leg, then the next overnight gap before the "
         "following fill; market-on-close: the next bar) less the cost of that fill "
         "(hrm_core.trading.backtest.decision_pnl). Intervals: stationary block bootstrap over decisions (mean block "

@@ -8,17 +8,6 @@ from hrm_cli.common import (MODEL_PERIOD_HELP, N_STEPS_RANGE, add_data_args, emi
                              warn, warn_fit)
 
 
-def _pct(v) -> str:
-    return "n/a" if v is None else f"{100 * v:.1f} %"
-
-
-def _ci(cell, fmt=_pct) -> str:
-    if cell is None:
-        return "n/a"
-    lo, hi = cell["ci"]
-    return fmt(cell["value"]) + ("" if lo is None else f" [{fmt(lo)}, {fmt(hi)}]")
-
-
 def _render_decision(p: dict) -> str:
     m = p["module"]
     lines = [f"{p['symbol']} {p['interval']} at {p['time'][:16]} - {p['model']} (target: {p['target']['name']})",
@@ -50,6 +39,8 @@ def _render_decision(p: dict) -> str:
 
 
 def _render_period(p: dict) -> str:
+    from explain.docs import _pct, _signed, format_ci as _ci
+
     c = p["claims"]
     return "\n".join([
         f"{p['symbol']} {p['interval']}, {p['period']['label']} ({p['period']['start']} .. {p['period']['end']}): "
@@ -57,7 +48,7 @@ def _render_period(p: dict) -> str:
         f"target {p['target']}",
         f"H-led decisions: {_ci(p['h_led_share'])} (seed claims {100 * c['strategic share of decisions']:.0f} %); "
         f"L-led {_ci(p['l_led_share'])}; mixed {_pct(p['mixed_share'])}",
-        f"Net PnL {_ci(p['pnl_total'], lambda v: f'{v:+.4f}')}: H-led decisions {_ci(p['pnl_h_led'], lambda v: f'{v:+.4f}')}"
+        f"Net PnL {_ci(p['pnl_total'], _signed)}: H-led decisions {_ci(p['pnl_h_led'], _signed)}"
         + (f", {_ci(p['pnl_share_h_led'])} of it" if p["pnl_share_h_led"] else f" ({p['pnl_note']})")
         + f" (seed claims {100 * c['share of performance from strategic decisions']:.0f} %)",
         *(f"note: {n}" for n in p["notes"])])
