@@ -113,12 +113,13 @@ def cmd_walk_forward(args) -> int:
     file_bars, sources = _file_bars(args)
     cfg = _config(args, file_bars)
     settings = args.settings
-    command = command_for(replace(cfg, symbols=tuple(settings.data.default_symbols)) if file_bars else cfg)
+    command = command_for(replace(cfg, symbols=tuple(settings.data.default_symbols)) if file_bars else cfg, docs=False)
     if file_bars:
         command += " --csv " + " ".join(args.csv)
     if args.execution is not None:
         settings = replace(settings, costs=replace(settings.costs, execution=args.execution))
         command += f" --execution {args.execution}"
+    command += " --docs"  # the command that regenerates the docs section
     result = run_walk_forward(cfg, settings, progress=lambda msg: print(f"... {msg}", file=sys.stderr),
                               command=command, bars=file_bars or None, sources=sources or None,
                               on_fold=_progress_bar())

@@ -55,7 +55,7 @@ def test_walk_forward_on_a_users_daily_file(user):
     inst = out["instruments"][0]
     assert inst["symbol"] == "A.CSV" and inst["source"].startswith("file")
     assert [v["variant"] for v in inst["variants"]] == ["hrm-default", "flat"] and out["compute"]["trained"] == 4
-    assert out["command"].endswith("--csv A.csv")
+    assert out["command"].endswith("--csv A.csv --docs")
 
 
 def test_walk_forward_years_default_to_the_files_span(user):
