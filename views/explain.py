@@ -71,7 +71,8 @@ if ex is not None:
     st.subheader("Similar situations in the training years")
     if ex.similar.get("available"):
         st.caption(ex.similar["note"][0].upper() + ex.similar["note"][1:] + ".")
-        st.dataframe(pd.DataFrame(ex.similar["items"]), width="stretch", hide_index=True, key="explain.similar",
+        similar = pd.DataFrame(ex.similar["items"]).assign(time=lambda f: f["time"].str[:10])
+        st.dataframe(similar, width="stretch", hide_index=True, key="explain.similar",
                      column_config={c: st.column_config.NumberColumn(format="percent")
                                     for c in ("forward_return", "model_pnl")})
     else:
@@ -80,7 +81,7 @@ if ex is not None:
     st.subheader("Stability across seeds")
     st_ = ex.stability
     if st_.get("available"):
-        st.markdown(f"**{st_['word'].capitalize()}.** {st_['text']}.")
+        st.markdown(f"**{st_['text'][0].upper() + st_['text'][1:]}.**")
         st.plotly_chart(charts.seed_stability_chart(st_["per_seed"], int(1 if d["position"] > 0 else
                                                                          -1 if d["position"] < 0 else 0)),
                         width="stretch", key="explain.stability")
