@@ -98,6 +98,7 @@ def test_a_marker_of_an_uploaded_file_explains_the_files_decision(browser, dashb
     page.goto(dashboard_url, wait_until="domcontentloaded")
     wait_until_idle(page, "Signals", timeout_ms=240_000)
     _upload(page, path, name="MYIDX")
+    page.get_by_text("file: my_export.csv").first.wait_for(timeout=120_000)  # the chart is the file's
     marker, header = _click_a_marker_and_read_the_explanation(page)
     assert header.startswith(f"MYIDX 1d, decision at the close of {marker['date']}"), header
     assert "file=" in page.url  # the file travels in the link

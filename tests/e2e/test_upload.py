@@ -11,7 +11,8 @@ from tests.e2e.conftest import assert_no_error
 pytestmark = pytest.mark.e2e
 
 
-def _upload(page, path, name: str = "") -> None:
+def _upload(page, path, name: str = "", shows: str = "") -> None:
+    """Upload `path` (named `name`) from the sidebar and wait for the run that shows `shows` (default: "Added NAME:")."""
     sidebar = page.locator('[data-testid="stSidebar"]')
     box = sidebar.get_by_text("Your own data (CSV / Parquet)")
     if sidebar.locator('[data-testid="stFileUploader"]').count() == 0 or \
@@ -28,6 +29,8 @@ def _upload(page, path, name: str = "") -> None:
         field.press("Enter")
         wait_until_idle(page, "Signals")
     sidebar.get_by_role("button", name="Add to instruments").click()
+    # Right after the click the previous run's idle state is still on the page: wait for the new run's words.
+    sidebar.get_by_text(shows or f"Added {name}:").first.wait_for(timeout=240_000)
     wait_until_idle(page, "Signals", timeout_ms=240_000)
 
 
@@ -59,10 +62,8 @@ def test_upload_a_csv_then_a_broken_one(browser, dashboard_url, tmp_path, screen
     page.locator('[data-testid="stSidebarNav"] a', has_text="Signals").first.click()
     wait_until_idle(page, "Signals")
 
-    _upload(page, broken)
+    _upload(page, broken, shows="broken.csv was not added")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("broken.csv was not added").first.wait_for(timeout=60_000)
-    wait_until_idle(page, "Signals")
     assert sidebar.get_by_text("was not added").count() == 1  # one message
     assert page.locator('[data-testid="stException"]').count() == 0
     wait_for_chart(page)  # the page keeps working on the instrument it had
