@@ -1,8 +1,8 @@
 """Known-answer test of the whole pipeline: `python -m benchmarks.known_answer [--preset default]` prints JSON.
 
-Synthetic bars with a planted, causal, learnable pattern: a hidden regime s_t = +-1 that flips
-with probability 1/100 per bar (mean run 100 bars) and log returns r_t = drift s_t + vol noise
-(drift 0.6 vol). The regime at the close of t is the best causal information there is about
+Synthetic bars with a planted, causal, learnable pattern (`hrm_core.data.synthetic`, shape "regime"): a
+hidden regime s_t = +-1 that flips with probability 1/100 per bar (mean run 100 bars) and log returns
+r_t = drift s_t + vol noise (drift 0.6 vol). The regime at the close of t is the best causal information there is about
 bar t+1 (it persists with probability 0.99), so the ORACLE holds sign(s_t) from that close.
 A pure random walk (drift 0) is the control.
 
@@ -22,29 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from hrm_core.data.synthetic import planted_series
 
 SYN = dict(symbols=("SYN",), train_start="2000-01-01", train_end="2007-12-31", val_start="2008-01-01",
            val_end="2009-12-31", test_start="2010-01-01", test_end="2015-12-31")
 PLANTED_DRIFT = 0.006  # per bar, with vol 0.01: knowing the regime gives a per-bar Sharpe of 0.6
-
-
-def planted_regime_bars(n: int = 4000, *, drift: float, vol: float = 0.01, switch: float = 1 / 100,
-                        seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
-    """(bars, hidden regime): log price with s_t = +-1 flipping with probability `switch` per bar,
-    r_t = drift s_t + vol noise; drift = 0 is a pure random walk. Business days from 2000-01-03."""
-    rng = np.random.default_rng(seed)
-    flips = rng.random(n) < switch
-    regime = np.where(np.cumsum(flips) % 2 == 0, 1.0, -1.0)
-    close = 100 * np.exp(np.cumsum(drift * regime + vol * rng.standard_normal(n)))
-    open_ = np.concatenate(([100.0], close[:-1])) * np.exp(0.001 * rng.standard_normal(n))
-    high = np.maximum(open_, close) * np.exp(np.abs(0.003 * rng.standard_normal(n)))
-    low = np.minimum(open_, close) * np.exp(-np.abs(0.003 * rng.standard_normal(n)))
-    idx = pd.DatetimeIndex(pd.bdate_range("2000-01-03", periods=n, tz="UTC"), name="time")
-    bars = pd.DataFrame({"open": open_, "high": high, "low": low, "close": close,
-                         "volume": rng.uniform(1e6, 2e6, n)}, index=idx)
-    return bars, pd.Series(regime, index=idx, name="regime")
 
 
 def known_answer(*, preset: str, drift: float, epochs: int, seed: int = 0, n_boot: int = 500,
@@ -56,7 +38,8 @@ def known_answer(*, preset: str, drift: float, epochs: int, seed: int = 0, n_boo
     from hrm_core.trading.signals import generate_signals
     from hrm_core.training.train import TrainConfig, save_result, train
 
-    bars, regime = planted_regime_bars(drift=drift, seed=seed)
+    planted = planted_series("regime", drift=drift, n_bars=4000, seed=seed)
+    bars, regime = planted.bars, planted.oracle
     settings = Settings()  # defaults: next-open fills, 1 + 2 bps, risk rules off
     cfg = TrainConfig(preset=preset, epochs=epochs, batch_size=64, lr=3e-3, patience=epochs, seed=seed, **SYN)
     t0 = time.perf_counter()

@@ -6,7 +6,7 @@ import pytest
 from hrm_core.compute.executors import open_executor, run_all
 from hrm_core.model.checkpoint import load_checkpoint
 from hrm_core.settings import Settings
-from benchmarks.known_answer import planted_regime_bars
+from hrm_core.data.synthetic import planted_series
 from hrm_core.training.sweep import TrainJob, run_train_job, write_checkpoint
 from hrm_core.training.train import TrainConfig
 
@@ -15,7 +15,7 @@ SYN = dict(symbols=("SYN",), train_start="2000-01-01", train_end="2001-12-31", v
 
 
 def jobs(**kw) -> list[TrainJob]:
-    bars = {("SYN", "1d"): planted_regime_bars(800, drift=0.002, seed=0)[0]}
+    bars = {("SYN", "1d"): planted_series("regime", drift=0.002, n_bars=800, seed=0).bars}
     return [TrainJob(TrainConfig(preset="tiny", epochs=1, batch_size=64, seed=seed, **SYN), f"syn-{seed}", bars,
                      Settings(), **kw) for seed in (0, 1)]
 

@@ -26,17 +26,17 @@ from hrm_core.training.train import (
     train_command,
 )
 
-from benchmarks.known_answer import PLANTED_DRIFT, known_answer, planted_regime_bars
+from benchmarks.known_answer import PLANTED_DRIFT, known_answer
+from hrm_core.data.synthetic import planted_series
 
 ROOT = Path(__file__).resolve().parents[2]
 torch.set_num_threads(1)
 
 
-def synthetic_bars(n: int = 4000, *, drift: float, vol: float = 0.01, switch: float = 1 / 100,
-                   seed: int = 0) -> pd.DataFrame:
-    """Log price with a hidden regime s_t = +-1 that flips with probability `switch` per bar (mean run
-    100 bars): r_t = drift * s_t + vol * noise. drift = 0 is a pure random walk (benchmarks.known_answer)."""
-    return planted_regime_bars(n, drift=drift, vol=vol, switch=switch, seed=seed)[0]
+def synthetic_bars(n: int = 4000, *, drift: float, seed: int = 0) -> pd.DataFrame:
+    """Log price with a hidden regime s_t = +-1 that flips with probability 1/100 per bar (mean run 100 bars):
+    r_t = drift * s_t + 0.01 * noise. drift = 0 is a pure random walk (hrm_core.data.synthetic, "regime")."""
+    return planted_series("regime", drift=drift, n_bars=n, seed=seed).bars
 
 
 # 4000 business days from 2000-01-03 run to 2015-05; train 2000-2007, validation 2008-2009, test 2010 on.
