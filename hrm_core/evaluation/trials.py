@@ -17,6 +17,9 @@ period that OVERLAPS its own (same interval): a sub-period of a registered test 
 from the first actual bar, or any From/To inside it) was searched over just as much, so it
 keeps the deflation. A period overlapping no entry counts only what the call evaluates, and
 the evaluation says so.
+
+Entries of kind "synthetic" (the known-answer runs of `benchmarks.edge_power`, on generated series whose
+dates overlap real test periods) are registered like any trial but never counted for real data.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import pandas as pd
 from hrm_core.errors import HRMError
 
 KEYS = ("strategy", "kind", "configurations", "instruments", "interval", "start", "end")
+SYNTHETIC_KIND = "synthetic"  # trials on generated data: registered, never deflating a real-data Sharpe
 
 
 class TrialRegistryError(HRMError, ValueError):
@@ -105,15 +109,31 @@ def overlaps(entry: TrialEntry, start: str | None, end: str | None) -> bool:
 
 
 def trials_for(path: str | Path, *, interval: str, start: str | None, end: str | None) -> TrialCount:
-    """The registered trials on this period: every entry of the same interval whose period overlaps
-    the evaluated [start, end] (inclusive dates, None = open), each counting configurations x
-    instruments."""
-    hits = tuple(e for e in load_registry(path) if e.interval == interval and overlaps(e, start, end))
+    """The registered real-data trials on this period: every entry of the same interval whose period
+    overlaps the evaluated [start, end] (inclusive dates, None = open), each counting configurations x
+    instruments; synthetic entries never count."""
+    hits = tuple(e for e in load_registry(path)
+                 if e.kind != SYNTHETIC_KIND and e.interval == interval and overlaps(e, start, end))
     return TrialCount(n=sum(e.trials for e in hits), entries=hits, source=str(path))
+
+
+def register(path: str | Path, entries: list[dict]) -> Path:
+    """Add `entries` to the registry file, each replacing an entry of the same strategy name (a rerun)."""
+    p = Path(path)
+    for i, raw in enumerate(entries):
+        _entry(raw, i, p)  # refuse a malformed entry before touching the file
+    data = json.loads(p.read_text()) if p.exists() else {"trials": []}
+    names = {e["strategy"] for e in entries}
+    data["trials"] = [t for t in data.get("trials", []) if t.get("strategy") not in names] + list(entries)
+    tmp = p.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(p)  # atomic: a crash leaves the old registry whole
+    return p
 
 
 def registry_path(settings) -> Path:
     return settings.data.path("trials_file")
 
 
-__all__ = ["TrialCount", "TrialEntry", "TrialRegistryError", "load_registry", "overlaps", "registry_path", "trials_for"]
+__all__ = ["SYNTHETIC_KIND", "TrialCount", "TrialEntry", "TrialRegistryError", "load_registry", "overlaps", "register",
+           "registry_path", "trials_for"]

@@ -50,23 +50,23 @@ def predict_proba(weights: np.ndarray, X: np.ndarray) -> np.ndarray:
     return np.exp(log_softmax(X @ weights, axis=1))
 
 
-def fit_l2_logistic(X: np.ndarray, y: np.ndarray, *, C: float) -> np.ndarray:
+def fit_l2_logistic(X: np.ndarray, y: np.ndarray, *, C: float, n_classes: int = N_CLASSES) -> np.ndarray:
     """Weights minimising 0.5 ||W[1:]||^2 + C sum CE (divided by C n for conditioning)."""
     n, d = X.shape
-    onehot = np.eye(N_CLASSES)[y]
-    mask = np.ones((d, N_CLASSES))
+    onehot = np.eye(n_classes)[y]
+    mask = np.ones((d, n_classes))
     mask[0] = 0.0  # the intercept is not penalised
 
     def loss_grad(w_flat: np.ndarray) -> tuple[float, np.ndarray]:
-        W = w_flat.reshape(d, N_CLASSES)
+        W = w_flat.reshape(d, n_classes)
         logp = log_softmax(X @ W, axis=1)
         ce = -(onehot * logp).sum()
         grad = X.T @ (np.exp(logp) - onehot) + (mask * W) / C
         return (ce + 0.5 * ((mask * W) ** 2).sum() / C) / n, grad.ravel() / n
 
-    res = minimize(loss_grad, np.zeros(d * N_CLASSES), jac=True, method="L-BFGS-B",
+    res = minimize(loss_grad, np.zeros(d * n_classes), jac=True, method="L-BFGS-B",
                    options={"maxiter": 500, "gtol": 1e-8})
-    return res.x.reshape(d, N_CLASSES)
+    return res.x.reshape(d, n_classes)
 
 
 def _labelled(X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -104,3 +104,19 @@ def test_page_cli_and_report_give_the_same_dsr_for_the_same_period(offline_setti
     assert cli_inst.dsr_variance["V"] == pytest.approx(report_inst.dsr_variance["V"])
     assert report_inst.dsr_variance["V"] > 0
     assert [r.name for r in page_inst.runs if r.kind != "rule baseline"] == ["hrm-default", "logistic regression"]
+
+
+def test_synthetic_trials_are_registered_but_never_deflate_real_data(tmp_path):
+    from hrm_core.evaluation.trials import SYNTHETIC_KIND, register
+
+    path = tmp_path / "trials.json"
+    path.write_text(json.dumps({"about": "kept", "trials": [_entry()]}))
+    register(path, [_entry(strategy="edge-power hrm", kind=SYNTHETIC_KIND, instruments=["SYN-1", "SYN-2"])])
+    assert len(load_registry(path)) == 2 and json.loads(path.read_text())["about"] == "kept"
+    assert trials_for(path, interval="1d", start="2020-01-01", end="2020-12-31").n == 2  # the real entry only
+    # a rerun replaces its own entry instead of adding another
+    register(path, [_entry(strategy="edge-power hrm", kind=SYNTHETIC_KIND, instruments=["SYN-1"])])
+    assert [e.instruments for e in load_registry(path) if e.kind == SYNTHETIC_KIND] == [("SYN-1",)]
+    with pytest.raises(TrialRegistryError, match="misses"):
+        register(path, [{"strategy": "broken"}])
+    assert len(load_registry(path)) == 2  # a refused entry leaves the file as it was
