@@ -84,11 +84,18 @@ def _render_reconcile(p: dict, rec) -> str:
 
 def cmd_health(args) -> int:
     """Exit code 0 green, 1 amber, 2 red (errors also exit 2: a health check that cannot run is not green)."""
+    from hrm_core.live import alerts
     from hrm_core.live.monitor import health
 
     ref = tuple(args.reference) if args.reference else None
     rep = health(_db(args), args.settings, symbol=args.symbol, interval=args.interval_filter, reference=ref,
                  record=not args.no_record)
+    if not args.no_record and alerts.verdict_change(rep.previous, rep.status):  # alerts follow the recorded history
+        for line in alerts.send(args.settings.alerts, alerts.verdict_text(rep.book.label, rep.previous, rep.status,
+                                                                          rep.reasons),
+                                {"kind": "health", "book": rep.book.label, "status": rep.status,
+                                 "previous": rep.previous, "reasons": rep.reasons}):
+            print(f"warning: {line}", file=sys.stderr)
     emit(rep.to_dict(), args.json, lambda p: "\n".join(
         [f"{p['book']} ({p['decisions']} decisions): {p['verdict']}",
          *(f"  - {c['name']}: {c['status']}: {c['detail']}" for c in p["checks"].values())]))

@@ -136,6 +136,25 @@ class ComputeSettings:
             raise SettingsError(f"cluster must be a scheduler address such as tcp://HOST:8786, got {self.cluster!r}")
 
 
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where `hrm health` (a verdict change) and `hrm live --loop` (a paper fill) send a message
+    (hrm_core.live.alerts): a webhook taking a JSON POST (Slack / Discord incoming webhooks) and / or a command."""
+
+    webhook: str = ""  # e.g. "https://hooks.slack.com/services/..."; empty = off
+    command: str = ""  # run with the message on stdin and in $HRM_ALERT_TEXT, e.g. "notify-send HRM"; empty = off
+    timeout_s: float = 5.0  # per attempt
+    retries: int = 2  # further attempts after a failed one (1 s, 2 s, ... apart)
+
+    def __post_init__(self) -> None:
+        if self.webhook and not self.webhook.startswith(("http://", "https://")):
+            raise SettingsError(f"webhook must be an http:// or https:// address, got {self.webhook!r}")
+        if not 0 < self.timeout_s <= 60:
+            raise SettingsError(f"timeout_s must be between 0 and 60 seconds, got {self.timeout_s!r}")
+        if not 0 <= self.retries <= 10:
+            raise SettingsError(f"retries must be between 0 and 10, got {self.retries!r}")
+
+
 def _at_least(section: Any, low: float, *names: str) -> None:
     for name in names:
         if not getattr(section, name) >= low:
@@ -155,6 +174,7 @@ class Settings:
     risk: RiskSettings = field(default_factory=RiskSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     compute: ComputeSettings = field(default_factory=ComputeSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     source: str = "defaults"  # which file the values came from, shown in the UI
 
 

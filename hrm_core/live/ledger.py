@@ -315,6 +315,13 @@ class Ledger:
             self.conn.execute("INSERT INTO events (at, book_id, level, kind, message) VALUES (?, ?, ?, ?, ?)",
                               (utc_now().isoformat(), book_id, level, kind, message))
 
+    def last_health(self, book_id: int | None) -> str | None:
+        """The newest recorded verdict of the book, or None before its first."""
+        with db_errors(self.path, "read"):
+            row = self.conn.execute("SELECT status FROM health_checks WHERE book_id IS ? ORDER BY check_id DESC "
+                                    "LIMIT 1", (book_id,)).fetchone()
+        return row[0] if row else None
+
     def record_health(self, status: str, reasons: list[str], book_id: int | None) -> None:
         with db_errors(self.path, "write to"):
             self.conn.execute("INSERT INTO health_checks (at, book_id, status, reasons) VALUES (?, ?, ?, ?)",

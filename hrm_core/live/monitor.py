@@ -91,6 +91,7 @@ class HealthReport:
     decisions: int
     history: pd.DataFrame = field(default_factory=pd.DataFrame)  # per bar: action, confidence, steps, latency
     verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)  # feature-drift verdict of each sliding window
+    previous: str | None = None  # with record=True: the book's last recorded verdict before this one
 
     @property
     def exit_code(self) -> int:
@@ -159,13 +160,15 @@ def health(db: str | Path, settings: Settings, *, symbol: str | None = None, int
     status = worst(c.status for c in checks)
     reasons = [f"{c.name}: {c.detail}" for c in checks if c.status != "green"] or [
         "all checks within their thresholds: " + "; ".join(f"{c.name} {c.detail}" for c in checks)]
+    previous = None
     if record:  # the checks read the ledger read-only; only the verdict is written, once it is known to be a ledger
         with Ledger(db) as ledger:
+            previous = ledger.last_health(book.book_id)
             ledger.record_health(status, reasons, book.book_id)
     history = led[["action", "confidence", "steps", "latency_ms", "status", "source", "mode"]]
     return HealthReport(book=book, status=status, reasons=reasons, checks=checks, latency=lat, feature_drift=feat,
                         prediction_drift=pred, performance=perf, references=w.spans, decisions=len(led),
-                        history=history, verdicts=verdict_history(led, w, book.interval, h))
+                        history=history, verdicts=verdict_history(led, w, book.interval, h), previous=previous)
 
 
 def _world(book: Book, settings: Settings, reference: tuple[Any, Any] | None) -> _World:

@@ -73,6 +73,7 @@ from hrm_core.trading.decision import rule_of
 from hrm_core.errors import DataError, EmptyDataError, HRMError, InsufficientDataError
 from hrm_core.data.features import WARMUP_BARS, compute_features
 from hrm_core.jsonsafe import json_safe
+from hrm_core.live import alerts
 from hrm_core.live.ledger import Book, Ledger, LedgerError, insert_row, iso, ledger_db_path, ns, utc_now
 from hrm_core.trading.metrics import periods_per_year_of
 from hrm_core.trading.risk import apply_risk
@@ -127,6 +128,7 @@ class StepResult:
     equity: float
     latency_ms: float
     written: bool  # False when another writer had already recorded this bar
+    fill: dict | None = None  # the paper fill on this bar: side, quantity, price, from_weight, to_weight, time
 
 
 class PaperTrader:
@@ -212,7 +214,12 @@ class PaperTrader:
         hist.close.append(float(bars["close"].iloc[-1]))
         hist.target.append(target)
         hist.equity = fill["equity"]
-        return StepResult(when, str(row["action"]), target, fill["equity"], latency, written=True)
+        filled = None
+        if fill["turnover"] > 0:
+            filled = {"side": "buy" if fill["to_weight"] > fill["from_weight"] else "sell", "time": when.isoformat(),
+                      "quantity": float(fill["turnover"]), "price": float(fill["fill_price"]),
+                      "from_weight": float(fill["from_weight"]), "to_weight": float(fill["to_weight"])}
+        return StepResult(when, str(row["action"]), target, fill["equity"], latency, written=True, fill=filled)
 
     def _history(self, conn) -> _History:
         """The in-memory path, reloaded from the ledger when it is not at the ledger's newest bar."""
@@ -308,6 +315,7 @@ class RunSummary:
     last_action: str | None
     seconds: float
     notes: tuple[str, ...] = ()
+    fills: tuple[dict, ...] = ()  # the paper fills this call made
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -327,7 +335,8 @@ def _summary(db: Path, trader: PaperTrader, done: list[StepResult], source: str,
                       skipped=len(done) - len(written), first=written[0].time.isoformat() if written else None,
                       last=last.time.isoformat() if last else None, equity=last.equity if last else None,
                       last_action=last.action if last else None, seconds=round(seconds, 3),
-                      notes=(*model_fit_notes(trader.loaded, trader.book.symbol, trader.book.interval), *notes))
+                      notes=(*model_fit_notes(trader.loaded, trader.book.symbol, trader.book.interval), *notes),
+                      fills=tuple(d.fill for d in written if d.fill))
 
 
 def replay(settings: Settings, *, symbol: str, interval: str, start: Any, end: Any, model: str | Path | None = None,
@@ -450,6 +459,10 @@ def run_loop(settings: Settings, *, symbol: str, interval: str, every_s: float, 
                 decided += s.decided
                 report(f"{utc_now():%Y-%m-%d %H:%M:%S} {s.book}: {s.decided} new bar(s), last {s.last or '-'}, "
                        f"equity {s.equity if s.equity is not None else '-'}; " + "; ".join(s.notes))
+                for fill in s.fills:  # on a daemon thread: a slow endpoint never holds up the next step
+                    alerts.send_in_background(settings.alerts, alerts.fill_text(s.book, fill),
+                                              {"kind": "fill", "book": s.book, **fill},
+                                              on_warning=lambda line: report(f"warning: {line}"))
             except HRMError as exc:
                 report(f"{utc_now():%Y-%m-%d %H:%M:%S} {exc}; keeping the last state, retrying in {every_s:g} s")
                 _log_quietly(db or ledger_db_path(settings), str(exc))
