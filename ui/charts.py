@@ -187,17 +187,36 @@ def clicked_decision(fig: go.Figure, event) -> pd.Timestamp | None:
     return None
 
 
-def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str) -> go.Figure:
-    """Equity curves (top) and drawdowns in % (bottom), one line per strategy."""
+def distinct_colours(n: int) -> list[str]:
+    """n colours no two of which repeat (Plotly's 10, then the 24 of Dark24, then Alphabet's 26)."""
+    from plotly.colors import qualitative as q
+
+    palette = list(dict.fromkeys(q.Plotly + q.Dark24 + q.Alphabet))
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str,
+                    trades: pd.DataFrame | None = None) -> go.Figure:
+    """Equity curves (top) and drawdowns in % (bottom), one colour per strategy; `trades` (entry_time,
+    exit_time, side) of the first strategy marked on its equity line."""
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.04)
-    for i, name in enumerate(equity.columns):
-        width = 2.5 if i == 0 else 1.2
-        fig.add_trace(go.Scatter(x=equity.index, y=equity[name], name=name, legendgroup=name,
-                                 line=dict(width=width)), row=1, col=1)
+    for i, (name, colour) in enumerate(zip(equity.columns, distinct_colours(len(equity.columns)))):
+        line = dict(width=2.5 if i == 0 else 1.2, color=colour)
+        fig.add_trace(go.Scatter(x=equity.index, y=equity[name], name=name, legendgroup=name, line=line),
+                      row=1, col=1)
         fig.add_trace(go.Scatter(x=drawdown.index, y=100 * drawdown[name], name=name, legendgroup=name,
-                                 showlegend=False, line=dict(width=width)), row=2, col=1)
+                                 showlegend=False, line=line), row=2, col=1)
+    if trades is not None and len(trades) and len(equity.columns):
+        first = equity.iloc[:, 0]
+        for when, label, symbol in (("entry_time", "entries", "triangle-up"), ("exit_time", "exits", "x")):
+            t = pd.DatetimeIndex(trades[when].dropna())
+            t = t[t.isin(first.index)]
+            fig.add_trace(go.Scatter(x=t, y=first.reindex(t), mode="markers", name=f"{equity.columns[0]} {label}",
+                                     marker=dict(symbol=symbol, size=7, color="#222"),
+                                     hovertemplate="%{x|%Y-%m-%d}: " + label[:-1] + "<extra></extra>"),
+                          row=1, col=1)
     _frame(fig, title, 580)
     fig.update_yaxes(title_text="equity (start = 1)", row=1, col=1)
     fig.update_yaxes(title_text="drawdown [%]", row=2, col=1)

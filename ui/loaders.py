@@ -87,6 +87,23 @@ def _performance(symbol: str, interval: str, model_path: str | None, mtime: floa
                                period=period, source=res.badge(), cache=signals_db_path(s), trial_models=hidden)
 
 
+def performance_at_equal_risk(symbol: str, interval: str, model_path: str | None, start=None, end=None,
+                              ablations: bool = False):
+    """`performance(...)` with every strategy scaled to the same ex-ante volatility (equal_risk)."""
+    mtime = _mtime(model_path) if model_path else 0.0
+    return _performance_at_equal_risk(symbol, interval, model_path, mtime, start, end, ablations, settings(),
+                                      upload_path(symbol))
+
+
+@st.cache_data(show_spinner="Scaling every strategy to equal risk...", max_entries=16)
+def _performance_at_equal_risk(symbol: str, interval: str, model_path: str | None, mtime: float, start, end,
+                               ablations: bool, s: Settings, file: str | None = None):
+    from hrm_core.evaluation.equal_risk import at_equal_risk
+
+    inst = _performance(symbol, interval, model_path, mtime, start, end, ablations, s, file)
+    return at_equal_risk(inst, s)
+
+
 # --- reasoning diagnostics (hrm_core.reasoning.diagnostics) -------------------------------------------------
 
 def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=None) -> dict:

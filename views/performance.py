@@ -4,11 +4,14 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from hrm_core.evaluation import equal_risk
+from hrm_core.experiments import edge_power
 from hrm_core.evaluation.baselines import bars_for
 from hrm_core.evaluation.evaluate import (
     DEFINITIONS, TABLE_KEYS, break_even_cost_bps, cost_sensitivity, monthly_returns, risk_effects, rolling_sharpe,
 )
 from hrm_core.evaluation.report import execution_text
+from hrm_core.evaluation.verdict import performance_verdict
 from ui import charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read
@@ -36,8 +39,15 @@ ablations = st.toggle("Include the model ablations (flat transformer, N = T = 1,
                       disabled=sel.model is None, help="Runs each shipped ablation checkpoint through the same "
                       "signals, risk layer, backtest and costs.")
 
+equal = st.toggle(f"Compare at equal risk ({equal_risk.TARGET_VOL:.0%} annualised volatility)", value=True,
+                  key=KEY + "equal_risk", help="On: " + equal_risk.describe() + ", so the chart compares skill, not "
+                  "leverage. Off: the positions as traded. Regimes, costs, risk rules and trades below are as traded.")
+
 with guard(f"backtest {sel.symbol} {sel.interval}"):
     inst = loaders.performance(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
+    shown = loaders.performance_at_equal_risk(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations) \
+        if equal else inst
+    shown_as = f"equal risk ({equal_risk.TARGET_VOL:.0%} vol)" if equal else "as traded"
     main = inst.runs[0]
     st.caption(
         f"{inst.symbol} {inst.interval}, **{inst.period.label}**: {inst.first:%Y-%m-%d} to {inst.last:%Y-%m-%d} "
@@ -47,16 +57,38 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     for note in inst.notes:
         st.warning(f"Caution: {note}.", icon=":material/warning:")
 
-    st.plotly_chart(charts.equity_drawdown(inst.equity(), inst.drawdown(), "Equity (growth of 1 unit) and drawdown [%], net of costs, per bar"),
+    sentence = performance_verdict(shown, shown=shown_as)
+    if sentence:
+        st.markdown(sentence)
+    st.plotly_chart(charts.equity_drawdown(shown.equity(), shown.drawdown(),
+                                           f"Equity (growth of 1 unit) and drawdown [%], net of costs, {shown_as}",
+                                           trades=shown.runs[0].backtest.trades),
                     width="stretch", key=KEY + "equity")
 
     st.subheader("Metrics")
-    table = inst.metrics_table()
+    table = shown.metrics_table()
+    table.insert(0, "shown", shown_as)
     st.dataframe(table, width="stretch", key=KEY + "metrics", column_config={
+        "shown": st.column_config.TextColumn("shown", help="as traded, or " + equal_risk.describe()),
         "kind": st.column_config.TextColumn("kind", help="model, model baseline (ablation) or rule baseline"),
         **{k: st.column_config.NumberColumn(k, help=DEFINITIONS.get(k, ""), format="%.2f") for k in TABLE_KEYS}})
     with st.expander("Definitions"):
         st.markdown("\n".join(f"- **{k}**: {DEFINITIONS[k]}" for k in TABLE_KEYS if k in DEFINITIONS))
+
+    ladder = edge_power.load_result()
+    if ladder is not None:
+        st.subheader("Could the pipeline see an edge of realistic size?")
+        st.markdown(edge_power.headline(ladder))
+        if main.kind == "model":
+            m = main.metrics
+            st.markdown(edge_power.real_data_verdict(
+                ladder, name=main.name, symbol=inst.symbol, sharpe=m["Sharpe"],
+                ci=(m["Sharpe CI 95% low"], m["Sharpe CI 95% high"]), years=inst.n_bars / inst.periods_per_year))
+        with st.expander("The known-answer ladder: minimum detectable edge per learner and signal shape"):
+            st.caption("Oracle net annual Sharpe of the weakest planted rung detected in at least "
+                       f"{edge_power.POWER_GOAL:.0%} of seeds (empty: none up to {max(edge_power.RUNGS):g}). "
+                       f"Reproduce: `{ladder['command']}`; method and tables: docs/results.md.")
+            st.dataframe(edge_power.min_detectable_table(ladder), width="stretch", key=KEY + "edge_power")
 
     st.subheader("Regimes")
     st.caption("Each bar's return is grouped by the regime known when its position was decided "

@@ -533,11 +533,19 @@ def break_even_cost_bps(result: BacktestResult, *, max_bps: float = 10_000.0) ->
 
 
 def risk_effects(run: StrategyRun, settings: Settings, costs: CostSettings | None = None) -> pd.DataFrame:
-    """Each risk rule's effect on the run's raw target (hrm_core.trading.risk.risk_rule_effects, same costs)."""
+    """Each risk rule's effect on the run's raw target (hrm_core.trading.risk.risk_rule_effects, same costs).
+
+    Only rows that differ are kept: the raw row, each rule that is switched on, and all rules together when
+    at least one is on (a switched-off rule repeats the raw row)."""
     costs = costs or settings.costs
-    return risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=run.periods_per_year,
-                             costs_bps=costs.total_bps, history=run.history, execution=costs.execution,
-                             open_price=run.open_price)
+    table = risk_rule_effects(run.target, run.close, settings.risk, periods_per_year=run.periods_per_year,
+                              costs_bps=costs.total_bps, history=run.history, execution=costs.execution,
+                              open_price=run.open_price)
+    singles = table.index[1:-1]
+    keep = [table.index[0], *(r for r in singles if table.at[r, "active"])]
+    if len(keep) > 1:
+        keep.append(table.index[-1])
+    return table.loc[keep]
 
 
 def backtest_instrument(

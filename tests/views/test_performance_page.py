@@ -72,10 +72,11 @@ def test_risk_what_if_changes_the_rule_effects(with_model):
     at.switch_page("views/performance.py")
     at.run()
     risk_table = next(df.value for df in at.dataframe if "variant" == df.value.index.name)
-    assert not risk_table["active"]["vol target only"]  # off in the settings in force
+    assert risk_table.index.tolist() == ["raw (no rules)"]  # every rule off in the settings in force: one row
     at.number_input(key="performance.vol").set_value(0.10).run()
     risk_table = next(df.value for df in at.dataframe if "variant" == df.value.index.name)
-    assert risk_table["active"]["vol target only"] and not at.exception
+    assert risk_table.index.tolist() == ["raw (no rules)", "vol target only", "all rules"] and not at.exception
+    assert risk_table["active"]["vol target only"]
 
 
 def test_signals_page_overlays_the_models_decisions(with_model):
@@ -96,3 +97,46 @@ def test_pages_without_a_model_show_a_clear_message(tmp_path, offline_settings):
     assert not at.error, [e.value for e in at.error]
     assert any("No trained model" in i.value for i in at.info)
     assert at.dataframe[0].value.index[0] == "buy & hold"
+
+
+def test_the_edge_power_panel_puts_the_ladder_beside_the_real_result(with_model, tmp_path, monkeypatch):
+    """The panel reads the ladder's JSON (`benchmarks.edge_power --out`); without one the page says nothing of it."""
+    from benchmarks.edge_power import main as ladder
+    from hrm_core.experiments import edge_power
+
+    out = tmp_path / "ladder.json"
+    ladder(["--size", "tiny", "--shapes", "regime", "--rungs", "4", "--seeds", "1", "--jobs", "1", "--work",
+            str(tmp_path / "work"), "--registry", str(tmp_path / "trials.json"), "--out", str(out)])
+    monkeypatch.setattr(edge_power, "RESULTS", out)
+    at = with_model
+    at.switch_page("views/performance.py")
+    at.run()
+    assert not at.exception, at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "the HRM detects, with 80% power, a persistent hidden regime of Sharpe" in text
+    assert "Here, hrm-default on ^GSPC: net Sharpe" in text and "3 years" in text
+    assert any("minimum detectable edge" in e.label for e in at.expander)
+    monkeypatch.setattr(edge_power, "RESULTS", tmp_path / "missing.json")
+    at.run()
+    assert not at.exception and "Could the pipeline see an edge" not in " ".join(s.value for s in at.subheader)
+
+
+def test_performance_compares_at_equal_risk_by_default_and_names_what_it_shows(with_model):
+    at = with_model
+    at.switch_page("views/performance.py")
+    at.run()
+    assert not at.exception, at.exception
+    toggle = at.toggle(key="performance.equal_risk")
+    assert toggle.value is True
+    table = at.dataframe[0].value
+    assert set(table["shown"]) == {"equal risk (10% vol)"}
+    vols = table["Annual volatility [%]"]
+    assert vols.between(5, 10.5).all(), vols  # everyone near the same risk (first bars flat, full-position cap)
+    verdict = next(m.value for m in at.markdown if m.value.startswith("**hrm-default**"))
+    assert "(equal risk (10% vol))" in verdict and "against buy & hold" in verdict and "DSR" in verdict
+    assert any(w in verdict for w in ("better", "worse", "no clear difference"))
+    toggle.set_value(False).run()
+    table = at.dataframe[0].value
+    assert set(table["shown"]) == {"as traded"} and table.loc["hrm-default", "Annual volatility [%]"] < 5
+    risk = next(d.value for d in at.dataframe if d.value.index.name == "variant")
+    assert risk.index.tolist() == ["raw (no rules)"]  # rules switched off repeat the raw row: not shown
