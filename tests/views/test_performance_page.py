@@ -100,13 +100,20 @@ def test_pages_without_a_model_show_a_clear_message(tmp_path, offline_settings):
 
 
 def test_the_edge_power_panel_puts_the_ladder_beside_the_real_result(with_model, tmp_path, monkeypatch):
-    """The panel reads the ladder's JSON (`benchmarks.edge_power --out`); without one the page says nothing of it."""
-    from benchmarks.edge_power import main as ladder
+    """The panel reads the ladder's JSON (`benchmarks.edge_power --out`, here summarised from made-up job records:
+    tests/experiments runs the real command); without one the page says nothing of it."""
+    import json
+
     from hrm_core.experiments import edge_power
 
+    def record(seed, lo):
+        return {"job": {"shape": "regime", "sharpe": 4.0, "seed": seed},
+                "learners": {n: {"sharpe": 1.0, "ci": [lo, 2.0]} for n in (*edge_power.LEARNERS,
+                                                                           *edge_power.REFERENCES)}}
+
     out = tmp_path / "ladder.json"
-    ladder(["--size", "tiny", "--shapes", "regime", "--rungs", "4", "--seeds", "1", "--jobs", "1", "--work",
-            str(tmp_path / "work"), "--registry", str(tmp_path / "trials.json"), "--out", str(out)])
+    out.write_text(json.dumps({"command": "python -m benchmarks.edge_power --json", "protocol": {"years": 20,
+                               "test_years": 3.0}, "shapes": edge_power.summarise([record(0, 0.1), record(1, 0.2)])}))
     monkeypatch.setattr(edge_power, "RESULTS", out)
     at = with_model
     at.switch_page("views/performance.py")
