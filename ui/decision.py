@@ -45,10 +45,17 @@ def url_time(at: pd.Timestamp) -> str:
     return f"{at:%Y-%m-%d}" if at.normalize() == at else at.isoformat()
 
 
-def open_in_explain(at: pd.Timestamp) -> None:
-    """Go to the Explain page for the decision at `at`: symbol, interval, model, uploaded file and bar all travel
-    in the link, and the next run takes them from it (the sidebar's widgets may be reset by the page switch)."""
+def open_in_explain(at: pd.Timestamp, symbol: str | None = None) -> None:
+    """Go to the Explain page for the decision at `at` (of `symbol`, default the sidebar's first): symbol,
+    interval, model, uploaded file and bar all travel in the link, and the next run takes them from it (the
+    sidebar's widgets may be reset by the page switch)."""
     from ui.state import follow_next_link, link_params
+    from ui.uploads import file_token
 
+    params = link_params()
+    if symbol and symbol != params.get("symbol"):
+        params = {k: v for k, v in params.items() if k != "file"} | {"symbol": symbol}
+        if file_token(symbol):
+            params["file"] = file_token(symbol)
     follow_next_link()
-    st.switch_page("views/explain.py", query_params={**link_params(), PARAM: url_time(at)})
+    st.switch_page("views/explain.py", query_params={**params, PARAM: url_time(at)})

@@ -58,7 +58,8 @@ def draw_sidebar() -> Selection:
     known = list(dict.fromkeys([*s.data.default_symbols, *st.session_state.get(KEY + "extra", [])]))
     st.session_state.setdefault(KEY + "symbols", known[:1])
     symbols = sb.multiselect("Instruments", known, key=KEY + "symbols",
-                             help="The first one is charted. Add any Yahoo ticker below.")
+                             help="Each gets a card and a tab on Signals; other pages use the first. Add any Yahoo "
+                                  "ticker below.")
     sb.text_input("Add ticker", key=KEY + "new", placeholder="e.g. AAPL, EURUSD=X", on_change=_add_ticker,
                   help="Press Enter: the ticker is added and charted (downloaded when online, else a clear message).")
     draw_uploader(sb, s.data.path("cache_db").parent / "uploads")
@@ -92,11 +93,11 @@ def _model_picker(sb, cards) -> str | None:
     return chosen
 
 
-# A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ file=<upload> for an uploaded
-# file, + a page's own ?at=...). The sidebar follows the address bar on a session's first run, whenever the
+# A shared link reproduces the view: ?symbol=^GSPC&interval=1d&model=hrm-default (+ symbols=^GSPC,^IXIC when
+# several are selected, + file=<upload> for an uploaded file, + a page's own ?at=... or ?range=...). The sidebar follows the address bar on a session's first run, whenever the
 # address differs from what the sidebar last wrote (a link opened in this session), and after an in-app link
 # (FOLLOW: st.switch_page may reset the sidebar's widgets, the link's parameters are the truth).
-URL_KEYS = ("symbol", "interval", "model", "file")
+URL_KEYS = ("symbol", "interval", "model", "file", "symbols")
 FOLLOW = KEY + "follow_url"
 
 
@@ -123,11 +124,14 @@ def _seed_from_url(cards) -> list[str]:
     else:
         symbol = symbol.upper()
     if symbol:
+        others = [s.strip().upper() for s in (url["symbols"] or "").split(",") if s.strip()]
+        chosen = list(dict.fromkeys([symbol, *others])) if others else \
+            [symbol, *(s for s in st.session_state.get(KEY + "symbols", []) if s != symbol)]
         extra = st.session_state.setdefault(KEY + "extra", [])
-        if symbol not in settings().data.default_symbols and symbol not in extra:
-            extra.append(symbol)
-        st.session_state[KEY + "symbols"] = [symbol, *(s for s in st.session_state.get(KEY + "symbols", [])
-                                                      if s != symbol)]
+        for sym in chosen:
+            if sym not in settings().data.default_symbols and sym not in extra:
+                extra.append(sym)
+        st.session_state[KEY + "symbols"] = chosen
     if url["interval"] in INTERVALS:
         st.session_state[KEY + "interval"] = url["interval"]
     elif url["interval"]:
@@ -146,7 +150,8 @@ def _seed_from_url(cards) -> list[str]:
 def _write_url(sel: Selection, cards) -> None:
     """Keep the address bar in step with the sidebar (only keys that changed, so the history stays quiet)."""
     name = next((c.name for c in cards if c.path == sel.model), None)
-    values = {"symbol": sel.symbol, "interval": sel.interval, "model": name, "file": file_token(sel.symbol)}
+    values = {"symbol": sel.symbol, "interval": sel.interval, "model": name, "file": file_token(sel.symbol),
+              "symbols": ",".join(sel.symbols) if len(sel.symbols) > 1 else None}
     for key, value in values.items():
         if value is None:
             if key in st.query_params:

@@ -94,3 +94,23 @@ def test_a_model_that_takes_one_action_is_picked_with_a_warning(tmp_path, offlin
     note, skilled = skill_note(card.card)
     assert not at.exception and not skilled
     assert note in [w.value for w in at.sidebar.warning] and "Long on 99% of validation windows" in note
+
+
+def test_signals_opens_with_todays_card_and_shows_every_selected_instrument(offline_settings):
+    from streamlit.testing.v1 import AppTest
+
+    offline_settings()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+    at.query_params.update({"symbol": "^IXIC", "symbols": "^IXIC,^GSPC", "range": "5 years"})
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert at.sidebar.multiselect(key="sidebar.symbols").value == ["^IXIC", "^GSPC"]  # the instruments from the link
+    cards = [m.value for m in at.markdown if m.value.startswith("**^")]
+    assert [c.split()[0] for c in cards] == ["**^IXIC", "**^GSPC"]
+    assert all(("LONG" in c or "SHORT" in c or "FLAT" in c) and "fills at the open after" in c for c in cards)
+    assert any(c.value.startswith("Decided at the close of") and "model health: **not monitored**" in c.value
+               for c in at.caption)
+    assert {m.label for m in at.metric} >= {"Target position", "Margin over the no-trade band"}
+    assert [t.label for t in at.tabs] == ["^IXIC", "^GSPC"] and len(at.get("plotly_chart")) == 2
+    assert at.segmented_control(key="signals.range").value == "5 years"  # the range from the link
+    assert at.query_params["symbols"] == "^IXIC,^GSPC" and at.query_params["range"] == "5 years"

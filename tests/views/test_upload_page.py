@@ -46,7 +46,9 @@ def test_an_uploaded_file_becomes_the_charted_instrument_on_every_page(offline_s
     assert any("Added MYIDX: 754 1d bars, 2016-01-04 to 2018-12-31" in c.value for c in at.sidebar.caption)
     assert any("file: my_export.csv" in m.value for m in at.markdown)  # the data-source badge
     assert any("754 1d bars" in c.value and "your file (MYIDX)" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 1 and len(at.dataframe[0].value) == 20
+    # every selected instrument is shown, the file first: MYIDX, then the ^GSPC that was selected before
+    assert [c.key for c in at.get("plotly_chart")] == ["signals.chart", "signals.^GSPC.chart"]
+    assert len(at.dataframe[0].value) == 20
     for page, title in (("views/performance.py", "Performance"), ("views/explain.py", "Explain"),
                         ("views/diagnostics.py", "Diagnostics")):
         at.switch_page(page)

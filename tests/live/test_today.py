@@ -1,0 +1,36 @@
+"""Today's card: the newest decided bar, when it fills, and the paper book's last health verdict."""
+import pandas as pd
+
+from hrm_core.live.ledger import Ledger
+from hrm_core.live.today import health_of, today
+
+
+def _table():
+    idx = pd.bdate_range("2024-01-01", periods=4, tz="UTC")
+    return pd.DataFrame({"status": ["warmup", "ok", "ok", "warmup"], "position": [0.0, 0.4, -0.25, 0.0],
+                         "margin": [0.0, 0.02, 0.005, 0.0]}, index=idx)
+
+
+def test_the_card_reads_the_newest_decided_bar_and_says_when_it_fills():
+    card = today(_table(), symbol="X", interval="1d", execution="next_open", health="green")
+    assert (card.side, card.position, card.margin) == ("short", -0.25, 0.005)
+    assert card.time == pd.Timestamp("2024-01-03", tz="UTC")
+    assert card.headline == "X 1d: SHORT 25% of capital, fills at the open after 2024-01-03"
+    close = today(_table(), symbol="X", interval="1d", execution="close", health="green")
+    assert close.fills == "filled at the close of 2024-01-03"
+    empty = today(_table().iloc[[0]], symbol="X", interval="1d", execution="next_open", health="green")
+    assert empty.time is None and "no decision yet" in empty.headline
+
+
+def test_health_comes_from_the_paper_books_last_verdict(tmp_path, offline_settings):
+    from hrm_cli import main as hrm
+
+    db = tmp_path / "live.db"
+    assert health_of(db, "^GSPC", "1d") == "not monitored"  # no ledger: nothing is created
+    assert not db.exists()
+    offline_settings()
+    assert hrm(["live", "--once", "--symbol", "^GSPC", "--db", str(db)]) == 0
+    assert health_of(db, "^GSPC", "1d") == "not monitored"  # a book, no verdict yet
+    with Ledger(db) as ledger:
+        ledger.record_health("amber", ["x"], ledger.find_book().book_id)
+    assert health_of(db, "^GSPC", "1d") == "amber" and health_of(db, "^IXIC", "1d") == "not monitored"
