@@ -27,6 +27,22 @@ def candlestick(bars: pd.DataFrame, title: str, *, max_candles: int | None = Non
     return _frame(fig, title, 520)
 
 
+def trade_chart(bars: pd.DataFrame, trade: pd.Series, title: str) -> go.Figure:
+    """Candles around one trade (hrm_core.evaluation.trades.around), the deciding close, entry and exit marked."""
+    fig = candlestick(bars, title)
+    entry_px = bars["open"].get(trade["entry"], bars["close"].get(trade["entry"]))
+    fig.add_trace(go.Scatter(x=[trade["entry"]], y=[entry_px], mode="markers", name=f"entry ({trade['side']})",
+                             marker=dict(symbol="triangle-up" if trade["side"] == "long" else "triangle-down",
+                                         size=14, color="#2ca02c" if trade["side"] == "long" else "#d62728")))
+    if pd.notna(trade["exit"]):
+        exit_px = bars["open"].get(trade["exit"], bars["close"].get(trade["exit"]))
+        fig.add_trace(go.Scatter(x=[trade["exit"]], y=[exit_px], mode="markers", name="exit",
+                                 marker=dict(symbol="x", size=12, color="#222")))
+    fig.add_vline(x=trade["decided at"], line_dash="dot", line_color="#888")
+    fig.add_annotation(x=trade["decided at"], y=1, yref="paper", text="decided", showarrow=False, yanchor="bottom")
+    return fig
+
+
 # --- signals and performance (presentation of hrm_core.trading.signals / hrm_core.evaluation.evaluate results) ------
 
 MARKERS = {  # action the model switched to -> marker (names: clicked_decision and the browser tests find them)

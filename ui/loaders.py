@@ -104,6 +104,21 @@ def _performance_at_equal_risk(symbol: str, interval: str, model_path: str | Non
     return at_equal_risk(inst, s)
 
 
+def trades(symbol: str, interval: str, model_path: str, start=None, end=None):
+    """The model's trades over the shown bars (hrm_core.evaluation.trades), newest first."""
+    return _trades(symbol, interval, model_path, _mtime(model_path), start, end, settings(), upload_path(symbol))
+
+
+@st.cache_data(show_spinner="Listing the trades...", max_entries=32)
+def _trades(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings,
+            file: str | None = None):
+    from hrm_core.evaluation.trades import trade_list
+
+    res = _bars(symbol, interval, None, None, s, file)
+    sig = _signals(symbol, interval, model_path, mtime, s, file)
+    return trade_list(sig.position, res.bars, symbol=res.symbol, interval=interval, settings=s, start=start, end=end)
+
+
 # --- reasoning diagnostics (hrm_core.reasoning.diagnostics) -------------------------------------------------
 
 def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=None) -> dict:

@@ -3,9 +3,12 @@ import pandas as pd
 import streamlit as st
 
 from hrm_core.evaluation.report import execution_text
+from hrm_core.evaluation.trades import trade_list
 from ui import live_charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read
+from ui.state import settings
+from ui.trades import trade_browser
 
 KEY = "live."  # session-state namespace of this page
 REFRESH = "30s"  # the panels re-read the ledger this often (a running `hrm live --loop` adds bars)
@@ -49,6 +52,13 @@ def panels() -> None:
         cols = ["mode", "action", "confidence", "raw_position", "target", "held", "net_return", "equity", "steps",
                 "latency_ms", "source"]
         st.dataframe(led[cols].tail(20).iloc[::-1], width="stretch", key=KEY + "decisions")
+        st.subheader("Trades")
+        bars = loaders.bars(book.symbol, book.interval).bars.loc[:led.index[-1]]
+        trade_browser(trade_list(led["raw_position"], bars, symbol=book.symbol, interval=book.interval,
+                                 settings=settings(), start=f"{led.index[0]:%Y-%m-%d}"),
+                      bars, symbol=book.symbol, interval=book.interval, key=KEY + "trades.")
+        st.download_button("Download the ledger (CSV)", led.to_csv().encode(), key=KEY + "download_ledger",
+                           file_name=f"ledger_{book.symbol}_{book.interval}.csv".replace("^", ""), mime="text/csv")
 
 
 def _reconciliation_tables(rec) -> None:

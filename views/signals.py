@@ -8,6 +8,7 @@ from ui.guard import guard
 from ui.guide import how_to_read
 from hrm_core.live.today import health_of, today
 from ui.state import selection, settings
+from ui.trades import trade_browser
 
 KEY = "signals."  # session-state namespace of this page
 SAMPLE_NOTE = ("Offline: the bundled daily S&P 500 (^GSPC) and NASDAQ Composite (^IXIC), 1999-2018. "
@@ -111,6 +112,9 @@ def instrument(symbol: str) -> None:
                      width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
         st.download_button("Download the signals (CSV)", sig.table.to_csv().encode(), key=key + "download",
                            file_name=f"signals_{symbol}_{sel.interval}.csv".replace("^", ""), mime="text/csv")
+        st.subheader("Trades")
+        trade_browser(loaders.trades(symbol, sel.interval, sel.model, sel.start, sel.end), bars, symbol=symbol,
+                      interval=sel.interval, key=key + "trades.")
 
 
 RECENT_COLUMNS = {

@@ -45,8 +45,12 @@ def test_live_page_shows_equity_reconciliation_and_last_decisions(replayed):
     assert next(m for m in at.metric if m.label == "Signal agreement").value == "100.0%"
     assert len(at.get("plotly_chart")) == 1
     assert any("Every bar agrees" in s.value for s in at.success)
-    decisions = at.dataframe[-1].value
+    decisions = next(d.value for d in at.dataframe if "source" in d.value.columns)
     assert len(decisions) == 20 and {"action", "target", "equity", "source"} <= set(decisions.columns)
+    trades = next(d.value for d in at.dataframe if "regime at entry" in d.value.columns)
+    matched = next(d.value for d in at.dataframe if d.value is not trades and "side" in str(list(d.value.columns)))
+    assert len(trades) >= 1 and len(trades) == len(matched)  # the ledger's trades, as the reconciliation matches them
+    assert {"Download the trades (CSV)", "Download the ledger (CSV)"} <= {b.label for b in at.get("download_button")}
 
 
 def test_health_page_shows_status_latency_drift_and_alert_history(replayed):
