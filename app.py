@@ -1,31 +1,21 @@
 """HRM Trader dashboard: page config, navigation over the pages, the shared sidebar, and a start-up warm-up."""
-import threading
-
 import streamlit as st
 
 from hrm_core.runtime import configure_threads
 
 configure_threads()  # one intra-op torch thread: batch-1/small-batch inference on shared cores (hrm_core/runtime.py)
 
+from ui import warmup  # noqa: E402
 from ui.state import draw_sidebar  # noqa: E402  (imports torch: after the thread cap)
 
 st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", layout="wide")
 
 
 @st.cache_resource(show_spinner=False)
-def _warm_up() -> threading.Thread:
-    """Once per server process, after the first page has rendered: import what the other pages need (SciPy,
-    Captum, the evaluation and diagnostics modules: about 1.5 s), so the first switch to them does not pay it."""
-    def work() -> None:
-        import explain  # noqa: F401
-        import hrm_core.reasoning.diagnostics  # noqa: F401
-        import hrm_core.evaluation.evaluate  # noqa: F401
-        import hrm_core.live.monitor  # noqa: F401
-        import hrm_core.training.train  # noqa: F401
-
-    thread = threading.Thread(target=work, name="hrm-warm-up", daemon=True)
-    thread.start()
-    return thread
+def _warm_up():
+    """Once per server process, after the first page has rendered: ui/warmup.py fills the stores in the
+    background (imports, signals of every checkpoint, the default model's diagnostics)."""
+    return warmup.start()
 
 
 # The page scripts live in views/, not pages/: with a pages/ folder beside app.py, Streamlit serves a fresh
@@ -42,5 +32,11 @@ pages = [
 ]
 page = st.navigation(pages)
 draw_sidebar()
+started = st.session_state.get("warm_up_started")  # the first run of a fresh server paints before warming
+if started:
+    line = _warm_up()[1].line()
+    if line:
+        st.sidebar.caption(f":material/hourglass_top: {line}")
 page.run()
 _warm_up()  # after the page: never delays the first paint
+st.session_state["warm_up_started"] = True

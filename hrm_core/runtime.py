@@ -1,7 +1,11 @@
-"""Process-wide runtime set-up shared by the dashboard and the CLI: torch's intra-op thread count."""
+"""Process-wide runtime set-up shared by the dashboard and the CLI: torch's intra-op thread count, and single
+flight (one computation per key however many sessions ask at once)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from typing import Iterator
 
 # Inference here is batch-1 (live, explain, one decision) or small batches (signals: 256 windows of a
 # ~1 M-parameter model). Measured on the 2-core machine (/tmp script in the issue-13 report, shipped
@@ -32,3 +36,25 @@ def configure_threads(threads: int | None = None) -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+# Single flight: the same expensive computation requested by several sessions (threads) at once runs once; the
+# others wait for it and then read its stored result. One lock per key, dropped when nobody holds or waits on it.
+_FLIGHTS: dict[object, list] = {}  # key -> [lock, holders and waiters]
+_FLIGHTS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def single_flight(key: object) -> Iterator[None]:
+    """Hold the lock of `key` (hashable): check the store again inside it, compute only if still missing."""
+    with _FLIGHTS_LOCK:
+        entry = _FLIGHTS.setdefault(key, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _FLIGHTS_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                _FLIGHTS.pop(key, None)

@@ -5,6 +5,9 @@ import socket
 import pytest
 
 os.environ.setdefault("HRM_OFFLINE_TESTS", "1")
+# In-process AppTests share one process whose caches the tests clear: no background store warm-up there (a real
+# server, as the browser tests start it, warms as in production).
+os.environ.setdefault("HRM_WARM_UP", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -52,6 +52,7 @@ import pandas as pd
 from hrm_core.trading.decision import DecisionRule, rule_of
 from hrm_core.errors import EmptyDataError, ModelError
 from hrm_core.jsonsafe import json_safe
+from hrm_core.runtime import single_flight
 from hrm_core.trading.metrics import bootstrap_ci, periods_per_year_of
 from hrm_core.reasoning.representations import participation_ratio_ci, pca_2d
 
@@ -467,12 +468,16 @@ def diagnose_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, s
     hit = store.get("diagnostics", key) if store is not None else None
     if hit is not None:
         return {**hit, "cached": True}
-    tr = trace_decisions(loaded, bars, symbol=symbol, interval=interval, mask=period.mask(bars.index, interval))
-    payload = json_safe({**head, "applicable": True, **summarise(tr, bars, symbol=symbol, interval=interval,
-                                                              period=period, settings=settings, tol=tol,
-                                                              n_boot=n_boot, window=loaded.config.window)})
-    if store is not None:
-        store.put("diagnostics", key, payload)
+    with single_flight(("diagnostics", key)):  # sessions asking at once: one traces, the others read its result
+        hit = store.get("diagnostics", key) if store is not None else None
+        if hit is not None:
+            return {**hit, "cached": True}
+        tr = trace_decisions(loaded, bars, symbol=symbol, interval=interval, mask=period.mask(bars.index, interval))
+        payload = json_safe({**head, "applicable": True, **summarise(tr, bars, symbol=symbol, interval=interval,
+                                                                  period=period, settings=settings, tol=tol,
+                                                                  n_boot=n_boot, window=loaded.config.window)})
+        if store is not None:
+            store.put("diagnostics", key, payload)
     return {**payload, "cached": False}
 
 

@@ -53,6 +53,7 @@ from hrm_core.data.cache import describe_cache_failure
 from hrm_core.trading.decision import DecisionRule, rule_of
 from hrm_core.data.features import DIRECTION_CLASSES, build_dataset
 from hrm_core.storage.sqlite_tx import immediate
+from hrm_core.runtime import single_flight
 
 if TYPE_CHECKING:
     from hrm_core.model.checkpoint import LoadedModel
@@ -408,15 +409,26 @@ def generate_signals(
     data_hash = bars_hash(bars)
     own = isinstance(cache, (str, Path))
     store = SignalCache(cache) if own else cache
-    try:
+    def stored():
         raw = store.read(model_id, symbol, interval, data_hash) if store is not None else None
-        cached = raw is not None and np.array_equal(_ns(raw.index), _ns(bars.index))
-        if cached:
+        if raw is not None and np.array_equal(_ns(raw.index), _ns(bars.index)):
             raw.index = bars.index  # same instants; keep the caller's index (resolution, name)
-        else:
-            raw = run_model(loaded, bars, symbol=symbol, interval=interval, batch_size=batch_size)
-            if store is not None:
-                store.write(model_id, symbol, interval, data_hash, raw)
+            return raw
+        return None
+
+    try:
+        raw = stored()
+        cached = raw is not None
+        if not cached:
+            # Several sessions asking at once: one runs the model, the others find its rows in the store.
+            with single_flight(("signals", str(store.path) if store is not None else None, model_id, symbol,
+                                interval, data_hash)):
+                raw = stored() if store is not None else None
+                cached = raw is not None
+                if not cached:
+                    raw = run_model(loaded, bars, symbol=symbol, interval=interval, batch_size=batch_size)
+                    if store is not None:
+                        store.write(model_id, symbol, interval, data_hash, raw)
         cache_note = store.warning if store is not None else ""
     finally:
         if own and store is not None:

@@ -108,6 +108,41 @@ def test_second_request_is_served_from_a_real_sqlite_file_without_running_the_mo
         generate_signals(loaded, bars.iloc[:-1], symbol="TEST", interval="1d", cache=db)
 
 
+def test_four_concurrent_requests_of_the_same_key_run_the_model_once(loaded, bars, tmp_path, monkeypatch):
+    """Single flight: four sessions asking at once wait for one computation and read its stored rows."""
+    import threading
+
+    import hrm_core.trading.signals as signals
+
+    calls, started, release = [], threading.Event(), threading.Event()
+    real = signals.run_model
+
+    def slow_run_model(*a, **k):
+        calls.append(1)
+        started.set()
+        release.wait(30)  # hold the computation until every request is waiting on it
+        return real(*a, **k)
+
+    monkeypatch.setattr(signals, "run_model", slow_run_model)
+    db = tmp_path / "signals.db"
+    results = [None] * 4
+
+    def request(i):
+        results[i] = generate_signals(loaded, bars, symbol="TEST", interval="1d", cache=db)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    assert started.wait(30)
+    release.set()
+    for t in threads:
+        t.join(60)
+    assert len(calls) == 1 and sum(not r.cached for r in results) == 1 and sum(r.cached for r in results) == 3
+    for r in results[1:]:
+        pd.testing.assert_frame_equal(r.table.drop(columns="latency_ms"), results[0].table.drop(columns="latency_ms"),
+                                      check_exact=False, rtol=1e-12)
+
+
 def test_a_retrained_model_with_the_same_name_config_and_scaler_never_gets_the_old_signals(loaded, bars, tmp_path):
     """Retraining keeps the name, config and scaler and changes only weights: the cache key must see it."""
     db = tmp_path / "signals.db"
