@@ -163,6 +163,7 @@ if sel.model is None:
     st.stop()
 
 period: tuple[str | None, str | None] = (None, None)
+loaded = None  # set when the model loads
 with guard(f"diagnose {sel.symbol} {sel.interval}"):
     loaded = loaders.model(sel.model)
     table = loaders.signals(sel.symbol, sel.interval, sel.model).table
@@ -183,5 +184,10 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
         period_section(d)
 
 st.subheader("All models")
-with guard(f"compare the checkpoints on {sel.symbol} {sel.interval}"):
-    compare_section(period)
+# On demand: tracing every checkpoint costs about 10 s the first time (then SQLite serves it); a non-HRM model
+# has nothing else to show here, so the comparison opens by itself.
+if st.toggle("Compare every checkpoint on these bars", value=loaded is not None and loaded.config.arch != "hrm",
+             key=KEY + "compare",
+             help="Period diagnostics of every model in models/ on the same bars and period (cached in SQLite)."):
+    with guard(f"compare the checkpoints on {sel.symbol} {sel.interval}"):
+        compare_section(period)
