@@ -115,9 +115,9 @@ def main(argv=None) -> dict:
         Path(args.out).write_text(json.dumps(result, indent=2, allow_nan=False, default=str) + "\n")
     if args.docs:
         update_section(args.docs, "edge-power", render_markdown(result))
+    print(json.dumps(result, indent=2, default=str) if args.json else render_markdown(result))
     return result
 
 
 if __name__ == "__main__":
-    out = main()
-    print(json.dumps(out, indent=2, default=str))
+    main()
