@@ -319,7 +319,8 @@ def render_markdown(result: Mapping) -> str:
                       "hold: paired mean over seeds (the same series) with a 95 % t interval.", ""]
         if "probe_accuracy" in summary:
             lines += ["Linear probe of the HRM's final states for the slow hidden regime (test-period accuracy, "
-                      "mean ± sd over seeds, beside the majority rate):", "",
+                      "mean ± sd over seeds; chance is 0.5, and `majority` is the test period's share of its more "
+                      "frequent regime: a constant guess that had seen the test labels would score it):", "",
                       "| oracle Sharpe | z_H | z_L | majority |", "|---|---|---|---|"]
             lines += [f"| {rung} | {_ms(pr['z_H'])} | {_ms(pr['z_L'])} | {_ms(pr['majority'])} |"
                       for rung, pr in summary["probe_accuracy"].items()]
