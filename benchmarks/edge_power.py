@@ -95,7 +95,8 @@ def run(args: argparse.Namespace, say=lambda msg: None) -> dict:
                      "models": ep.PRESETS[args.size], "epochs": args.epochs, "seeds": args.seeds,
                      "costs_bps": 3.0, "execution": "next_open", "power_goal": ep.POWER_GOAL,
                      "detected": "the test-period Sharpe's 95 % stationary-bootstrap interval lies above 0",
-                     "registry": str(registry), "registry_kind": SYNTHETIC_KIND},
+                     "registry": os.path.relpath(registry) if registry.is_absolute() and Path.cwd() in
+                     registry.parents else str(registry), "registry_kind": SYNTHETIC_KIND},
         "seconds_per_job": {"median": float(sorted(seconds)[len(seconds) // 2]), "max": max(seconds)},
         "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
         "shapes": ep.summarise(ordered),

@@ -125,8 +125,10 @@ def register(path: str | Path, entries: list[dict]) -> Path:
     data = json.loads(p.read_text()) if p.exists() else {"trials": []}
     names = {e["strategy"] for e in entries}
     data["trials"] = [t for t in data.get("trials", []) if t.get("strategy") not in names] + list(entries)
+    head = "".join(f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)},\n" for k, v in data.items() if k != "trials")
+    rows = ",\n".join(f"    {json.dumps(t, ensure_ascii=False)}" for t in data["trials"])  # one line per entry
     tmp = p.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text("{\n" + head + '  "trials": [\n' + rows + "\n  ]\n}\n")
     tmp.replace(p)  # atomic: a crash leaves the old registry whole
     return p
 

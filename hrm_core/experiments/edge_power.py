@@ -241,8 +241,12 @@ def _edge(x: float | None) -> str:
 def headline(result: Mapping, learner: str = "hrm") -> str:
     """One sentence: the minimum detectable edge of `learner` on each shape, with the test length."""
     years = result["protocol"]["test_years"]
+    def holding_too(md: Mapping) -> str:  # an edge buy & hold finds as easily is the drift, not the learner's skill
+        own, hold = md[learner], md.get("buy_hold")
+        return " (buy & hold too)" if own is not None and hold is not None and hold <= own else ""
+
     parts = [f"{SHAPE_WORDS.get(shape, shape)} of Sharpe {_edge(s['min_detectable_sharpe'][learner])}"
-             for shape, s in result["shapes"].items()]
+             + holding_too(s["min_detectable_sharpe"]) for shape, s in result["shapes"].items()]
     return (f"On {result['protocol']['years']:g} years of synthetic daily bars ({years:g} test years, after costs), "
             f"the {LEARNER_WORDS[learner]} detects, with {POWER_GOAL:.0%} power, " + "; ".join(parts) + ".")
 
