@@ -42,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--registry", default=None, help="trial registry to record the runs in (default: the settings')")
     p.add_argument("--out", default=None, help=f"also write the JSON here (the Performance page reads {OUT})")
     p.add_argument("--docs", default=None, help="rewrite the edge-power section of this markdown report")
+    p.add_argument("--walk-forward", default="docs/walkforward.json",
+                   help="the real-data result set beside the ladder (`hrm evaluate --walk-forward` JSON)")
     return p.parse_args(argv)
 
 
@@ -100,6 +102,7 @@ def run(args: argparse.Namespace, say=lambda msg: None) -> dict:
         "seconds_per_job": {"median": float(sorted(seconds)[len(seconds) // 2]), "max": max(seconds)},
         "wall_seconds_this_call": round(time.perf_counter() - t0, 1),
         "shapes": ep.summarise(ordered),
+        "real_data": ep.walk_forward_result(args.walk_forward),
     }
 
 

@@ -78,7 +78,8 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     ladder = edge_power.load_result()
     if ladder is not None:
         st.subheader("Could the pipeline see an edge of realistic size?")
-        st.markdown(edge_power.headline(ladder))
+        st.markdown(edge_power.headline(ladder)
+                    + (f" {edge_power.real_data_sentence(ladder['real_data'])}" if ladder.get("real_data") else ""))
         if main.kind == "model":
             m = main.metrics
             st.markdown(edge_power.real_data_verdict(

@@ -272,6 +272,33 @@ def real_data_verdict(result: Mapping, *, name: str, symbol: str, sharpe: float,
               "weaker edge (the interval narrows with the square root of its length).")
 
 
+def walk_forward_result(path: str | Path, variant: str = "hrm-default") -> dict | None:
+    """The real-data comparison from a walk-forward JSON (`hrm evaluate --walk-forward`): per instrument the
+    variant's seed-mean net Sharpe and mean 95 % interval; None when the file is missing."""
+    import json
+
+    try:
+        wf = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    out = {}
+    for inst in wf.get("instruments", []):
+        v = next((x for x in inst["variants"] if x["variant"] == variant), None)
+        if v is not None:
+            m = v["mean"]
+            out[inst["symbol"]] = {"sharpe": m["Sharpe"], "ci": [m["Sharpe CI 95% low"], m["Sharpe CI 95% high"]]}
+    return {"source": str(path), "variant": variant, "period": wf["period"]["label"], "instruments": out} if out \
+        else None
+
+
+def real_data_sentence(real: Mapping) -> str:
+    found = [s for s, r in real["instruments"].items() if r["ci"][0] > 0]
+    cells = "; ".join(f"{s} {r['sharpe']:+.2f} [{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]"
+                      for s, r in real["instruments"].items())
+    return (f"On real data ({real['period']}), {real['variant']}'s net Sharpe (seed mean, mean 95 % interval) is "
+            f"{cells}: " + (f"an edge detected on {', '.join(found)}." if found else "no edge detected."))
+
+
 def min_detectable_table(result: Mapping) -> pd.DataFrame:
     """Shapes x learners: the weakest rung detected with the power goal (None: no rung)."""
     return pd.DataFrame({LEARNER_WORDS[n]: {SHAPE_WORDS.get(shape, shape): s["min_detectable_sharpe"].get(n)
@@ -306,7 +333,8 @@ def render_markdown(result: Mapping) -> str:
              f"weakest rung with power >= {POWER_GOAL:.0%}. Recovered share = test Sharpe / the rung "
              "(the oracle's own share shows the scatter of a short test). The runs are trials of kind "
              f"`{p['registry_kind']}` in {p['registry']}, never counted in a real-data DSR.", "",
-             f"**{headline(result)}**", ""]
+             f"**{headline(result)}**" + (f" {real_data_sentence(result['real_data'])}"
+                                          if result.get("real_data") else ""), ""]
     for shape, summary in result["shapes"].items():
         md = summary["min_detectable_sharpe"]
         lines += [f"### {SHAPE_WORDS.get(shape, shape).capitalize()} (`{shape}`)", "",
@@ -334,4 +362,4 @@ def render_markdown(result: Mapping) -> str:
 
 __all__ = ["EdgeJob", "LEARNERS", "POWER_GOAL", "PRESETS", "REFERENCES", "RESULTS", "RUNGS", "headline",
            "load_result", "min_detectable_table", "paired_difference", "plan", "probe_accuracy", "real_data_verdict",
-           "render_markdown", "run_edge_job", "summarise", "trial_entries"]
+           "real_data_sentence", "render_markdown", "run_edge_job", "summarise", "trial_entries", "walk_forward_result"]

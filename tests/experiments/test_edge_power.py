@@ -61,3 +61,14 @@ def test_power_and_the_minimum_detectable_edge_follow_the_intervals():
     assert summary["rungs"]["2"]["hrm"]["recovered_share"]["mean"] == pytest.approx(0.5)
     diff = paired_difference([1.0, 2.0, 3.0], [0.0, 1.0, 2.0])
     assert diff["mean"] == pytest.approx(1.0) and diff["ci"] == [pytest.approx(1.0), pytest.approx(1.0)]
+
+
+def test_the_real_data_result_beside_the_ladder_comes_from_the_walk_forward_json(tmp_path):
+    from hrm_core.experiments.edge_power import real_data_sentence, walk_forward_result
+
+    real = walk_forward_result(ROOT / "docs" / "walkforward.json")
+    assert real is not None and {"^GSPC", "^IXIC"} <= set(real["instruments"])
+    sentence = real_data_sentence(real)
+    assert sentence.startswith("On real data (walk-forward out-of-sample years")
+    assert ("no edge detected" in sentence) == all(r["ci"][0] <= 0 for r in real["instruments"].values())
+    assert walk_forward_result(tmp_path / "missing.json") is None
