@@ -116,7 +116,7 @@ def draw_uploader(sb, folder: Path) -> None:
     with sb.expander("Your own data (CSV / Parquet)", expanded=bool(message), icon=":material/upload_file:"):
         st.file_uploader(f"OHLCV file, up to {MAX_UPLOAD_MB} MB", type=list(TYPES), key=KEY + "file",
                          max_upload_size=MAX_UPLOAD_MB,
-                         help="Columns time (or date), open, high, low, close and optionally volume; any common "
+                         help="Columns time (or date), open, high, low, close and volume (a column of 0 if unknown); any common "
                               "spelling and delimiter. Checked like `hrm ... --csv FILE`. Kept for this session.")
         st.text_input("Instrument name", key=KEY + "name", placeholder="default: the file name", max_chars=40)
         st.selectbox("Bar interval", [INFER, *INTERVALS], key=KEY + "interval",
