@@ -17,6 +17,7 @@ setup-dev: setup
 	$(BIN)/pip install -q -r requirements-dev.txt
 
 run: setup
+	$(BIN)/hrm warm || true  # fill the stores first pages read (about 30 s once; a failure only costs speed)
 	$(BIN)/streamlit run app.py
 
 test: setup-dev

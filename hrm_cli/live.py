@@ -1,4 +1,5 @@
-"""`hrm live`, `hrm reconcile`, `hrm health`: paper trading, live-vs-backtest reconciliation, model health."""
+"""`hrm live`, `hrm reconcile`, `hrm health`, `hrm warm`: paper trading, live-vs-backtest reconciliation, model
+health, and filling the dashboard's stores."""
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,19 @@ def cmd_health(args) -> int:
     return rep.exit_code
 
 
+def cmd_warm(args) -> int:
+    """Fill the stores the dashboard reads (signals of every checkpoint, the default model's diagnostics)."""
+    from hrm_core.live.warm import warm_stores
+
+    done = warm_stores(args.settings, symbols=tuple(args.symbols) if args.symbols else None)
+    emit(done.to_dict(), args.json, lambda p: f"stores filled in {p['seconds']} s: {p['done']} of {p['total']} "
+         "results (signals of every checkpoint, the default model's diagnostics)"
+         + "".join(f"\nnote: {n}" for n in p["problems"]))
+    return 0
+
+
 def add_verbs(sub) -> None:
-    """Register `hrm live`, `hrm reconcile` and `hrm health` on the `hrm` subparsers."""
+    """Register `hrm live`, `hrm reconcile`, `hrm health` and `hrm warm` on the `hrm` subparsers."""
     p = sub.add_parser("live", help="paper-trade the model on each new completed bar, into a SQLite ledger")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true", help="decide the bars the ledger lacks, then exit (default)")
@@ -129,6 +141,11 @@ def add_verbs(sub) -> None:
                    help="compare features and predictions with this period (default: the model's train / test)")
     p.add_argument("--no-record", action="store_true", help="do not append the verdict to the alert history")
     p.set_defaults(func=cmd_health)
+
+    p = sub.add_parser("warm", help="fill the signal and diagnostics stores the dashboard reads (make run does it)")
+    p.add_argument("--symbols", nargs="+", default=None, help="instruments (default: the settings' defaults)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_warm)
 
 
 def _ledger_args(p: argparse.ArgumentParser, *, book: bool = False) -> None:

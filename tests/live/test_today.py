@@ -34,3 +34,33 @@ def test_health_comes_from_the_paper_books_last_verdict(tmp_path, offline_settin
     with Ledger(db) as ledger:
         ledger.record_health("amber", ["x"], ledger.find_book().book_id)
     assert health_of(db, "^GSPC", "1d") == "amber" and health_of(db, "^IXIC", "1d") == "not monitored"
+
+
+def test_warm_fills_the_stores_the_pages_read_and_a_second_run_reads_them(tmp_path, offline_settings, capsys,
+                                                                          monkeypatch):
+    """`hrm warm`: signals of every checkpoint on the default instruments, the default model's diagnostics."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from hrm_cli import main as hrm
+
+    models = tmp_path / "models"
+    for name in ("hrm-default", "flat"):
+        shutil.copytree(Path(__file__).resolve().parents[2] / "models" / name, models / name)
+    toml = offline_settings(models_dir=models)
+    toml.write_text(toml.read_text() + 'default_symbols = ["^GSPC"]\n')
+    assert hrm(["warm", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["done"] == first["total"] == 3 and not first["problems"]  # 2 checkpoints' signals + diagnostics
+    assert any("diagnostics on ^GSPC" in f for f in first["filled"])
+    import hrm_core.reasoning.diagnostics as diagnostics
+    import hrm_core.trading.signals as signals
+
+    def never(*a, **k):
+        raise AssertionError("recomputed a stored result")
+
+    monkeypatch.setattr(signals, "run_model", never)
+    monkeypatch.setattr(diagnostics, "trace_decisions", never)
+    assert hrm(["warm", "--json"]) == 0  # a second run reads every result from the stores
+    assert json.loads(capsys.readouterr().out)["done"] == 3
