@@ -1,12 +1,12 @@
 """Signals: the chosen instrument's candlesticks, where the data came from, and the model's decisions on top."""
 import streamlit as st
 
+from hrm_core.live.today import health_of, today
 from hrm_core.trading.signals import action_changes
 from ui import charts, loaders
 from ui.decision import open_in_explain
 from ui.guard import guard
 from ui.guide import how_to_read
-from hrm_core.live.today import health_of, today
 from ui.state import selection, settings
 from ui.trades import trade_browser
 
