@@ -289,21 +289,21 @@ def seed_stability_chart(per_seed: list[dict], reference_side: int) -> go.Figure
 
 
 def cycle_chart(steps: list[dict]) -> go.Figure:
-    """Probe probabilities after every H cycle (left) and the attribution through each cycle's z_H (right)."""
+    """Probe probabilities after every H cycle (top) and the attribution through each cycle's z_H (below): stacked,
+    so the two titles never meet on a narrow (phone) screen."""
     from plotly.subplots import make_subplots
 
     x = [f"{s['index'] + 1} (seg {s['segment']})" for s in steps]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Probe: heads read after each cycle",
-                                                        "Attribution through z_H after each cycle"))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.16,
+                        subplot_titles=("Probe: heads read after each cycle", "Attribution through z_H"))
     for action in ("short", "flat", "long"):
         fig.add_trace(go.Scatter(x=x, y=[s[f"p_{action}"] for s in steps], mode="lines+markers", name=action,
                                  line=dict(color=MARKERS[action]["color"])), row=1, col=1)
     fig.add_trace(go.Bar(x=x, y=[s["attribution"] for s in steps], name="attribution",
-                         marker_color=MODULE_COLOURS["H"]), row=1, col=2)
-    fig.update_yaxes(title_text="probability (probe)", range=[0, 1], row=1, col=1)
-    fig.update_xaxes(title_text="H cycle", row=1, col=1)
-    fig.update_xaxes(title_text="H cycle", row=1, col=2)
-    return _frame(fig, "", 360).update_layout(legend=dict(y=-0.3))
+                         marker_color=MODULE_COLOURS["H"]), row=2, col=1)
+    fig.update_yaxes(title_text="probability", range=[0, 1], row=1, col=1)
+    fig.update_xaxes(title_text="H cycle", row=2, col=1)
+    return _frame(fig, "", 480).update_layout(legend=dict(y=-0.15))
 
 
 def feature_heatmap(grid: pd.DataFrame, labels: dict[str, str]) -> go.Figure:

@@ -103,3 +103,28 @@ def test_a_marker_of_an_uploaded_file_explains_the_files_decision(browser, dashb
     assert header.startswith(f"MYIDX 1d, decision at the close of {marker['date']}"), header
     assert "file=" in page.url  # the file travels in the link
     page.close()
+
+
+_OVERLAPS_JS = """() => {
+  const out = [];
+  for (const gd of document.querySelectorAll('.js-plotly-plot')) {
+    const boxes = [...gd.querySelectorAll('.g-gtitle text, .annotation-text')].map(e => e.getBoundingClientRect())
+      .filter(r => r.width > 0);
+    for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) out.push([i, j]);
+    }
+  }
+  return out;
+}"""
+
+
+def test_explain_chart_titles_do_not_overlap_on_a_phone(browser, dashboard_url):
+    page = browser.new_page(viewport={"width": 390, "height": 900})
+    page.goto(dashboard_url + "/explain?at=2017-06-01&symbol=%5EGSPC&interval=1d&model=hrm-default",
+              wait_until="domcontentloaded")
+    page.get_by_text("decision at the close of").first.wait_for(timeout=240_000)
+    wait_until_idle(page, "Explain", timeout_ms=240_000)
+    page.locator(".js-plotly-plot .main-svg").nth(2).wait_for(timeout=120_000)
+    assert page.evaluate(_OVERLAPS_JS) == []
+    page.close()
