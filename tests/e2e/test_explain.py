@@ -12,6 +12,7 @@ _MARKER_JS = """() => {
   const names = ['buy (to long)', 'sell (to short)', 'to flat'];
   const gd = [...document.querySelectorAll('.js-plotly-plot')].find(g => (g.data || []).some(t => names.includes(t.name)));
   if (!gd || !gd.calcdata) return null;
+  gd.scrollIntoView({block: 'center'});  // today's cards sit above the chart: bring it into the viewport
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
   const box = gd.querySelector('.main-svg').getBoundingClientRect();
   const pts = [];
