@@ -14,7 +14,7 @@ st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", l
 @st.cache_resource(show_spinner=False)
 def _warm_up():
     """Once per server process, after the first page has rendered: ui/warmup.py imports what the other pages
-    need and fills the stores in the background (hrm_core/live/warm.py)."""
+    need and fills the stores in the background (hrm_core/reasoning/warm.py)."""
     return warmup.start()
 
 

@@ -1,5 +1,5 @@
 """The dashboard's start-up warm-up: once per server process, after the first page has painted, import what
-the other pages need and fill the engine's stores (hrm_core/live/warm.py) on a background thread; the sidebar
+the other pages need and fill the engine's stores (hrm_core/reasoning/warm.py) on a background thread; the sidebar
 shows its progress. `make run` fills the stores before serving (`hrm warm`), so this usually only confirms them.
 """
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import threading
 
-from hrm_core.live.warm import WarmProgress, warm_stores
+from hrm_core.reasoning.warm import WarmProgress, warm_stores
 
 ENV = "HRM_WARM_UP"  # "0": import only, fill no store (the in-process test suite sets it)
 
