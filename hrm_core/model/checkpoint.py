@@ -197,7 +197,7 @@ def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path
         f"| {_fmt(m.get('val_net_sharpe'), '.2f')} |",
         f"| exposure (mean abs position) | {_fmt(m.get('val_exposure'))} |",
         f"| mean reasoning segments | {_fmt(m.get('val_mean_steps'), '.2f')} |",
-        *_depth_rows(m.get("act_depth") or {}),
+        *_depth_rows(m.get("act_depth") or {}, m.get("depth_choice")),
         *_skill_rows(m.get("skill") or {}),
         f"| early stopping on | {m.get('early_stop')} |",
         f"| training time | {_fmt(m.get('train_seconds'), '.0f')} s on {m.get('world_size')} x {m.get('device')} |",
@@ -221,13 +221,26 @@ def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path
     return md_path, json_path
 
 
-def _depth_rows(d: Mapping) -> list[str]:
+def _depth_rows(d: Mapping, choice: Mapping | None = None) -> list[str]:
     if not d:
         return []
+    chose = "" if not choice else (
+        f" (chosen on validation log-loss: " + ", ".join(f"{k} {v:.4f}" for k, v in choice["val_logloss"].items())
+        + ")")
     dist = ", ".join(f"{k}: {v:.0%}" for k, v in (d.get("distribution") or {}).items())
-    return [f"| ACT depth on validation (segments: share) | {dist}; {d.get('statement')} |",
-            f"| log-loss at the depth used / at full depth | {_fmt(d.get('logloss_as_run'), '.4f')} / "
-            f"{_fmt(d.get('logloss_full_depth'), '.4f')} |"]
+    mode = d.get("inference_mode", "adaptive")
+    rows = [f"| halting objective / inference mode | {d.get('objective', 'q_learning')} / {mode}"
+            f"{' (' + str(d.get('fixed_depth')) + ' segments)' if mode == 'fixed' else ''}{chose} |",
+            f"| ACT depth on validation (segments: share) | {dist}; {d.get('statement')} |",
+            f"| log-loss as run / at depth 1 / at full depth | {_fmt(d.get('logloss_as_run'), '.4f')} / "
+            f"{_fmt(d.get('logloss_depth_1'), '.4f')} / {_fmt(d.get('logloss_full_depth'), '.4f')} |"]
+    pays = d.get("depth_pays")
+    if pays:
+        lo, hi = pays.get("ci") or [None, None]
+        rows.append(f"| does depth pay? full depth minus depth 1, log-loss per window [95 % CI] | "
+                    f"{_fmt(pays.get('mean'), '+.4f')} [{_fmt(lo, '+.4f')}, {_fmt(hi, '+.4f')}]: "
+                    f"{'yes' if pays.get('pays') else 'not shown'} |")
+    return rows
 
 
 def _skill_rows(k: Mapping) -> list[str]:

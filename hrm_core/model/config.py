@@ -34,13 +34,18 @@ TIMEFRAMES: dict[str, int] = {"1h": 0, "1d": 1, "1wk": 2}
 
 ARCHS = ("hrm", "flat")
 GRAD_MODES = ("one_step", "full")
+# How the halting head is trained (hrm_core.model.halting says what each learns and how it halts).
+HALT_OBJECTIVES = ("q_learning", "ponder", "loss_improvement")
+# How a shipped model decides: halt where the head says (adaptive), always `fixed_depth` segments, or all M.
+INFERENCE_MODES = ("adaptive", "fixed", "max")
 
 # Inclusive (low, high) per numeric field. Integers first, then floats.
 BOUNDS: dict[str, tuple[float, float]] = {
     "n_features": (1, 1024), "window": (1, 4096), "patch_size": (1, 512), "hidden": (2, 4096),
     "n_heads": (1, 128), "h_layers": (1, 64), "l_layers": (1, 64), "h_cycles": (1, 64), "l_cycles": (1, 64),
-    "max_segments": (1, 64), "n_instruments": (1, 1_000_000), "n_timeframes": (1, 64), "flat_layers": (1, 128),
-    "expansion": (0.01, 64.0), "halt_explore_prob": (0.0, 1.0), "rms_norm_eps": (1e-12, 1.0),
+    "max_segments": (1, 64), "fixed_depth": (1, 64), "n_instruments": (1, 1_000_000), "n_timeframes": (1, 64), "flat_layers": (1, 128),
+    "expansion": (0.01, 64.0), "halt_explore_prob": (0.0, 1.0), "ponder_lambda_p": (0.001, 0.999),
+    "ponder_beta": (0.0, 100.0), "halt_margin": (0.0, 10.0), "rms_norm_eps": (1e-12, 1.0),
     "rope_theta": (1.0, 1e9),
 }
 MAX_PARAMETERS = 2_000_000_000  # rough count (blocks + embeddings); paper is 27 M
@@ -68,7 +73,14 @@ class ModelConfig:
     reset_l_each_cycle: bool = False  # the seed's "fresh perspective"; the original HRM does not reset
     grad_mode: str = "one_step"  # "one_step" (original HRM) or "full" (backprop through the last cycle, as TRM)
     act: bool = True  # False = always run max_segments
-    halt_explore_prob: float = 0.1  # training only: chance of a random minimum depth (original: 0.1)
+    halt_explore_prob: float = 0.1  # training only, q_learning: chance of a random minimum depth (original: 0.1)
+    halt_objective: str = "q_learning"  # see HALT_OBJECTIVES; the reference HRM's Q-learning by default
+    deep_start: bool = False  # halt head starts at halting probability 0.05 (avoids collapse to depth 1)
+    ponder_lambda_p: float = 0.5  # ponder: the geometric prior's halting chance per segment (prior mean depth 2)
+    ponder_beta: float = 0.05  # ponder: weight of KL(halting distribution || geometric prior)
+    halt_margin: float = 0.0  # loss_improvement: continuing pays when it lowers the cross-entropy by more
+    inference_mode: str = "adaptive"  # see INFERENCE_MODES: what infer() runs unless told otherwise
+    fixed_depth: int = 1  # segments run in inference_mode "fixed"
     flat_layers: int = 2  # depth of the flat baseline; h_layers + l_layers matches the HRM's parameters
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
@@ -76,14 +88,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
             raise ModelError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        if self.grad_mode not in GRAD_MODES:
-            raise ModelError(f"grad_mode must be one of {GRAD_MODES}, got {self.grad_mode!r}")
-        for name in ("reset_l_each_cycle", "act"):
+        for name, allowed in (("grad_mode", GRAD_MODES), ("halt_objective", HALT_OBJECTIVES),
+                              ("inference_mode", INFERENCE_MODES)):
+            if getattr(self, name) not in allowed:
+                raise ModelError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("reset_l_each_cycle", "act", "deep_start"):
             if not isinstance(getattr(self, name), bool):
                 raise ModelError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name, (low, high) in BOUNDS.items():
             _check_bound(name, getattr(self, name), low, high, integer=isinstance(low, int))
         self._check_cost()
+        if self.fixed_depth > self.max_segments:
+            raise ModelError(f"fixed_depth ({self.fixed_depth}) cannot exceed max_segments ({self.max_segments})")
         if self.hidden % self.n_heads or (self.hidden // self.n_heads) % 2:
             raise ModelError(f"hidden ({self.hidden}) must split into n_heads ({self.n_heads}) heads of even size (RoPE)")
         if self.window % self.patch_size:

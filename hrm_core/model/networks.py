@@ -6,7 +6,8 @@ carrying instrument and timeframe, then one token per patch of bars). Inside a
 times, `z_L <- L(z_L + z_H + x_emb)`, then the slow module H updates once,
 `z_H <- H(z_H + z_L)`. Heads read the summary token of z_H. Up to M =
 max_segments segments run with the carry detached between them (deep
-supervision); a Q-head decides per sample whether to halt (ACT).
+supervision); a halting head decides per sample whether to stop (ACT), trained by one of
+the objectives in hrm_core.model.halting.
 
 Entry points (the same segment code serves all of them):
 
@@ -56,6 +57,7 @@ from torch import nn
 
 from hrm_core.model.config import ModelConfig
 from hrm_core.errors import ModelError
+from hrm_core.model.halting import halts, initial_q_bias
 from hrm_core.model.layers import RotaryPositionalEmbedding, TransformerBlock, lecun_linear, trunc_normal_
 
 N_ACTIONS = 3  # short / flat / long = 0 / 1 / 2
@@ -76,6 +78,7 @@ class HRMCarry:
     inner: InnerCarry | None  # None for the flat baseline
     steps: torch.Tensor  # (B,) long: segments run so far
     halted: torch.Tensor  # (B,) bool: halted samples no longer change
+    survival: torch.Tensor | None = None  # (B,) ponder: chance of not having halted so far (None = 1)
 
 
 @dataclass
@@ -116,6 +119,9 @@ class HRMOutput:
     trace: HRMTrace | None = None
     active: torch.Tensor | None = None  # forward() only: (B,) bool, the sample ran this segment (mask losses)
     target_q_continue: torch.Tensor | None = None  # forward() in training with ACT: (B,) Q-learning target
+    next_policy_logits: torch.Tensor | None = None  # forward() in training with ACT: (B, 3) one segment later
+    survival: torch.Tensor | None = None  # forward() only: (B,) chance of reaching this segment (ponder)
+    last: torch.Tensor | None = None  # forward() only: (B,) bool, this is the sample's final allowed segment
 
 
 # ----------------------------------------------------------------------------- embeddings
@@ -239,14 +245,14 @@ class ValueHead(nn.Module):
 
 
 class QHead(nn.Module):
-    """Summary state -> (q_halt, q_continue) logits. Reference init: zero weights, bias -5."""
+    """Summary state -> (q_halt, q_continue) logits. Zero weights; biases -5 (reference) or deep start."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, deep_start: bool = False):
         super().__init__()
         self.proj = lecun_linear(hidden, 2, bias=True)
         with torch.no_grad():
             self.proj.weight.zero_()
-            self.proj.bias.fill_(-5.0)
+            self.proj.bias.copy_(torch.tensor(initial_q_bias(deep_start)))
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q = self.proj(h)
@@ -256,12 +262,12 @@ class QHead(nn.Module):
 class OutputHeads(nn.Module):
     """All heads on the summary state (B, D); returns HRMOutput fields as a dict."""
 
-    def __init__(self, hidden: int):
+    def __init__(self, hidden: int, deep_start: bool = False):
         super().__init__()
         self.policy = PolicyHead(hidden)
         self.quantity = QuantityHead(hidden)
         self.value = ValueHead(hidden)
-        self.q = QHead(hidden)
+        self.q = QHead(hidden, deep_start)
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
         q_halt, q_continue = self.q(h)
@@ -386,7 +392,7 @@ class HierarchicalReasoningModel(nn.Module):
         self.rotary = RotaryPositionalEmbedding(hd, config.n_tokens, config.rope_theta)
         self.H_level = HighLevelModule(config, config.h_layers)
         self.L_level = LowLevelModule(config, config.l_layers)
-        self.heads = OutputHeads(D)
+        self.heads = OutputHeads(D, config.deep_start)
         self.taps = AttributionTaps(config)
         # Initial states: fixed buffers, std 1 (reference), broadcast over batch and tokens.
         self.register_buffer("H_init", trunc_normal_(torch.empty(D), std=1.0))
@@ -403,7 +409,8 @@ class HierarchicalReasoningModel(nn.Module):
         dev = self.H_init.device
         return HRMCarry(inner=InnerCarry(z_H=self.H_init.expand(shape), z_L=self.L_init.expand(shape)),
                         steps=torch.zeros(batch_size, dtype=torch.long, device=dev),
-                        halted=torch.zeros(batch_size, dtype=torch.bool, device=dev))
+                        halted=torch.zeros(batch_size, dtype=torch.bool, device=dev),
+                        survival=torch.ones(batch_size, device=dev))
 
     def refill(self, carry: HRMCarry, fresh: torch.Tensor) -> HRMCarry:
         """The carry with the rows in `fresh` (B,) bool reset to a new decision: training swaps halted samples
@@ -412,7 +419,9 @@ class HierarchicalReasoningModel(nn.Module):
         rows = fresh.view(-1, 1, 1)
         inner = InnerCarry(z_H=torch.where(rows, init.inner.z_H, carry.inner.z_H),
                            z_L=torch.where(rows, init.inner.z_L, carry.inner.z_L))
-        return HRMCarry(inner, torch.where(fresh, 0, carry.steps), carry.halted & ~fresh)
+        survival = torch.ones_like(init.survival) if carry.survival is None else \
+            torch.where(fresh, init.survival, carry.survival)
+        return HRMCarry(inner, torch.where(fresh, 0, carry.steps), carry.halted & ~fresh, survival)
 
     # -- one segment: the H/L loop, written out
 
@@ -467,51 +476,70 @@ class HierarchicalReasoningModel(nn.Module):
         z_L = torch.where(keep, z.z_L, carry.inner.z_L)
         heads = self.heads(z_H[:, 0])
         steps = carry.steps + active.long()
+        survival_in = torch.ones(B, device=x.device) if carry.survival is None else carry.survival
 
-        target_q_continue = None
+        target_q_continue = next_logits = None
+        survival = survival_in
         with torch.no_grad():
             is_last = steps >= M
             halted = carry.halted | is_last
             if cfg.act and M > 1:
-                wants_halt = heads["q_halt"] > heads["q_continue"]
-                if self.training and cfg.halt_explore_prob > 0:
+                wants_halt, after = halts(cfg.halt_objective, heads["q_halt"], heads["q_continue"], survival_in)
+                survival = torch.where(active, after, survival_in)
+                if self.training and cfg.halt_objective != "q_learning":
+                    # PonderNet and the loss-improvement target learn from every depth: training runs all
+                    # M segments and the halting head only learns (its targets need the next segment anyway).
+                    wants_halt = torch.zeros_like(wants_halt)
+                elif self.training and cfg.halt_explore_prob > 0:
                     # Exploration (reference): with prob p, a random minimum depth in [2, M].
                     explore = torch.rand(B, device=x.device) < cfg.halt_explore_prob
                     min_steps = explore * torch.randint(2, M + 1, (B,), device=x.device)
                     wants_halt = wants_halt & (steps >= min_steps)
                 halted = halted | (active & wants_halt)
                 if self.training:
-                    # Q target for "continue": the next segment's best Q (reference; no replay buffer
-                    # or target network, the batch gives many parallel episodes as in PQN).
+                    # Look-ahead: one more segment without gradients. Q-learning's target for "continue" is
+                    # its best Q (reference; no replay buffer or target network, the batch gives many parallel
+                    # episodes as in PQN); the other objectives compare the loss there with the loss now.
                     nxt = self._reason(InnerCarry(z_H, z_L), x_emb, cos, sin, grad="none")
                     next_halt, next_continue = self.heads.q(nxt.z_H[:, 0])
                     target_q_continue = torch.sigmoid(
                         torch.where(is_last, next_halt, torch.maximum(next_halt, next_continue)))
+                    next_logits = self.heads.policy(nxt.z_H[:, 0])
 
         out = HRMOutput(**heads, steps=steps, finite=_finite(heads).detach(), active=active,
-                        target_q_continue=target_q_continue,
+                        target_q_continue=target_q_continue, next_policy_logits=next_logits,
+                        survival=survival_in, last=is_last,
                         trace=HRMTrace([rec.seg], cfg.h_cycles, cfg.l_cycles) if rec is not None else None)
-        return out, HRMCarry(InnerCarry(z_H.detach(), z_L.detach()), steps, halted)
+        return out, HRMCarry(InnerCarry(z_H.detach(), z_L.detach()), steps, halted, survival)
 
     # -- inference: whole decision, real per-sample halting
 
     @torch.inference_mode()  # cheaper than no_grad: ~15 % of a batch-1 decision is autograd bookkeeping
     def infer(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, *,
-              max_segments: int | None = None, trace: bool = False, halt: bool = True) -> HRMOutput:
-        """Decide for a batch: each sample runs segments until its Q-head says halt (q_halt >
-        q_continue, if config.act and `halt`) or `max_segments` (default config.max_segments). Halted
-        samples leave the computation; `steps` reports the segments each used. halt=False runs every
-        sample to max_segments (the "full depth" the model card compares with)."""
+              max_segments: int | None = None, trace: bool = False, halt: bool = True,
+              depth: int | None = None) -> HRMOutput:
+        """Decide for a batch in the checkpoint's `inference_mode`: "adaptive" runs each sample until
+        its halting head says stop (hrm_core.model.halting; ACT on) or max_segments, "fixed" runs
+        `fixed_depth` segments, "max" all of them. Halted samples leave the computation; `steps`
+        reports the segments each used. Overrides: depth=k runs exactly k segments, halt=False runs
+        every sample to max_segments (the "full depth" cards compare with); max_segments caps M."""
         cfg = self.config
-        M = cfg.max_segments if max_segments is None else int(max_segments)
+        adaptive = halt and depth is None and cfg.act and cfg.inference_mode == "adaptive"
+        if depth is not None:
+            M = int(depth)
+        elif max_segments is not None:
+            M = int(max_segments)
+        else:
+            M = cfg.fixed_depth if (halt and cfg.inference_mode == "fixed") else cfg.max_segments
         if M < 1:
-            raise ModelError(f"max_segments must be >= 1, got {max_segments}")
+            raise ModelError(f"the number of segments must be >= 1, got {M}")
         instrument_id, timeframe_id = _check_inputs(cfg, x, instrument_id, timeframe_id)
         B = x.shape[0]
         x_emb = self.embed(x, instrument_id, timeframe_id)
         cos, sin = self.rotary(x_emb.shape[1])
         z = self.initial_carry(B).inner
         steps = torch.zeros(B, dtype=torch.long, device=x.device)
+        survival = torch.ones(B, device=x.device)  # ponder: chance of not having halted yet
         idx: torch.Tensor | None = None  # rows still reasoning; None = all of them (fast path)
         segments: list[SegmentTrace] = []
         heads: dict[str, torch.Tensor] = {}
@@ -534,10 +562,11 @@ class HierarchicalReasoningModel(nn.Module):
                 segments.append(rec.seg)
             if seg == M - 1:
                 break
-            if not (cfg.act and halt):
-                continue  # no ACT: everybody runs M segments
-            go_on = ~(q_halt > q_continue)  # rows of the computed subset that continue
+            if not adaptive:
+                continue  # no ACT, or a fixed depth: everybody runs M segments
             rows = torch.arange(B, device=x.device) if idx is None else idx
+            stop, survival[rows] = halts(cfg.halt_objective, q_halt, q_continue, survival[rows])
+            go_on = ~stop  # rows of the computed subset that continue
             if idx is None and bool(go_on.all()):
                 continue  # everybody continues: stay on the fast path
             idx = rows[go_on]
@@ -625,7 +654,8 @@ class FlatTransformer(nn.Module):
 
     @torch.inference_mode()  # cheaper than no_grad: ~15 % of a batch-1 decision is autograd bookkeeping
     def infer(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor, *,
-              max_segments: int | None = None, trace: bool = False, halt: bool = True) -> HRMOutput:
+              max_segments: int | None = None, trace: bool = False, halt: bool = True,
+              depth: int | None = None) -> HRMOutput:
         out, _ = self.forward(x, instrument_id, timeframe_id)
         out.active = None
         return out

@@ -21,7 +21,10 @@ schedule and progress count samples drawn. Loss, per segment, averaged over the 
     L = w_policy * CE(policy_logits, direction)                       3 classes short/flat/long
       + w_value  * Huber_s(value, fwd_return) / s                      Huber with delta s = std of train fwd returns
       + w_sizing * -(mean(pnl) - risk_aversion/2 * var(pnl)) / s       sizing objective (below)
-      + w_q      * [BCE(q_halt, argmax == direction) + BCE(q_continue, target)]   ACT Q-head (ACT on only)
+      + w_q      * halting loss (ACT on only), by ModelConfig.halt_objective (hrm_core.model.halting):
+                   q_learning: BCE(q_halt, argmax == direction) + BCE(q_continue, target)
+                   ponder: S [lambda (CE_n - CE_n+1) + beta KL(Bern(lambda) || Bern(lambda_p))] (ModelConfig.ponder_*)
+                   loss_improvement: BCE(q_halt, CE_n - CE_n+1 <= margin)
 
 Sizing objective: position = direction x size, with direction = sign(p_long - p_short), the
 side the position rule takes (held fixed: the policy is trained by CE) and size = the quantity head. Each
@@ -57,7 +60,7 @@ import math
 import os
 import shlex
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -81,7 +84,8 @@ from hrm_core.data.features import (
     compute_features,
 )
 from hrm_core.data.identity import check_model_name, data_hash, instrument_ids, instrument_vocab  # noqa: F401 (re-exported)
-from hrm_core.trading.metrics import periods_per_year, sharpe
+from hrm_core.trading.metrics import bootstrap_ci, periods_per_year, sharpe
+from hrm_core.model.halting import halting_loss
 from hrm_core.model.networks import build_model
 from hrm_core.settings import Settings, load_settings
 from hrm_core.training.skill import class_frequencies, skill_vs_null
@@ -134,6 +138,7 @@ class TrainConfig:
     class_weighting: str = "none"  # "balanced": cross-entropy weights n / (3 n_class) from the training labels
     soft_direction: bool = False  # sizing utility on (p_long - p_short) x size, its gradient reaching the policy
     early_stop: str = "val_logloss"  # or "val_net_sharpe"
+    select_depth: bool = False  # choose the shipped inference mode (adaptive / fixed k / max) on validation log-loss
     patience: int = 3  # epochs without improvement before stopping
     seed: int = 0
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda"
@@ -183,6 +188,8 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        if not self.select_depth:  # absent at its default, so runs keyed before the field existed keep their keys
+            d.pop("select_depth")
         d["overrides"] = {k: v for k, v in self.overrides}
         d["symbols"], d["intervals"] = list(self.symbols), list(self.intervals)
         return d
@@ -323,7 +330,7 @@ def sizing_pnl(policy_logits: torch.Tensor, quantity: torch.Tensor, fwd_return: 
 
 
 def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_scale: float, cost: float,
-               cfg: TrainConfig, act: bool = True,
+               cfg: TrainConfig, act: bool = True, halt: ModelConfig | None = None,
                class_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
     """The weighted training loss of one segment over the active samples, and each term for the log."""
     m = out.active.float() if out.active is not None else torch.ones_like(fwd_return)
@@ -341,12 +348,19 @@ def loss_terms(out, direction: torch.Tensor, fwd_return: torch.Tensor, *, ret_sc
     mu = mean(pnl)
     utility = mu - 0.5 * cfg.risk_aversion * mean((pnl - mu) ** 2)
     sizing = -utility / ret_scale
-    correct = (logits.detach().argmax(-1) == direction).float()  # halt target: the decision is already right
-    q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none")) if act \
-        else torch.zeros((), device=logits.device)  # without ACT the Q-head decides nothing: no loss for it
-    if act and out.target_q_continue is not None:
-        q = q + mean(F.binary_cross_entropy_with_logits(out.q_continue.float(), out.target_q_continue.float(),
-                                                        reduction="none"))
+    halt = halt or ModelConfig()  # the halting objective and its parameters
+    objective = halt.halt_objective
+    correct = (logits.detach().argmax(-1) == direction).float()
+    q = torch.zeros((), device=logits.device)  # without ACT the halting head decides nothing: no loss for it
+    if act and objective == "q_learning":  # halt target: the decision is already right
+        q = mean(F.binary_cross_entropy_with_logits(out.q_halt.float(), correct, reduction="none"))
+        if out.target_q_continue is not None:
+            q = q + mean(F.binary_cross_entropy_with_logits(out.q_continue.float(), out.target_q_continue.float(),
+                                                            reduction="none"))
+    elif act and out.next_policy_logits is not None:
+        q = mean(halting_loss(objective, q_halt=out.q_halt, logits=logits, next_logits=out.next_policy_logits,
+                              direction=direction, survival=out.survival, last=out.last,
+                              lambda_p=halt.ponder_lambda_p, beta=halt.ponder_beta, margin=halt.halt_margin))
     total = cfg.w_policy * policy + cfg.w_value * value + cfg.w_sizing * sizing + cfg.w_q * q
     terms = {"loss": total.item(), "policy": policy.item(), "value": value.item(), "sizing": sizing.item(),
              "q": q.item(), "accuracy": mean(correct).item()}
@@ -378,6 +392,15 @@ def logloss(probs: np.ndarray, y: np.ndarray) -> float:
     return float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, 1.0)).mean())
 
 
+def paired_logloss_difference(deep: np.ndarray, shallow: np.ndarray, y: np.ndarray, *, n_boot: int = 1000) -> dict:
+    """Mean per-window log-loss of `deep` minus `shallow` on the same windows, with a 95 % stationary-bootstrap
+    interval; `pays` is True when the interval lies below 0 (the deeper run predicts better)."""
+    rows = np.arange(len(y))
+    d = (-np.log(np.clip(deep[rows, y], 1e-12, 1.0))) - (-np.log(np.clip(shallow[rows, y], 1e-12, 1.0)))
+    lo, hi = bootstrap_ci(d, lambda r: r.mean(axis=1), n_boot=n_boot, vectorized=True)
+    return {"mean": float(d.mean()), "ci": [lo, hi], "pays": bool(hi < 0)}
+
+
 def evaluate(model: nn.Module, ws: WindowSet, *, cost: float, device: torch.device | str = "cpu") -> dict:
     """Accuracy, log-loss, the position rule fitted on these windows (hrm_core.trading.decision) and the net Sharpe
     of its positions (mean over series, and each), exposure, mean ACT depth."""
@@ -400,14 +423,38 @@ def evaluate(model: nn.Module, ws: WindowSet, *, cost: float, device: torch.devi
     }
 
 
+def choose_inference_mode(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cpu") -> tuple[ModelConfig, dict]:
+    """The HRM's config with the inference mode of lowest validation log-loss among fixed depths 1..M-1, max
+    depth and (ACT on) adaptive halting; ties go to the cheaper, earlier candidate. Returns it and every score."""
+    cfg = model.config
+    M = cfg.max_segments
+    candidates = [("fixed", k) for k in range(1, M)] + [("max", M)] + ([("adaptive", None)] if cfg.act and M > 1 else [])
+    scores: dict[str, float] = {}
+    best, best_score = candidates[-1], math.inf
+    for mode, k in candidates:
+        trial = replace(cfg, inference_mode=mode, fixed_depth=k if mode == "fixed" else 1)
+        model.config = trial
+        score = logloss(predict(model, ws, device=device)["probs"], ws.direction)
+        scores[mode if k is None or mode == "max" else f"fixed {k}"] = score
+        if score < best_score:
+            best, best_score = (mode, k), score
+    mode, k = best
+    chosen = replace(cfg, inference_mode=mode, fixed_depth=k if mode == "fixed" else 1)
+    model.config = chosen
+    return chosen, {"chosen": mode if mode != "fixed" else f"fixed {k}", "val_logloss": scores,
+                    "rule": "lowest validation log-loss; ties to the cheaper mode"}
+
+
 def validation_report(model: nn.Module, data: PreparedData, rule: DecisionRule, *, horizon: int,
                       device: torch.device | str = "cpu") -> dict:
     """What the model card states about the kept model on validation: ACT depth as run vs full depth,
     skill against the constant class-frequency predictor, and how often each action is taken."""
     ws = data.val
     used, full = predict(model, ws, device=device), predict(model, ws, device=device, halt=False)
+    one = predict(model, ws, device=device, depth=1)
     depth = np.bincount(used["steps"].astype(int), minlength=int(used["steps"].max()) + 1)[1:] / len(ws)
     modal = float(depth.max())
+    cfg = model.config
     shares = action_shares(rule.positions(used["probs"], used["quantity"]))
     skill = skill_vs_null(used["probs"], ws.direction, class_frequencies(data.train.direction), horizon=horizon,
                           n_boot=1000)
@@ -417,6 +464,10 @@ def validation_report(model: nn.Module, data: PreparedData, rule: DecisionRule, 
             "mean": float(used["steps"].mean()),
             "logloss_as_run": logloss(used["probs"], ws.direction),
             "logloss_full_depth": logloss(full["probs"], ws.direction),
+            "logloss_depth_1": logloss(one["probs"], ws.direction),
+            "depth_pays": paired_logloss_difference(full["probs"], one["probs"], ws.direction),
+            "objective": cfg.halt_objective, "inference_mode": cfg.inference_mode,
+            "fixed_depth": cfg.fixed_depth if cfg.inference_mode == "fixed" else None,
             "varies": modal < DEPTH_VARIES_BELOW,
             "statement": (f"depth varies with the input: the commonest depth covers {modal:.0%} of validation windows"
                           if modal < DEPTH_VARIES_BELOW else
@@ -614,7 +665,7 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                     out, carry = net(x, iid, tid, carry=carry)
                 loss, terms = loss_terms(out, y, fwd, ret_scale=ret_scale, cost=cost, cfg=cfg, act=mcfg.act,
-                                           class_weights=class_weights)
+                                         halt=mcfg, class_weights=class_weights)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -665,6 +716,11 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
         model = model.cpu()
         model.load_state_dict(best_state)
         model.eval()
+        depth_choice = None
+        if cfg.select_depth and mcfg.arch == "hrm":  # the rule below is then fitted on the chosen mode's outputs
+            mcfg, depth_choice = choose_inference_mode(model, data.val)
+            best_metrics = {"epoch": best_metrics["epoch"],
+                            **{f"val_{k}": v for k, v in evaluate(model, data.val, cost=cost).items()}}
         decision = best_metrics.pop("val_decision")
         rule = DecisionRule(decision["rule"], scale=decision["scale"], band=decision["band"],
                             centre=decision["centre"])
@@ -673,7 +729,7 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
         metrics = {**best_metrics, "decision": {**rule.to_dict(), "chosen_on": "validation",
                                                 "candidates": decision["candidates"],
                                                 "max_one_action_share": decision["max_one_action_share"]},
-                   **card, "early_stop": cfg.early_stop, "epochs_run": len(history),
+                   **card, **({"depth_choice": depth_choice} if depth_choice else {}), "early_stop": cfg.early_stop, "epochs_run": len(history),
                    "train_windows": len(data.train), "val_windows": len(data.val), "cost_bps": cost * 1e4,
                    "train_seconds": round(seconds, 1), "world_size": world, "device": device.type,
                    "ret_scale": ret_scale, "data_sources": data.sources}

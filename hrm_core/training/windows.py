@@ -105,9 +105,9 @@ def make_windows_for_period(series: Mapping[tuple[str, str], pd.DataFrame], *, v
 
 @torch.no_grad()
 def predict(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cpu",
-            batch_size: int = 1024, halt: bool = True) -> dict[str, np.ndarray]:
-    """Inference outputs for every window: probabilities, quantity, value, steps (halting per sample;
-    halt=False: every window at full depth)."""
+            batch_size: int = 1024, halt: bool = True, depth: int | None = None) -> dict[str, np.ndarray]:
+    """Inference outputs for every window: probabilities, quantity, value, steps (the checkpoint's
+    inference mode; halt=False: every window at full depth; depth=k: exactly k segments)."""
     model.eval()
     outs: dict[str, list[np.ndarray]] = {"probs": [], "quantity": [], "value": [], "steps": []}
     amp = torch.device(device).type == "cuda"
@@ -116,7 +116,7 @@ def predict(model: nn.Module, ws: WindowSet, *, device: torch.device | str = "cp
         x = torch.from_numpy(ws.X[sl]).to(device)
         iid, tid = torch.from_numpy(ws.instrument[sl]).to(device), torch.from_numpy(ws.timeframe[sl]).to(device)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            o = model.infer(x, iid, tid, halt=halt)
+            o = model.infer(x, iid, tid, halt=halt, depth=depth)
         outs["probs"].append(torch.softmax(o.policy_logits.float(), -1).cpu().numpy())
         outs["quantity"].append(o.quantity.float().cpu().numpy())
         outs["value"].append(o.value.float().cpu().numpy())

@@ -345,3 +345,37 @@ def test_the_card_states_the_rule_chosen_on_validation_act_depth_and_skill_again
     assert math.isfinite(depth["logloss_as_run"]) and math.isfinite(depth["logloss_full_depth"])
     assert m["skill"]["verdict"] and len(m["skill"]["logloss_diff_ci"]) == 2
     assert sum(m["val_action_shares"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("objective", ["ponder", "loss_improvement"])
+def test_select_depth_ships_the_mode_of_lowest_validation_log_loss_and_fits_the_rule_on_it(objective):
+    from hrm_core.training.train import choose_inference_mode, predict
+
+    cfg, bars = _small_run(overrides=(("halt_objective", objective), ("deep_start", True)), select_depth=True)
+    result = train(cfg, bars=bars)
+    m, model = result.metrics, result.model
+    scores = m["depth_choice"]["val_logloss"]
+    assert set(scores) == {"fixed 1", "max", "adaptive"}  # tiny: M = 2
+    best = min(scores, key=scores.get)
+    assert m["depth_choice"]["chosen"] == best
+    assert model.config.inference_mode == best.split()[0] and result.model_config == model.config
+    assert m["val_logloss"] == pytest.approx(scores[best], abs=1e-6)  # every val figure is under the shipped mode
+    assert m["act_depth"]["objective"] == objective and m["act_depth"]["inference_mode"] == model.config.inference_mode
+    pays = m["act_depth"]["depth_pays"]
+    assert pays["ci"][0] <= pays["mean"] <= pays["ci"][1]
+    # choosing again on the same windows is stable
+    data = tr_prepare(cfg, model.config, bars)
+    again, _ = choose_inference_mode(model, data.val)
+    assert again == model.config
+    assert predict(model, data.val)["steps"].max() <= model.config.max_segments
+
+
+def tr_prepare(cfg, mcfg, bars):
+    from hrm_core.training.train import prepare_data
+
+    return prepare_data(cfg, mcfg, bars=bars)
+
+
+def test_train_config_keys_runs_without_select_depth_as_before():
+    assert "select_depth" not in TrainConfig().to_dict()  # earlier folds' keys (walk-forward cache) still match
+    assert TrainConfig(select_depth=True).to_dict()["select_depth"] is True
