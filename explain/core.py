@@ -120,6 +120,27 @@ def _caveats(module: ModuleAttribution, features: dict, decision: dict, target: 
     return tuple(out)
 
 
+def _full_depth_action(loaded, full, time, steps: int) -> dict:
+    """The action all M segments give, beside the as-run one ("long as run, flat at full depth")."""
+    probs = torch.softmax(full.policy_logits.float(), -1)[0].double().numpy()
+    raw = pd.DataFrame({"p_short": [probs[0]], "p_flat": [probs[1]], "p_long": [probs[2]],
+                        "quantity": [float(full.quantity[0])], "value": [float(full.value[0])],
+                        "steps": [float(full.steps[0])], "finite": [float(bool(full.finite[0]))],
+                        "latency_ms": [np.nan]}, index=pd.DatetimeIndex([time]))
+    row = build_table(raw, model_id=loaded.name, rule=loaded.rule).iloc[0]
+    return {"action": str(row["action"]), "position": float(row["position"]), "segments": int(full.steps[0]),
+            "as_run_segments": int(steps), "mode": loaded.config.inference_mode}
+
+
+def depth_note(decision: dict) -> str:
+    """'long as run (1 of 3 segments), flat at full depth' where the two differ, else ''."""
+    full = decision.get("full_depth")
+    if not full or full["action"] == decision["action"]:
+        return ""
+    return (f"{decision['action']} as run ({full['as_run_segments']} of {full['segments']} segments), "
+            f"{full['action']} at full depth")
+
+
 def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interval: str,
                      target: str | None = None, n_steps: int = DEFAULT_N_STEPS, baseline: str = DEFAULT_BASELINE,
                      dataset: WindowDataset | None = None, extras: bool = True) -> Explanation:
@@ -162,6 +183,8 @@ def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interv
                                "units": "forward return as a fraction (0.01 = 1 %), uncalibrated: trained as an "
                                         "auxiliary loss, never checked against realised returns"},
                 "reproduction_error": float((replay.policy_logits - out.policy_logits).abs().max())}
+    if hierarchical:  # what all M segments would decide: where it differs, the page says so beside the action
+        decision["full_depth"] = _full_depth_action(loaded, model.infer(x, iid, tid, halt=False), ds.times[row], K)
     gate = band_gate(decision, loaded.rule)
     decision["margin"] = gate.get("margin")
     side = int(np.sign(position))

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from explain.core import Explanation
+from explain.core import Explanation, depth_note
 from explain.features import FEATURE_WORDS
 from explain.targets import TARGETS
 
@@ -120,6 +120,7 @@ def render_html(ex: Explanation, loaded, *, data_badge: str = "") -> str:
                        (f"value head ({d['value_head']['horizon_bars']}-bar forward return, uncalibrated)",
                         f"{d['value_head']['value']:+.5f}"),
                        ("reasoning segments used (ACT)", str(d["steps"])),
+                       *((("at full depth", depth_note(d)),) if depth_note(d) else ()),
                        ("attributed target", TARGETS[ex.target]), ("baseline", f"{ex.baseline}"),
                        ("integration steps", str(ex.n_steps))])
     if m.applicable:

@@ -1,6 +1,7 @@
 """Cached loaders: data with st.cache_data (copies per caller), models with st.cache_resource (shared)."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from hrm_core.data.market import LoadResult, load_bars
@@ -117,6 +118,21 @@ def _trades(symbol: str, interval: str, model_path: str, mtime: float, start, en
     res = _bars(symbol, interval, None, None, s, file)
     sig = _signals(symbol, interval, model_path, mtime, s, file)
     return trade_list(sig.position, res.bars, symbol=res.symbol, interval=interval, settings=s, start=start, end=end)
+
+
+def full_depth(symbol: str, interval: str, model_path: str, times: tuple):
+    """The actions at full depth for the decisions at `times` (None when depth cannot change them)."""
+    return _full_depth(symbol, interval, model_path, _mtime(model_path), times, settings(), upload_path(symbol))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _full_depth(symbol: str, interval: str, model_path: str, mtime: float, times: tuple, s: Settings,
+                file: str | None = None):
+    from hrm_core.trading.signals import full_depth_actions
+
+    res = _bars(symbol, interval, None, None, s, file)
+    return full_depth_actions(model(model_path), res.bars, pd.DatetimeIndex(times), symbol=res.symbol,
+                              interval=interval)
 
 
 # --- reasoning diagnostics (hrm_core.reasoning.diagnostics) -------------------------------------------------

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from hrm_core.reasoning.diagnostics import NOT_APPLICABLE, SEED_CLAIMS
+from hrm_core.reasoning.diagnostics import NOT_APPLICABLE, SEED_CLAIMS, depth_verdict
 from ui import diagnostics_charts as charts
 from ui import loaders
 from ui.decision import pick_decision
@@ -76,7 +76,7 @@ def summary_strip(d: dict) -> None:
 def decision_section(d: dict, at) -> None:
     """One decision: residuals side by side, then its PCA trajectory."""
     view = loaders.decision_trace(sel.symbol, sel.interval, sel.model, at)
-    st.caption(f"Decision at {view['time'][:10]}: the Q-head halted after **{view['steps']}** of "
+    st.caption(f"Decision at {view['time'][:10]}: the halting head stopped after **{view['steps']}** of "
                f"{view['max_segments']} segments; action {view['action']['as_run']} as run, "
                f"{view['action']['full_depth']} at full depth; "
                f"{'converged' if view['converged'] else 'not converged'} as run "
@@ -127,7 +127,12 @@ def period_section(d: dict) -> None:
     cols[1].metric("PnL difference (as run - full depth)", f"{ha['pnl_difference_pct']:+.2f} pp",
                    help=ha["note"])
     cols[2].metric("Decisions changed by halting", f"{ha['changed']} of {ha['n']}")
-    st.caption(f"How to read this: if halting early rarely changes the action and costs no PnL, the Q-head halts "
+    pays = d.get("depth_pays") or {}
+    if pays.get("logloss"):
+        ll = pays["logloss"]
+        st.caption(f"Log-loss over {pays['n']} labelled decisions: {ll['as_run']:.4f} as run, {ll['depth_1']:.4f} at "
+                   f"depth 1, {ll['max_depth']:.4f} at max depth; {pays['statement']}.")
+    st.caption(f"How to read this: if halting early rarely changes the action and costs no PnL, the halting head stops "
                f"well; costs {ha['costs_bps']:g} bps per unit of turnover, the Performance page's risk layer.")
 
 
@@ -177,6 +182,7 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
                 icon=":material/info:")
     else:
         d = loaders.diagnostics(sel.symbol, sel.interval, sel.model, *period)
+        st.markdown(f"**Verdict.** {depth_verdict(d)}")
         summary_strip(d)
         st.subheader("One decision")
         decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))

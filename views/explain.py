@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from explain import BASELINES, DEFAULT_BASELINE, TARGETS, offered_targets
+from explain.core import depth_note
 from explain.features import FEATURE_WORDS
 from ui import charts, loaders
 from ui.decision import pick_decision
@@ -57,6 +58,11 @@ if ex is not None:
     cols[3].metric("Completeness error", f"{100 * abs(m.completeness_delta):.3f} %"
                    if m.completeness_delta is not None else "n/a",
                    help="|sum of attributions - (F(x) - F(baseline))| / |F(x) - F(baseline)|: under 1 % is good.")
+
+    if note := depth_note(d):
+        st.warning(f"Depth changes this decision: {note}. The model ships in "
+                   f"{d['full_depth']['mode']} inference mode, so the as-run action is the one traded.",
+                   icon=":material/layers:")
 
     st.subheader("Strategic (H) vs tactical (L)")
     if m.applicable:

@@ -107,9 +107,13 @@ def instrument(symbol: str) -> None:
         if clicked is not None:
             open_in_explain(clicked, symbol=symbol)
         st.subheader("Recent decisions")
-        st.dataframe(table.tail(20).iloc[::-1][["action", "position", "margin", "p_short", "p_flat", "p_long",
-                                                 "value", "steps", "latency_ms", "status"]],
-                     width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
+        recent = table.tail(20).iloc[::-1][["action", "position", "margin", "p_short", "p_flat", "p_long",
+                                            "value", "steps", "latency_ms", "status"]]
+        full = loaders.full_depth(symbol, sel.interval, sel.model, tuple(recent.index))
+        if full is not None:  # where running every segment would decide otherwise, say so beside the action
+            recent.insert(1, "at full depth", [f"{a} as run, {b} at full depth" if isinstance(b, str) and b != a else "same"
+                                               for a, b in zip(recent["action"], full.reindex(recent.index))])
+        st.dataframe(recent, width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
         st.download_button("Download the signals (CSV)", sig.table.to_csv().encode(), key=key + "download",
                            file_name=f"signals_{symbol}_{sel.interval}.csv".replace("^", ""), mime="text/csv")
         st.subheader("Trades")

@@ -53,7 +53,8 @@ from hrm_core.trading.decision import DecisionRule, rule_of
 from hrm_core.errors import EmptyDataError, ModelError
 from hrm_core.jsonsafe import json_safe
 from hrm_core.runtime import single_flight
-from hrm_core.trading.metrics import bootstrap_ci, periods_per_year_of
+from hrm_core.evaluation.depth import VOL_WINDOW, depth_logloss, realised_volatility
+from hrm_core.trading.metrics import periods_per_year_of, rank_correlation
 from hrm_core.reasoning.representations import participation_ratio_ci, pca_2d
 
 CONVERGENCE_TOL = 0.05
@@ -63,9 +64,8 @@ SEED_CLAIMS = {  # /work/shared/seed: claimed, unverified
     "convergence_rate": 0.943, "mean_segments": 2.7, "max_segments": 3,
     "depth_volatility": "deeper reasoning during volatile periods",
 }
-DIAGNOSTICS_VERSION = 2  # bump when a figure's definition changes: old cache entries are then ignored
+DIAGNOSTICS_VERSION = 3  # bump when a figure's definition changes: old cache entries are then ignored
 N_BOOT = 1000
-VOL_WINDOW = 20  # bars of realised volatility (REFERENCE "Regimes")
 NOT_APPLICABLE = "not applicable: the flat transformer has no reasoning loops (no residuals, depth or H/L states)"
 
 
@@ -92,6 +92,7 @@ class DecisionTraces:
     h_init: np.ndarray | None = None  # (D,) initial z_H summary state (step 0 of a trajectory)
     l_init: np.ndarray | None = None
     rule: DecisionRule = field(default_factory=DecisionRule)  # the checkpoint's position rule
+    direction: np.ndarray | None = None  # (n,) float: each decision's label class (NaN where unlabelled)
 
     def __len__(self) -> int:
         return len(self.times)
@@ -138,14 +139,18 @@ def _forced_segments(model, x, iid, tid) -> tuple[list, list]:
     for _ in range(model.config.max_segments):
         out, carry = model(x, iid, tid, carry, trace=True)
         outs.append(out)
-        carry = HRMCarry(carry.inner, carry.steps, torch.zeros_like(carry.halted))  # keep reasoning
+        carry = HRMCarry(carry.inner, carry.steps, torch.zeros_like(carry.halted), carry.survival)  # keep reasoning
     return outs, [o.trace.segments[0] for o in outs]
 
 
-def _as_run_depth(halt: np.ndarray, act: bool) -> np.ndarray:
-    """Segments used as run: the first segment whose Q-head says halt (1-based), else M; M without ACT."""
+def _as_run_depth(halt: np.ndarray, config) -> np.ndarray:
+    """Segments used as run (what `infer` does): in inference mode "adaptive" the first segment whose halting
+    head says halt (1-based), else M; M without ACT or in mode "max"; fixed_depth in mode "fixed"."""
     n, M = halt.shape
-    if not act or M == 1:
+    mode = getattr(config, "inference_mode", "adaptive")
+    if mode == "fixed":
+        return np.full(n, config.fixed_depth, dtype=np.int64)
+    if not config.act or M == 1 or mode == "max":
         return np.full(n, M, dtype=np.int64)
     h = halt.copy()
     h[:, -1] = True
@@ -156,7 +161,10 @@ def _trace_batch(model, x, iid, tid) -> dict[str, np.ndarray]:
     """One batch through `_forced_segments` -> numpy arrays of residuals, states and outputs."""
     import torch
 
+    from hrm_core.model.halting import halts
+
     outs, segs = _forced_segments(model, x, iid, tid)
+    objective = getattr(model.config, "halt_objective", "q_learning")
 
     def cat(xs: list) -> np.ndarray:  # list of (B, ...) tensors -> (B, k, ...) array
         return torch.stack(xs, 1).float().cpu().numpy()
@@ -170,7 +178,7 @@ def _trace_batch(model, x, iid, tid) -> dict[str, np.ndarray]:
         "quantity": cat([o.quantity for o in outs]),
         "value": cat([o.value for o in outs]),
         "finite": cat([o.finite.float() for o in outs]) > 0,
-        "halt": cat([(o.q_halt > o.q_continue).float() for o in outs]) > 0,
+        "halt": cat([halts(objective, o.q_halt, o.q_continue, o.survival)[0].float() for o in outs]) > 0,
     }
 
 
@@ -200,7 +208,7 @@ def trace_windows(model, X: np.ndarray, *, instrument_id: int, timeframe_id: int
         return None if buf is None else buf.detach().float().cpu().numpy()
 
     idx = pd.DatetimeIndex(times) if times is not None else pd.DatetimeIndex(pd.RangeIndex(len(X)).to_numpy())
-    return DecisionTraces(times=idx, steps=_as_run_depth(halt, cfg.act), halt=halt, h_cycles=cfg.h_cycles,
+    return DecisionTraces(times=idx, steps=_as_run_depth(halt, cfg), halt=halt, h_cycles=cfg.h_cycles,
                           l_cycles=cfg.l_cycles, max_segments=cfg.max_segments, h_init=init("H_init"),
                           l_init=init("L_init"), **arr)
 
@@ -219,7 +227,7 @@ def trace_decisions(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, m
                              f"{loaded.config.window} bars after the feature warm-up): pick later dates")
     tr = trace_windows(loaded.model, ds.X[keep], instrument_id=inst, timeframe_id=tf,
                        times=ds.times[keep], batch_size=batch_size)
-    return replace(tr, rule=rule_of(loaded.metrics))
+    return replace(tr, rule=rule_of(loaded.metrics), direction=ds.direction[keep])
 
 
 # ----------------------------------------------------------------------------- residuals and convergence
@@ -278,13 +286,6 @@ def depth_summary(steps: np.ndarray, max_segments: int) -> dict[str, Any]:
             "max_segments": int(max_segments)}
 
 
-def realised_volatility(close: pd.Series, *, periods_per_year: float, window: int = VOL_WINDOW) -> pd.Series:
-    """sigma_t = sqrt(P) s(last `window` returns through t): causal, hrm_core.trading.risk.trailing_volatility."""
-    from hrm_core.trading.risk import trailing_volatility
-
-    return trailing_volatility(close.astype(float), lookback=window, periods_per_year=periods_per_year)
-
-
 def decision_block(n: int, window: int) -> float:
     """Mean block (in decisions) of the stationary bootstrap over a period's decisions: decisions share
     the VOL_WINDOW-bar volatility and overlapping `window`-bar model inputs, so blocks of at least the
@@ -292,46 +293,37 @@ def decision_block(n: int, window: int) -> float:
     return float(max(VOL_WINDOW, int(window), n ** (1 / 3)))
 
 
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Vectorised statistic for bootstrap_ci: (k, n) resampled row indices -> k Spearman correlations."""
-    from scipy.stats import rankdata
+# ----------------------------------------------------------------------------- does depth pay?
 
-    def stat(rows: np.ndarray) -> np.ndarray:
-        idx = rows.astype(np.int64)
-        rx, ry = rankdata(x[idx], axis=1), rankdata(y[idx], axis=1)
-        rx -= rx.mean(axis=1, keepdims=True)
-        ry -= ry.mean(axis=1, keepdims=True)
-        den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, (rx * ry).sum(axis=1) / den, np.nan)
-    return stat
+def depth_pays(tr: DecisionTraces, *, n_boot: int = N_BOOT, seed: int = 0, mean_block: float | None = None,
+               alpha: float = 0.05) -> dict[str, Any]:
+    """Log-loss of the labelled decisions as run, at a fixed depth of 1 and at max depth, paired
+    (hrm_core.evaluation.depth.depth_logloss, shared with the walk-forward)."""
+    rows, M = np.arange(len(tr)), tr.max_segments
+    probs = {"as_run": tr.probs[rows, tr.steps - 1], "depth_1": tr.probs[:, 0], "max_depth": tr.probs[:, M - 1]}
+    y = tr.direction if tr.direction is not None else np.full(len(tr), np.nan)
+    return depth_logloss(probs, y, max_segments=M, n_boot=n_boot, seed=seed, mean_block=mean_block, alpha=alpha)
 
 
-def rank_correlation(x: Sequence[float], y: Sequence[float], *, n_boot: int = N_BOOT, alpha: float = 0.05,
-                     seed: int = 0, names: tuple[str, str] = ("x", "y"),
-                     mean_block: float | None = None) -> dict[str, Any]:
-    """Spearman correlation of paired series with a stationary-bootstrap percentile interval over pairs.
-
-    Rows with a NaN in either series are dropped. When either series is constant the
-    correlation is undefined: value and interval are NaN and `note` says why."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    out: dict[str, Any] = {"value": math.nan, "ci": [math.nan, math.nan], "n": int(len(x)), "method": "spearman",
-                           "ci_level": 1 - alpha, "note": None, "mean_block": mean_block}
-    if len(x) < 3:
-        out["note"] = f"undefined: only {len(x)} paired values"
-        return out
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        name, const = (names[0], x[0]) if np.ptp(x) == 0 else (names[1], y[0])
-        out["note"] = f"undefined: {name} is constant ({const:g}) over all {len(x)} decisions"
-        return out
-    stat = _spearman_rows(x, y)
-    rows = np.arange(len(x), dtype=np.float64)
-    out["value"] = float(stat(rows[None, :])[0])
-    out["ci"] = list(bootstrap_ci(rows, stat, n_boot=n_boot, alpha=alpha, seed=seed, vectorized=True,
-                                  mean_block=mean_block))
-    return out
+def depth_verdict(d: dict[str, Any]) -> str:
+    """One sentence on a period's depth: does it adapt, does max depth pay, how often it changes the action."""
+    hist, M = d.get("segments_histogram") or {}, d.get("max_segments")
+    n = sum(hist.values()) or 1
+    pays = d.get("depth_pays") or {}
+    diff = (pays.get("differences") or {}).get("max_depth_minus_depth_1") or {}
+    lo, hi = diff.get("ci") or (None, None)
+    paid = (f"{pays.get('statement', 'depth not measured')} ({diff['mean']:+.4f} per decision, 95 % CI "
+            f"[{lo:+.4f}, {hi:+.4f}])" if diff.get("mean") is not None and lo is not None and hi is not None
+            else pays.get("statement", "whether depth pays was not measured"))
+    agree = (d.get("halting_agreement") or {}).get("rate")
+    changed = "" if agree is None else f"; as run and at max depth the action agrees on {100 * agree:.0f} % of decisions"
+    how = f"{d.get('halt_objective', 'q_learning')} halting, {d.get('inference_mode', 'adaptive')} inference"
+    used = [int(k) for k, v in hist.items() if v]
+    if len(used) <= 1:
+        depth = used[0] if used else "?"
+        return f"Depth does not adapt ({how}): every decision uses {depth} of {M} segments; {paid}{changed}."
+    shares = ", ".join(f"{100 * v / n:.0f} % use {k}" for k, v in hist.items() if v)
+    return f"Depth adapts ({how}): {shares} of {M} segments; {paid}{changed}."
 
 
 # ----------------------------------------------------------------------------- Q-head calibration
@@ -411,6 +403,7 @@ def summarise(tr: DecisionTraces, bars: pd.DataFrame, *, symbol: str, interval: 
                             for g, s in d.groupby("regime", sort=False)["steps"]},
         "participation_ratio_h": participation_ratio_ci(z_H, n_boot=min(n_boot, 500), seed=seed, mean_block=block),
         "participation_ratio_l": participation_ratio_ci(z_L, n_boot=min(n_boot, 500), seed=seed, mean_block=block),
+        "depth_pays": depth_pays(tr, n_boot=n_boot, seed=seed, mean_block=block),
         "halting_agreement": halting_calibration(tr, bars, symbol=symbol, interval=interval, period=period,
                                                  settings=settings),
         "residuals": {"l": residual_band(tr.as_run(tr.l_res, NT)),
@@ -428,7 +421,8 @@ def _nanmedian(s: pd.Series) -> float:
 def _model_facts(loaded) -> dict[str, Any]:
     c = loaded.config
     return {"model": loaded.name, "arch": c.arch, "h_cycles": c.h_cycles, "l_cycles": c.l_cycles,
-            "max_segments": c.max_segments, "act": c.act, "reset_l_each_cycle": c.reset_l_each_cycle}
+            "max_segments": c.max_segments, "act": c.act, "reset_l_each_cycle": c.reset_l_each_cycle,
+            "halt_objective": c.halt_objective, "inference_mode": c.inference_mode}
 
 
 def _cache_key(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, period, settings, tol: float,
@@ -444,7 +438,7 @@ def _cache_key(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, period
 
 
 PERIOD_KEYS = ("convergence_rate", "criterion", "mean_segments", "segments_histogram", "depth_volatility_corr",
-               "participation_ratio_h", "participation_ratio_l", "halting_agreement")
+               "participation_ratio_h", "participation_ratio_l", "halting_agreement", "depth_pays")
 
 
 def diagnose_period(loaded, bars: pd.DataFrame, *, symbol: str, interval: str, settings, start: Any = None,
@@ -530,7 +524,7 @@ def build_action(tr: DecisionTraces, depth: int) -> str:
 COMPARE_KEYS = ("model", "arch", "h_cycles", "l_cycles", "max_segments", "act", "applicable", "decisions", "criterion",
                 "convergence_rate", "convergence_rate_full_depth", "contraction_factor_median", "mean_segments",
                 "segments_histogram", "depth_volatility_corr", "participation_ratio_h", "participation_ratio_l",
-                "halting_agreement", "cached", "note")
+                "halting_agreement", "depth_pays", "halt_objective", "inference_mode", "cached", "note")
 
 
 def compare_models(models: Sequence, bars: pd.DataFrame, *, symbol: str, interval: str, settings, start: Any = None,

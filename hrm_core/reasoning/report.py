@@ -5,7 +5,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from hrm_core.reasoning.diagnostics import N_BOOT, SEED_CLAIMS, compare_models
+from hrm_core.reasoning.diagnostics import N_BOOT, SEED_CLAIMS, compare_models, depth_verdict
 from hrm_core.evaluation.report import update_section
 
 SECTION = "diagnostics"
@@ -25,16 +25,25 @@ def _ci(d: dict | None, spec: str = ".2f") -> str:
 
 def _row(symbol: str, r: dict) -> str:
     """One markdown table row for a model on one instrument."""
-    shape = f"{r['h_cycles']}x{r['l_cycles']}x{r['max_segments']}" + ("" if r["act"] else ", no ACT")
+    shape = f"{r['h_cycles']}x{r['l_cycles']}x{r['max_segments']}" + ("" if r["act"] else ", no ACT") + \
+        (f", {r.get('halt_objective')}" if r["act"] and r.get("halt_objective", "q_learning") != "q_learning" else "")
     if not r.get("applicable"):
-        return f"| {symbol} | {r['model']} | flat | not applicable (no loops) | | | | | | |"
+        return f"| {symbol} | {r['model']} | flat | not applicable (no loops) | | | | | | | |"
     ha = r["halting_agreement"] or {}
     hist = " / ".join(str(v) for v in r["segments_histogram"].values())
     return (f"| {symbol} | {r['model']} | {shape} | {_pct(r['convergence_rate'])} / "
             f"{_pct(r['convergence_rate_full_depth'])} | {r['mean_segments']:.2f} | {hist} | "
             f"{_ci(r['depth_volatility_corr'])} | {_ci(r['participation_ratio_h'], '.1f')} | "
             f"{_ci(r['participation_ratio_l'], '.1f')} | {_pct(ha.get('rate'))}, "
-            f"{ha.get('pnl_difference_pct', 0.0):+.2f} pp |")
+            f"{ha.get('pnl_difference_pct', 0.0):+.2f} pp | {_depth_pays(r.get('depth_pays'))} |")
+
+
+def _depth_pays(p: dict | None) -> str:
+    """'max - depth 1 log-loss [CI]' of a depth_pays figure."""
+    d = ((p or {}).get("differences") or {}).get("max_depth_minus_depth_1") or {}
+    if d.get("mean") is None or None in (d.get("ci") or [None]):
+        return "n/a"
+    return f"{d['mean']:+.4f} [{d['ci'][0]:+.4f}, {d['ci'][1]:+.4f}]"
 
 
 def _closing_note(rows: dict[str, list[dict]]) -> str:
@@ -53,8 +62,9 @@ def _closing_note(rows: dict[str, list[dict]]) -> str:
             f"{_pct(r['convergence_rate'])} of decisions as run and {_pct(r['convergence_rate_full_depth'])} when "
             f"forced to full depth (seed: {_pct(SEED_CLAIMS['convergence_rate'])}); {depth_vol}; PR_H "
             f"{_ci(r['participation_ratio_h'], '.1f')} vs PR_L {_ci(r['participation_ratio_l'], '.1f')}; halting "
-            f"where the Q-head did gave the same action as full depth on {_pct(r['halting_agreement']['rate'])} "
-            f"of decisions ({r['halting_agreement']['pnl_difference_pct']:+.2f} pp of PnL).")
+            f"where the halting head did gave the same action as full depth on "
+            f"{_pct(r['halting_agreement']['rate'])} of decisions ({r['halting_agreement']['pnl_difference_pct']:+.2f} "
+            f"pp of PnL). Verdict: {depth_verdict(r)}")
     fixed = [m["model"] for models in rows.values() for m in models
              if m.get("applicable") and max(m["segments_histogram"].values()) == m["decisions"]]
     every = {m["model"] for models in rows.values() for m in models if m.get("applicable")}
@@ -85,14 +95,15 @@ def diagnostics_markdown(rows: dict[str, list[dict]], *, period: tuple[str | Non
         f"layer.",
         "",
         "| Instrument | Model | N x T x M | Convergence (as run / full depth) | Mean segments | Segments 1 / 2 / ... "
-        "| Depth-volatility rho [95 % CI] | PR_H [CI] | PR_L [CI] | Halting agreement, PnL diff |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Depth-volatility rho [95 % CI] | PR_H [CI] | PR_L [CI] | Halting agreement, PnL diff "
+        "| Log-loss, max depth minus depth 1 [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for symbol, models in rows.items():
         lines += [_row(symbol, r) for r in models]
     lines.append(f"| seed (claimed, unverified) | HRM | n/a | {_pct(SEED_CLAIMS['convergence_rate'])} | "
                  f"{SEED_CLAIMS['mean_segments']} of {SEED_CLAIMS['max_segments']} | | "
-                 f"\"{SEED_CLAIMS['depth_volatility']}\" | | | |")
+                 f"\"{SEED_CLAIMS['depth_volatility']}\" | | | | |")
     lines += ["", _closing_note(rows)]
     return "\n".join(lines)
 

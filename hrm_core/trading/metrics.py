@@ -378,6 +378,50 @@ def bootstrap_ci(
     return _percentile_interval(vals[0], alpha)
 
 
+# ----------------------------------------------------------------------------- rank correlation
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Vectorised statistic for bootstrap_ci: (k, n) resampled row indices -> k Spearman correlations."""
+    from scipy.stats import rankdata
+
+    def stat(rows: np.ndarray) -> np.ndarray:
+        idx = rows.astype(np.int64)
+        rx, ry = rankdata(x[idx], axis=1), rankdata(y[idx], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        ry -= ry.mean(axis=1, keepdims=True)
+        den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, (rx * ry).sum(axis=1) / den, np.nan)
+    return stat
+
+
+def rank_correlation(x: Sequence[float], y: Sequence[float], *, n_boot: int = 1000, alpha: float = 0.05,
+                     seed: int = 0, names: tuple[str, str] = ("x", "y"),
+                     mean_block: float | None = None) -> dict:
+    """Spearman correlation of paired series with a stationary-bootstrap percentile interval over pairs.
+
+    Rows with a NaN in either series are dropped. When either series is constant the
+    correlation is undefined: value and interval are NaN and `note` says why."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    out: dict = {"value": math.nan, "ci": [math.nan, math.nan], "n": int(len(x)), "method": "spearman",
+                           "ci_level": 1 - alpha, "note": None, "mean_block": mean_block}
+    if len(x) < 3:
+        out["note"] = f"undefined: only {len(x)} paired values"
+        return out
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        name, const = (names[0], x[0]) if np.ptp(x) == 0 else (names[1], y[0])
+        out["note"] = f"undefined: {name} is constant ({const:g}) over all {len(x)} decisions"
+        return out
+    stat = _spearman_rows(x, y)
+    rows = np.arange(len(x), dtype=np.float64)
+    out["value"] = float(stat(rows[None, :])[0])
+    out["ci"] = list(bootstrap_ci(rows, stat, n_boot=n_boot, alpha=alpha, seed=seed, vectorized=True,
+                                  mean_block=mean_block))
+    return out
+
+
 def _sharpe_rows(periods_per_year: float, rf_per_period: float) -> Callable[[np.ndarray], np.ndarray]:
     def stat(x: np.ndarray) -> np.ndarray:
         x = x - rf_per_period

@@ -358,6 +358,32 @@ def run_model(loaded: LoadedModel, bars: pd.DataFrame, *, symbol: str, interval:
     return raw
 
 
+def full_depth_actions(loaded: LoadedModel, bars: pd.DataFrame, times: pd.DatetimeIndex, *, symbol: str,
+                       interval: str) -> pd.Series | None:
+    """The action every decision at `times` would take with all M segments, under the checkpoint's rule
+    (the Signals table shows it where it differs from the as-run action); None when depth cannot differ
+    (the flat baseline, or a checkpoint that always runs max depth)."""
+    import torch
+
+    cfg = loaded.config
+    if cfg.arch != "hrm" or cfg.max_segments == 1 or cfg.inference_mode == "max" or \
+            (cfg.inference_mode == "adaptive" and not cfg.act):
+        return None
+    ds, inst, tf = model_inputs(loaded, bars, symbol=symbol, interval=interval)
+    rows = np.flatnonzero(ds.times.isin(times))
+    if not len(rows):
+        return pd.Series(dtype=object)
+    ids = torch.full((len(rows),), inst, dtype=torch.long)
+    with torch.inference_mode():
+        out = loaded.model.infer(torch.from_numpy(ds.X[rows]), ids, torch.full_like(ids, tf), halt=False)
+    probs = torch.softmax(out.policy_logits.float(), -1).numpy().astype(np.float64)
+    raw = pd.DataFrame({"p_short": probs[:, 0], "p_flat": probs[:, 1], "p_long": probs[:, 2],
+                        "quantity": out.quantity.float().numpy(), "value": out.value.float().numpy(),
+                        "steps": out.steps.numpy().astype(float), "finite": out.finite.numpy().astype(float),
+                        "latency_ms": np.nan}, index=ds.times[rows])
+    return build_table(raw, model_id=loaded.name, rule=loaded.rule)["action"]
+
+
 def build_table(raw: pd.DataFrame, *, model_id: str, rule: DecisionRule | None = None) -> pd.DataFrame:
     """Raw outputs -> the signal table (pure numpy/pandas; see the module docstring for the rules)."""
     rule = rule or DecisionRule()
@@ -499,5 +525,5 @@ def load_signals(model: str | Path | None, symbol: str, interval: str, *, settin
 
 __all__ = [
     "POSITION_RULES", "STATUSES", "action_changes", "checkpoint_rule", "TABLE_COLUMNS", "SignalCache", "SignalResult", "bars_hash", "build_table",
-    "generate_signals", "load_signals", "model_fingerprint", "model_fit_notes", "model_inputs", "run_model", "signals_db_path",
+    "full_depth_actions", "generate_signals", "load_signals", "model_fingerprint", "model_fit_notes", "model_inputs", "run_model", "signals_db_path",
 ]

@@ -87,6 +87,22 @@ def test_explanation_reports_the_decision_of_the_signal_table(shipped, gspc):
         assert ex.decision["reproduction_error"] < 1e-5
 
 
+def test_the_explanation_says_where_full_depth_would_decide_otherwise(shipped, gspc):
+    from explain.core import depth_note
+    from hrm_core.trading.signals import full_depth_actions
+
+    times = _test_times(shipped, gspc, 3)
+    full = full_depth_actions(shipped, gspc, pd.DatetimeIndex(times), symbol="^GSPC", interval="1d")
+    for t in times:
+        d = explain_decision(shipped, gspc, t, symbol="^GSPC", interval="1d", n_steps=8, extras=False).decision
+        assert d["full_depth"]["segments"] == shipped.config.max_segments
+        assert full is None or d["full_depth"]["action"] == full.loc[t]  # the Signals table's column agrees
+        note = depth_note(d)
+        assert (note == "") == (d["full_depth"]["action"] == d["action"])
+    d = {"action": "long", "full_depth": {"action": "flat", "segments": 3, "as_run_segments": 1, "mode": "adaptive"}}
+    assert depth_note(d) == "long as run (1 of 3 segments), flat at full depth"
+
+
 def test_every_tap_fires_once_per_attribution_forward():
     model = _tiny(max_segments=3)
     calls: dict[str, int] = {}

@@ -22,7 +22,7 @@ from hrm_core.reasoning.representations import participation_ratio, participatio
 torch.set_num_threads(1)
 
 CONTRACT_KEYS = ("convergence_rate", "criterion", "mean_segments", "segments_histogram", "depth_volatility_corr",
-                 "participation_ratio_h", "participation_ratio_l", "halting_agreement")
+                 "participation_ratio_h", "participation_ratio_l", "halting_agreement", "depth_pays")
 
 
 def _tiny(seed: int = 0, **overrides):
@@ -245,6 +245,11 @@ def test_hrm_diagnose_prints_the_contract_json_and_caches_it(offline_settings, c
     for key in ("participation_ratio_h", "participation_ratio_l"):
         assert 1.0 <= p[key]["value"] <= p[key]["dims"] and p[key]["ci"][0] <= p[key]["value"] <= p[key]["ci"][1]
     assert 0.0 <= p["halting_agreement"]["rate"] <= 1.0 and "pnl_difference_pct" in p["halting_agreement"]
+    pays = p["depth_pays"]
+    assert set(pays["logloss"]) == {"as_run", "depth_1", "max_depth"} and pays["n"] > 200
+    for name, d in pays["differences"].items():
+        assert d["ci"][0] <= d["mean"] <= d["ci"][1], name
+    assert p["halt_objective"] and p["inference_mode"] in ("adaptive", "fixed", "max")
     assert p["cached"] is False and p["first"].startswith("2016-01") and p["last"].startswith("2016-12")
 
     rc, again = _run(capsys, [*ARGS, "--json"])

@@ -71,6 +71,26 @@ def test_table_has_one_row_per_bar_with_bounded_positions_and_probabilities(load
     assert not res.cached and res.n_nonfinite == 0
 
 
+def test_full_depth_actions_are_the_table_of_a_model_run_at_every_segment(bars):
+    from dataclasses import replace
+
+    from hrm_core.trading.signals import full_depth_actions
+
+    loaded = tiny_loaded(bars=bars)
+    with torch.no_grad():  # a halting head that stops some decisions after one segment
+        loaded.model.heads.q.proj.weight.normal_(0, 3.0)
+    table = generate_signals(loaded, bars, symbol="TEST", interval="1d").table
+    times = table.index[table["status"] == "ok"][-30:]
+    full = full_depth_actions(loaded, bars, times, symbol="TEST", interval="1d")
+    cfg = loaded.config
+    maxed = replace(loaded, model=build_model(replace(cfg, inference_mode="max")).eval(),
+                    config=replace(cfg, inference_mode="max"))
+    maxed.model.load_state_dict(loaded.model.state_dict())
+    expected = generate_signals(maxed, bars, symbol="TEST", interval="1d").table.loc[times, "action"]
+    pd.testing.assert_series_equal(full, expected, check_names=False, check_freq=False)
+    assert full_depth_actions(maxed, bars, times, symbol="TEST", interval="1d") is None  # it always runs every segment
+
+
 def test_the_margin_is_how_far_the_edge_clears_the_band():
     from hrm_core.model.position_rule import DecisionRule
 
