@@ -72,6 +72,7 @@ from hrm_core.trading import metrics as _m
 from hrm_core.evaluation.baselines import rule_baselines
 from hrm_core.model.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from hrm_core.errors import CheckpointError, HRMError
+from hrm_core.evaluation.depth import fold_depth, walk_forward_depth
 from hrm_core.evaluation.evaluate import (CI_LEVEL, InstrumentEvaluation, Period, StrategyRun, _trial_sharpe, backtest_target,
                                deflate, trial_count)
 from hrm_core.data.identity import check_model_name, data_hash
@@ -101,10 +102,13 @@ class Variant(NamedTuple):
     name: str  # also the start of each fold's checkpoint name, so a safe folder name
     preset: str  # hrm_core.model.config preset
     overrides: Mapping[str, object] = {}  # ModelConfig field overrides
+    train: Mapping[str, object] = {}  # TrainConfig field overrides (e.g. select_depth)
 
 
 DEFAULT_VARIANTS: tuple[Variant, ...] = (
-    Variant(REFERENCE, "default", {}),
+    # hrm-default: the halting objective chosen on validation (scripts/halting_objectives.py), its inference
+    # mode chosen on each fold's validation years (select_depth); the ablations keep the reference Q-learning.
+    Variant(REFERENCE, "default", {"halt_objective": "loss_improvement", "deep_start": True}, {"select_depth": True}),
     Variant("flat", "flat", {}),
     # Ablations of the HRM (DESIGN "Evaluation protocol"). The coordinator owns the exact overrides:
     Variant("hrm-n1t1", "default", {"h_cycles": 1, "l_cycles": 1, "max_segments": 9}),
@@ -278,7 +282,7 @@ def plan_folds(cfg: WalkForwardConfig, bars: Mapping[str, pd.DataFrame], setting
             for seed in cfg.seeds:
                 tc = TrainConfig(preset=variant.preset, overrides=tuple(dict(variant.overrides).items()),
                                  symbols=tuple(bars), intervals=(cfg.interval,), epochs=cfg.epochs, stride=cfg.stride,
-                                 seed=seed, **periods)
+                                 seed=seed, **dict(variant.train), **periods)
                 jobs.append(FoldJob(variant=variant, seed=seed, year=year, train_config=tc,
                                     key=fold_key(tc, upto, settings), bars=upto, interval=cfg.interval,
                                     work_dir=cfg.work_path(), settings=settings))
@@ -371,6 +375,9 @@ def _fold_record(job: FoldJob, loaded, status: str) -> dict:
             entry.update(y=labels.tolist(), train_frequencies=freq.tolist())
         except ValueError as exc:
             entry["skill_unavailable"] = str(exc)
+        depth = fold_depth(loaded, df, sig.table, inside, symbol=sym, interval=job.interval)
+        if depth is not None:
+            entry["depth"] = depth
         series[sym] = entry
     m = loaded.metrics
     return json_safe({
@@ -446,6 +453,7 @@ class InstrumentWalkForward:
     variants: dict[str, dict]  # variant -> {"n_seeds", "mean": {stat: x}, "sd": {stat: x}}
     paired: list[dict]  # each variant against REFERENCE on the same days and windows
     snooping: dict = field(default_factory=dict)  # SPA against each rule baseline and the MCS (snooping.py)
+    depth: dict | None = None  # REFERENCE's reasoning depth over the years (hrm_core.evaluation.depth)
 
     @property
     def symbol(self) -> str:
@@ -698,13 +706,20 @@ def _run_walk_forward(cfg, settings, progress, *, bars, sources, command, execut
     horizon = int(folds[0]["horizon"])
     instruments = [InstrumentWalkForward(evaluation=ev, skill=skill, variants=variant_summary(ev, skill, cfg),
                                          paired=paired_comparisons(ev, logloss, cfg, horizon),
-                                         snooping=_snooping(ev, cfg))
+                                         snooping=_snooping(ev, cfg), depth=_depth(folds, ev.symbol, bars, cfg))
                    for ev, skill, logloss in parts]
     return WalkForwardResult(config=cfg, settings=settings, period=period, first_train_year=first_train_year,
                              folds=[{k: v for k, v in f.items() if k != "series"} | _fold_null(f) for f in folds],
                              instruments=instruments, n_trials=n, trials_source=trials_source,
                              wall_seconds=time.perf_counter() - t0, command=command or command_for(cfg),
                              backend=backend.describe())
+
+
+def _depth(folds: Sequence[dict], sym: str, bars: Mapping[str, pd.DataFrame], cfg: WalkForwardConfig) -> dict | None:
+    """REFERENCE's depth figures on this instrument's out-of-sample years (None if it was not run)."""
+    runs = [[f["series"][sym] for f in folds if f["variant"] == REFERENCE and f["seed"] == seed]
+            for seed in cfg.seeds]
+    return walk_forward_depth([r for r in runs if r], bars[sym], interval=cfg.interval, n_boot=cfg.n_boot)
 
 
 def _snooping(ev: InstrumentEvaluation, cfg: WalkForwardConfig) -> dict:
@@ -768,7 +783,7 @@ def _instrument_json(inst: InstrumentWalkForward, cfg: WalkForwardConfig) -> dic
                          **inst.variants[v.name], "runs": runs})
     return {"symbol": ev.symbol, "interval": ev.interval, "source": ev.source, "first": ev.first, "last": ev.last,
             "bars": ev.n_bars, "periods_per_year": ev.periods_per_year, "dsr_variance": ev.dsr_variance,
-            "variants": variants, "paired": inst.paired, "snooping": inst.snooping,
+            "variants": variants, "paired": inst.paired, "snooping": inst.snooping, "depth": inst.depth,
             "baselines": [{"name": r.name, "description": r.description, "statistics": run_stats(r, None),
                            "metrics": r.metrics} for r in ev.runs if r.kind == "rule baseline"]}
 
@@ -850,6 +865,7 @@ def render_markdown(result: WalkForwardResult) -> str:
             L.append(f"| {sym} | {p['variant']} | {sharpe} | {ll} | {p['days']:,} | {p['windows']:,} |")
         L += ["", "Δ = variant − default, mean over seeds; one set of stationary-bootstrap indices resamples the "
                   "days (windows) of both sides, so their shared market moves cancel.", ""]
+    L += depth_lines(result)
     comp = _compute(result)
     secs = pd.DataFrame([{"variant": f["variant"], "year": f["year"], "s": f.get("train_seconds")}
                          for f in result.folds]).pivot_table(index="variant", columns="year", values="s",
@@ -864,6 +880,30 @@ def render_markdown(result: WalkForwardResult) -> str:
     L += ["| " + " | ".join([str(name), *(_num(x, ".0f") for x in row)]) + " |" for name, row in secs.iterrows()]
     L += ["", f"Command: `{result.command}`", ""]
     return "\n".join(L)
+
+
+def depth_lines(result: WalkForwardResult) -> list[str]:
+    """The reference model's reasoning depth over the walk-forward years, one row per instrument."""
+    rows = [(inst.symbol, inst.depth) for inst in result.instruments if inst.depth]
+    if not rows:
+        return []
+    L = [f"### Reasoning depth of {REFERENCE} over the years", "",
+         "| instrument | inference mode(s) | segments 1 / 2 / ... (all seeds) | depth-volatility rho [95 % CI] | "
+         "log-loss as run / depth 1 / max depth | max depth − depth 1 [95 % CI] | as run − max depth [95 % CI] | "
+         "same action as max depth |", "|---|---|---|---|---|---|---|---|"]
+    for sym, d in rows:
+        corr = d["depth_volatility_corr"]
+        rho = (f"{_num(corr['value'], '+.2f')} [{', '.join(_num(x, '+.2f') for x in corr['ci'])}]"
+               if np.isfinite(corr["value"]) else f"undefined ({corr.get('note') or 'depth constant'})")
+        ll = " / ".join(_num(d["logloss"][k], ".4f") for k in ("as_run", "depth_1", "max_depth"))
+        diff = lambda k: (f"{_num(d['differences'][k]['mean'], '+.4f')} "  # noqa: E731
+                          f"[{', '.join(_num(x, '+.4f') for x in d['differences'][k]['ci'])}]")
+        L.append(f"| {sym} | {', '.join(d['inference_modes'])} | "
+                 f"{' / '.join(str(v) for v in d['segments_histogram'].values())} | {rho} | {ll} | "
+                 f"{diff('max_depth_minus_depth_1')} | {diff('as_run_minus_max_depth')} | "
+                 f"{100 * d['action_agreement']:.1f} % |")
+    L += ["", f"Each fold's inference mode is chosen on its own validation years; {rows[0][1]['note']}.", ""]
+    return L
 
 
 def write_docs(result: WalkForwardResult, md_path: str | Path = "docs/results.md",

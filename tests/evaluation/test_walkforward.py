@@ -235,6 +235,12 @@ def test_json_has_the_documented_keys_and_is_strict_json(env):
     assert set(v["mean"]) == set(wf.STAT_KEYS) and v["runs"][0]["skill"]["verdict"]
     assert {"variant", "versus", "sharpe_diff", "sharpe_diff_ci", "logloss_diff",
             "logloss_diff_ci"} <= set(inst["paired"][0])
+    depth = inst["depth"]  # the reference model's depth over the years: histogram, volatility, paired log-loss
+    assert sum(depth["segments_histogram"].values()) == depth["decisions"] > 400
+    assert set(depth["inference_modes"]) <= {"adaptive", "fixed", "max"} and 0 <= depth["action_agreement"] <= 1
+    assert "value" in depth["depth_volatility_corr"] and set(depth["logloss"]) == {"as_run", "depth_1", "max_depth"}
+    for d in depth["differences"].values():
+        assert d["ci"][0] <= d["ci"][1]
     assert {"wall_seconds", "train_seconds_total", "folds", "trained", "cached"} <= set(js["compute"])
     assert len(js["folds"]) == 4 and all(f["train_seconds"] > 0 and "series" not in f for f in js["folds"])
     assert js["trials"]["N"] == env["result"].n_trials
@@ -255,7 +261,8 @@ def test_the_walk_forward_section_goes_into_a_copy_of_results_md(env, tmp_path):
     section = text.split("<!-- BEGIN walk-forward -->")[1]
     for row in ("| hrm-default | 1 |", "| flat | 1 |", "| buy & hold | — |", "| vol-target B&H | — |",
                 "### Paired with hrm-default", "Command: `hrm evaluate --walk-forward --years 2016 2017",
-                "Hansen's SPA over all 2 runs here", "Model confidence set at 10%"):
+                "Hansen's SPA over all 2 runs here", "Model confidence set at 10%",
+                "### Reasoning depth of hrm-default over the years"):
         assert row in section
     assert js == tmp_path / "walkforward.json" and json.loads(js.read_text())["command"] == env["result"].command
 
