@@ -9,7 +9,10 @@ Periods and labels are TrainConfig's defaults: train 1999-2012, validation 2013-
 purge = the label horizon. Every variant differs from
 hrm-default in one thing only (ablations that test what they name):
 
-    hrm-default    HRM, preset default: N = T = 2, up to M = 3 segments, ACT on (18 block calls at most)
+    hrm-default    HRM, preset default: N = T = 2, up to M = 3 segments, ACT on (18 block calls at most), halting
+                   objective loss_improvement with deep start (chosen on validation: scripts/halting_objectives.py),
+                   inference mode chosen on validation log-loss (select_depth); the ablations below keep the
+                   reference Q-learning halting they were trained with
     flat           flat transformer, same parameter count (115,207), one pass
     hrm-n1t1       N = T = 1 with M = 9: the default's depth budget of at most 18 block calls per decision
     hrm-noact      ACT off, always M = the default's mean validation depth (rounded, >= 1)
@@ -40,7 +43,8 @@ from hrm_core.evaluation.walkforward import DEFAULT_VARIANTS  # noqa: E402
 
 COMMON = dict(symbols=("^GSPC", "^IXIC"), intervals=("1d",), epochs=8, stride=2)
 # The same variants as the walk-forward evaluation (hrm_core.evaluation.walkforward); hrm-noact's depth is set below.
-VARIANTS: dict[str, tuple[str, dict]] = {v.name: (v.preset, dict(v.overrides)) for v in DEFAULT_VARIANTS}
+VARIANTS: dict[str, tuple[str, dict, dict]] = {v.name: (v.preset, dict(v.overrides), dict(v.train))
+                                               for v in DEFAULT_VARIANTS}
 KEEP_SEEDS = ("hrm-default",)  # variants that ship every seed's checkpoint (models/<variant>/seeds/)
 
 
@@ -59,7 +63,8 @@ def sample_bars() -> dict:
 def _summary(seed: int, folder: Path, m: dict) -> dict:
     return {"seed": seed, "dir": str(folder), "val_logloss": m["val_logloss"], "val_accuracy": m["val_accuracy"],
             "val_net_sharpe": m["val_net_sharpe"], "mean_depth": m["act_depth"]["mean"],
-            "logloss_diff_vs_constant": m["skill"]["logloss_diff"], "train_seconds": m["train_seconds"]}
+            "logloss_diff_vs_constant": m["skill"]["logloss_diff"], "train_seconds": m["train_seconds"],
+            **({"inference_mode": m["depth_choice"]["chosen"]} if "depth_choice" in m else {})}
 
 
 def train_variant(name: str, overrides: dict, seeds: int, executor, tmp: Path, bars: dict) -> dict:
@@ -69,10 +74,10 @@ def train_variant(name: str, overrides: dict, seeds: int, executor, tmp: Path, b
     from hrm_core.training.sweep import TrainJob, run_train_job, write_checkpoint
     from hrm_core.training.train import TrainConfig
 
-    preset, base = VARIANTS[name]
+    preset, base, options = VARIANTS[name]
     overrides = {**base, **overrides}
     settings = load_settings(ROOT / "hrm.toml")
-    jobs = [TrainJob(TrainConfig(preset=preset, overrides=tuple(overrides.items()), seed=s, **COMMON), name, bars,
+    jobs = [TrainJob(TrainConfig(preset=preset, overrides=tuple(overrides.items()), seed=s, **COMMON, **options), name, bars,
                      settings) for s in range(seeds)]
     runs = []
 
