@@ -2,6 +2,7 @@
 import pandas as pd
 import streamlit as st
 
+from hrm_core.experiments import adaptive_depth
 from hrm_core.reasoning.diagnostics import NOT_APPLICABLE, SEED_CLAIMS, depth_verdict
 from ui import diagnostics_charts as charts
 from ui import loaders
@@ -188,6 +189,15 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
         decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))
         st.subheader("Over the period")
         period_section(d)
+
+known = adaptive_depth.load_result()
+if known is not None:
+    with st.expander("What adaptive depth looks like on a task with a known answer"):
+        st.markdown("Each halting objective trained on windows whose label needs k compositions of a hidden rule "
+                    "(k set per window; an easy stratum and a pure-noise stratum). Where depth works, harder windows "
+                    f"use more segments and gain from them, and noise stops at once. {adaptive_depth.headline(known)}")
+        st.dataframe(adaptive_depth.stratum_table(known), width="stretch", hide_index=True, key=KEY + "known_answer")
+        st.caption(f"Reproduce: `{known['command']}` (hrm_core/experiments/adaptive_depth.py says how).")
 
 st.subheader("All models")
 # On demand: tracing every checkpoint costs about 10 s the first time (then SQLite serves it); a non-HRM model

@@ -1,4 +1,5 @@
-"""Known-answer market data: daily bars with a planted, causal signal of a chosen strength, and the oracle.
+"""Known-answer data: daily bars with a planted, causal signal of a chosen strength and its oracle, and a
+reasoning task whose difficulty (how many compositions the label needs) is set per window.
 
 One generator for every known-answer check (the edge-power ladder, `benchmarks.known_answer`, the training tests).
 Each shape plants a different kind of information; in all of them the bar-(t+1) return depends only on
@@ -28,6 +29,7 @@ close by a half-normal excursion scaled to the bar's volatility. Business days f
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -132,4 +134,56 @@ def planted_series(shape: str, *, annual_sharpe: float | None = None, drift: flo
                          hidden=pd.Series(hidden, index=idx, name="hidden"))
 
 
-__all__ = ["BARS_PER_YEAR", "PlantedSeries", "SHAPES", "drift_for", "oracle_net_sharpe", "planted_series"]
+# ----------------------------------------------------------------------------- a task where depth must pay
+
+PERMUTATIONS = tuple(itertools.permutations(range(3)))  # S3: the hidden rule's six moves
+RELEVANT = 6  # feature column flagging the patches whose moves count (columns 0-5: the move, one-hot)
+LAST = 7  # feature column flagging the last move of the word (the oldest relevant patch)
+
+
+@dataclass(frozen=True)
+class CompositionTask:
+    """Model-ready windows (n, window, n_features), labels in {0, 1, 2}, and each window's difficulty:
+    the number of moves composed (0 = the noise stratum: no move counts and the label is a coin toss)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    difficulty: np.ndarray
+
+
+def composition_task(n: int, *, window: int, patch_size: int, n_features: int, difficulties: tuple[int, ...],
+                     noise_share: float = 0.15, seed: int = 0) -> CompositionTask:
+    """Windows whose label needs k compositions of a hidden rule, k set per window.
+
+    Every patch of `patch_size` bars (one model token) carries one move of S3, the group of the six
+    permutations of three states (one-hot in columns 0-5); the newest k patches are flagged relevant
+    (column 6) and the oldest of them, the word's last move, is flagged too (column 7). The label is where
+    state 0 ends after the k relevant moves, newest first: the word problem of S3, the standard "state
+    tracking" task. It has no shortcut through counting (S3 is not commutative): the moves must be
+    composed in order, for instance by a scan in which each token composes its move with its newer
+    neighbour's running product, one token further per update, so that more moves need more updates of
+    the reasoning state and more segments. k = 1 is the easy stratum (read one token). The noise stratum
+    flags nothing and draws the label at random: nothing to compute."""
+    tokens = window // patch_size
+    if max(difficulties) > tokens or min(difficulties) < 1 or n_features <= LAST:
+        raise ValueError(f"difficulties must lie in 1..{tokens} (tokens per window) and n_features exceed {LAST}")
+    rng = np.random.default_rng(seed)
+    moves = rng.integers(0, len(PERMUTATIONS), (n, tokens))
+    noise = rng.random(n) < noise_share
+    k = np.where(noise, 0, rng.choice(np.asarray(difficulties), n))
+    age = tokens - 1 - np.arange(tokens)  # 0 = the newest patch
+    relevant = age[None, :] < k[:, None]
+    table = np.asarray(PERMUTATIONS)  # table[m, s]: where state s goes under move m
+    state = np.zeros(n, dtype=np.int64)
+    for t in range(tokens - 1, -1, -1):  # newest first
+        state = np.where(relevant[:, t], table[moves[:, t], state], state)
+    y = np.where(noise, rng.integers(0, 3, n), state)
+    X = np.zeros((n, tokens, n_features), dtype=np.float32)
+    np.put_along_axis(X, moves[:, :, None], 1.0, axis=2)
+    X[:, :, RELEVANT] = relevant
+    X[:, :, LAST] = age[None, :] == k[:, None] - 1
+    return CompositionTask(X=np.repeat(X, patch_size, axis=1), y=y.astype(np.int64), difficulty=k.astype(np.int64))
+
+
+__all__ = ["BARS_PER_YEAR", "CompositionTask", "PlantedSeries", "SHAPES", "composition_task", "drift_for",
+           "oracle_net_sharpe", "planted_series"]

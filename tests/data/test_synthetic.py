@@ -60,3 +60,42 @@ def test_volatility_timing_has_no_direction_to_predict_only_size():
     hold = r.mean() / r.std()
     sized = (size * r).mean() / (size * r).std()
     assert sized > 1.3 * hold > 0 and math.isfinite(sized)
+
+
+def test_the_composition_task_label_is_the_hidden_rule_applied_k_times_newest_first():
+    from hrm_core.data.synthetic import LAST, PERMUTATIONS, RELEVANT, composition_task
+
+    t = composition_task(400, window=32, patch_size=4, n_features=15, difficulties=(1, 3, 6), seed=3)
+    tokens = t.X[:, ::4]  # one row per patch
+    assert t.X.shape == (400, 32, 15) and set(np.unique(t.difficulty)) == {0, 1, 3, 6}
+    for i in range(400):
+        moves = tokens[i, :, :6].argmax(1)
+        relevant = tokens[i, :, RELEVANT] > 0
+        assert relevant.sum() == t.difficulty[i] and (not relevant.any() or relevant[-1])  # the newest k patches
+        last = tokens[i, :, LAST] > 0
+        assert last.sum() == min(t.difficulty[i], 1) and (not last.any() or (relevant & last).any())
+        assert not last.any() or relevant[np.argmax(last):].all() and not relevant[:np.argmax(last)].any()
+        if t.difficulty[i] == 0:
+            continue
+        state = 0
+        for m in moves[relevant][::-1]:  # newest first
+            state = PERMUTATIONS[m][state]
+        assert t.y[i] == state
+    noise = t.difficulty == 0
+    assert 0.05 < noise.mean() < 0.3 and len(set(t.y[noise])) == 3  # a coin toss over the three states
+
+
+def test_the_composition_task_has_no_counting_shortcut():
+    """The label depends on the moves' order: swapping two relevant moves changes it for some windows."""
+    from hrm_core.data.synthetic import PERMUTATIONS
+
+    table = np.asarray(PERMUTATIONS)
+    pairs = [(a, b) for a in range(6) for b in range(6) if table[a][table[b][0]] != table[b][table[a][0]]]
+    assert pairs  # S3 is not commutative
+
+
+def test_the_composition_task_refuses_more_moves_than_tokens():
+    from hrm_core.data.synthetic import composition_task
+
+    with pytest.raises(ValueError, match="difficulties"):
+        composition_task(10, window=16, patch_size=4, n_features=15, difficulties=(5,))
