@@ -71,7 +71,7 @@ def band_gate(decision: dict, rule: DecisionRule | None) -> dict:
         return {"applicable": False, "text": "argmax rule: no band (the side is the most probable class)"}
     edge = decision["p_long"] - decision["p_short"] - rule.centre
     margin = abs(edge) - rule.band
-    lean = "p_long - p_short" + (f" - {rule.centre:.3g}" if rule.centre else "")
+    lean = "p_long - p_short" + (f" {'-' if rule.centre > 0 else '+'} {abs(rule.centre):.3g}" if rule.centre else "")
     if margin >= 0:
         text = (f"{decision['action']} because {lean} = {edge:+.3f} {'>=' if edge > 0 else '<='} "
                 f"{'+' if edge > 0 else '-'}band {rule.band:.3f} (margin {margin:.3f})")

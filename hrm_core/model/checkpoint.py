@@ -225,7 +225,7 @@ def _depth_rows(d: Mapping, choice: Mapping | None = None) -> list[str]:
     if not d:
         return []
     chose = "" if not choice else (
-        f" (chosen on validation log-loss: " + ", ".join(f"{k} {v:.4f}" for k, v in choice["val_logloss"].items())
+        " (chosen on validation log-loss: " + ", ".join(f"{k} {v:.4f}" for k, v in choice["val_logloss"].items())
         + ")")
     dist = ", ".join(f"{k}: {v:.0%}" for k, v in (d.get("distribution") or {}).items())
     mode = d.get("inference_mode", "adaptive")
@@ -239,8 +239,15 @@ def _depth_rows(d: Mapping, choice: Mapping | None = None) -> list[str]:
         lo, hi = pays.get("ci") or [None, None]
         rows.append(f"| does depth pay? full depth minus depth 1, log-loss per window [95 % CI] | "
                     f"{_fmt(pays.get('mean'), '+.4f')} [{_fmt(lo, '+.4f')}, {_fmt(hi, '+.4f')}]: "
-                    f"{'yes' if pays.get('pays') else 'not shown'} |")
+                    f"{_pays_word(lo, hi)} |")
     return rows
+
+
+def _pays_word(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return "not measured"
+    return "yes, deeper predicts better" if hi < 0 else "no, deeper predicts worse" if lo > 0 else \
+        "not shown (the interval includes 0)"
 
 
 def _skill_rows(k: Mapping) -> list[str]:

@@ -226,17 +226,23 @@ def test_both_baselines_are_compared_and_the_ranking_change_reported(shipped, gs
 def test_the_default_target_is_what_decides_and_the_band_is_a_gate(shipped, gspc):
     """Edge-rule checkpoint: the edge by default; 'position' is the pre-band position (equal to the book outside
     the band); the band's verdict and margin are stated, not attributed; the argmax logit is not offered."""
-    a = explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d")
-    b = explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d", target="position")
+    from hrm_core.trading.signals import generate_signals
+
+    table = generate_signals(shipped, gspc, symbol="^GSPC", interval="1d").table.loc["2016":"2018"]
+    long_day, flat_day_at = (table.index[table["action"] == side][-1] for side in ("long", "flat"))
+    a = explain_decision(shipped, gspc, long_day, symbol="^GSPC", interval="1d")
+    b = explain_decision(shipped, gspc, long_day, symbol="^GSPC", interval="1d", target="position")
     rule = shipped.rule
     assert a.target == "edge" and a.offered_targets == ("edge", "position")
     assert a.module.f_input == pytest.approx(a.decision["p_long"] - a.decision["p_short"] - rule.centre, abs=1e-5)
     assert a.decision["action"] == "long" and b.module.f_input == pytest.approx(a.decision["position"], abs=1e-5)
     assert a.gate["margin"] == pytest.approx(abs(a.module.f_input) - rule.band, abs=1e-5) and a.gate["margin"] > 0
-    assert a.summary.startswith(f"Long because p_long - p_short = {a.module.f_input:+.3f} >= +band {rule.band:.3f}")
+    lean = "p_long - p_short" + (f" {'-' if rule.centre > 0 else '+'} {abs(rule.centre):.3g}" if rule.centre else "")
+    assert a.summary.startswith(f"Long because {lean} = {a.module.f_input:+.3f} >= +band {rule.band:.3f}")
+    assert "- -" not in a.summary  # a negative centre reads "+ 0.0114", never "- -0.0114"
     with pytest.raises(ValueError, match="does not explain"):
-        explain_decision(shipped, gspc, "2018-03-01", symbol="^GSPC", interval="1d", target="action_logit")
-    flat_day = explain_decision(shipped, gspc, "2017-06-01", symbol="^GSPC", interval="1d", target="position")
+        explain_decision(shipped, gspc, long_day, symbol="^GSPC", interval="1d", target="action_logit")
+    flat_day = explain_decision(shipped, gspc, flat_day_at, symbol="^GSPC", interval="1d", target="position")
     assert flat_day.decision["action"] == "flat" and flat_day.gate["inside"]  # pre-band position is not 0 there
     assert flat_day.module.f_input != 0 and "inside the no-trade band" in flat_day.summary
 

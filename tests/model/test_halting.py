@@ -104,7 +104,7 @@ def test_adaptive_inference_matches_the_segment_by_segment_forward(objective):
     _random_halt_head(model)
     x, ids = _x(model, 64)
     out = model.infer(x, ids, ids)
-    steps, carry, probs = torch.zeros(64, dtype=torch.long), None, None
+    carry, probs = None, None
     with torch.no_grad():
         for _ in range(model.config.max_segments):
             seg, carry = model(x, ids, ids, carry)
