@@ -104,10 +104,13 @@ def ship(summary: dict, models_dir: Path) -> Path:
     shutil.copytree(src, tmp_dst)
     seeds = {k: v for k, v in summary.items() if k != "dir"}
     seeds["runs"] = [{k: v for k, v in r.items() if k != "dir"} for r in summary["runs"]]
-    update_metrics(tmp_dst, {"seeds": seeds})
+    # The bars came from the bundled sample alone (sample_bars), though training saw them as "given" bars.
+    sample = {f"{s} {iv}": "sample" for s in COMMON["symbols"] for iv in COMMON["intervals"]}
+    update_metrics(tmp_dst, {"seeds": seeds, "data_sources": sample})
     if summary["variant"] in KEEP_SEEDS:
         for r in summary["runs"]:
             shutil.copytree(Path(r["dir"]) / summary["variant"], tmp_dst / "seeds" / f"seed{r['seed']}")
+            update_metrics(tmp_dst / "seeds" / f"seed{r['seed']}", {"data_sources": sample})
     shutil.rmtree(dst, ignore_errors=True)
     tmp_dst.rename(dst)
     return dst

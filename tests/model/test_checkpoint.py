@@ -257,11 +257,14 @@ def test_shipped_models_have_the_configs_the_evaluation_needs():
     assert cfg["hrm-noact"].act is False and cfg["hrm-noact"].max_segments == max(1, round(default_depth))
     assert cfg["hrm-reset-l"].reset_l_each_cycle and not base.reset_l_each_cycle
     assert cfg["hrm-full-grad"].grad_mode == "full" and base.grad_mode == "one_step"
+    # hrm-default's halting (objective and inference mode, chosen on validation: issue 19) came after the ablations,
+    # which keep the reference Q-learning they were trained with; README and the walk-forward say so.
+    halting = {"halt_objective", "deep_start", "inference_mode", "fixed_depth"}
     for name, c in cfg.items():
         changed = {k for k, v in c.to_dict().items() if v != base.to_dict()[k]}
         allowed = {"flat": {"arch"}, "hrm-n1t1": {"h_cycles", "l_cycles", "max_segments"},
                    "hrm-noact": {"act", "max_segments"}, "hrm-reset-l": {"reset_l_each_cycle"},
-                   "hrm-full-grad": {"grad_mode"}}.get(name, set())
+                   "hrm-full-grad": {"grad_mode"}}.get(name, set()) | (halting if name != "hrm-default" else set())
         assert changed <= allowed, (name, changed)
     flat, hrm = (load_checkpoint(ROOT / "models" / n).model for n in ("flat", "hrm-default"))
     assert sum(p.numel() for p in flat.parameters()) == sum(p.numel() for p in hrm.parameters())

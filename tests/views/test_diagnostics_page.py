@@ -42,11 +42,15 @@ def test_the_diagnostics_page_shows_the_summary_strip_charts_and_every_model(pag
     assert {"Convergence rate", "Mean depth", "Depth / volatility", "PR_H", "PR_L"} <= set(labels)
     assert sum("claimed, unverified" in c.value for c in at.caption) >= 3
     # decision residuals, trajectory, period bands, 2 convergence bars, depth histogram + scatter
-    assert len(at.get("plotly_chart")) >= 7 and not at.dataframe  # every checkpoint is compared on demand
+    assert at.markdown[1].value.startswith("**Verdict.** Depth ")  # the page opens with its depth verdict in words
+    assert "of 3 segments" in at.markdown[1].value and "log-loss" in at.markdown[1].value
+    known = at.dataframe[0].value  # the known-answer benchmark, per stratum
+    assert {"noise", "1", "6"} <= set(known["moves to compose"]) and known["mean depth"].between(1, 4).all()
+    assert len(at.get("plotly_chart")) >= 7 and len(at.dataframe) == 1  # every checkpoint is compared on demand
     at.toggle(key="diagnostics.compare").set_value(True).run()
     assert not at.exception and len(at.get("plotly_chart")) >= 9  # + 2 comparison charts
     assert sum(c.value.startswith("How to read this") for c in at.caption) >= 9
-    compare = at.dataframe[0].value
+    compare = next(d.value for d in at.dataframe if "note" in d.value.columns)
     assert {"hrm-default", "hrm-n1t1", "hrm-noact", "flat"} <= set(compare.index)
     assert "not applicable" in compare.loc["flat", "note"]
 
@@ -74,5 +78,5 @@ def test_the_flat_model_is_not_applicable_and_the_hrm_checkpoints_are_still_comp
     at.run()
     assert not at.exception and not at.error
     assert any("not applicable" in i.value for i in at.info)
-    assert set(at.dataframe[0].value.index) == {"flat", "hrm-n1t1"}
+    assert set(next(d.value for d in at.dataframe if "note" in d.value.columns).index) == {"flat", "hrm-n1t1"}
     assert len(at.get("plotly_chart")) == 2  # the comparison charts only
