@@ -61,8 +61,8 @@ def _closing_note(rows: dict[str, list[dict]]) -> str:
             f"(seed: {SEED_CLAIMS['mean_segments']} of {SEED_CLAIMS['max_segments']}), converged on "
             f"{_pct(r['convergence_rate'])} of decisions as run and {_pct(r['convergence_rate_full_depth'])} when "
             f"forced to full depth (seed: {_pct(SEED_CLAIMS['convergence_rate'])}); {depth_vol}; PR_H "
-            f"{_ci(r['participation_ratio_h'], '.1f')} vs PR_L {_ci(r['participation_ratio_l'], '.1f')}; halting "
-            f"where the halting head did gave the same action as full depth on "
+            f"{_ci(r['participation_ratio_h'], '.1f')} vs PR_L {_ci(r['participation_ratio_l'], '.1f')}; the "
+            f"depth it ran gave the same action as full depth on "
             f"{_pct(r['halting_agreement']['rate'])} of decisions ({r['halting_agreement']['pnl_difference_pct']:+.2f} "
             f"pp of PnL). Verdict: {depth_verdict(r)}")
     fixed = [m["model"] for models in rows.values() for m in models
