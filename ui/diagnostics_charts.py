@@ -14,12 +14,12 @@ BAND_L = "rgba(255,127,14,0.18)"
 
 
 def _segment_marks(fig: go.Figure, n_steps: int, per_segment: int, steps_run: int | None, **where) -> None:
-    """Dotted lines between segments; grey shading over the segments the Q-head skipped."""
+    """Dotted lines between segments; grey shading over the segments the decision did not run."""
     for s in range(1, n_steps // per_segment):
         fig.add_vline(x=s * per_segment - 0.5, line=dict(dash="dot", width=1, color="grey"), **where)
     if steps_run is not None and steps_run * per_segment < n_steps:
         fig.add_vrect(x0=steps_run * per_segment - 0.5, x1=n_steps - 0.5, fillcolor="rgba(128,128,128,0.15)",
-                      line_width=0, annotation_text="after the Q-head halted", annotation_position="top left",
+                      line_width=0, annotation_text="not run (the model stopped)", annotation_position="top left",
                       **where)
 
 

@@ -77,7 +77,9 @@ def summary_strip(d: dict) -> None:
 def decision_section(d: dict, at) -> None:
     """One decision: residuals side by side, then its PCA trajectory."""
     view = loaders.decision_trace(sel.symbol, sel.interval, sel.model, at)
-    st.caption(f"Decision at {view['time'][:10]}: the halting head stopped after **{view['steps']}** of "
+    how = {"adaptive": "its halting head stopped it", "fixed": "its inference mode runs a fixed depth",
+           "max": "its inference mode runs every segment"}.get(d.get("inference_mode", "adaptive"), "")
+    st.caption(f"Decision at {view['time'][:10]} ({how}): it ran **{view['steps']}** of "
                f"{view['max_segments']} segments; action {view['action']['as_run']} as run, "
                f"{view['action']['full_depth']} at full depth; "
                f"{'converged' if view['converged'] else 'not converged'} as run "
@@ -85,7 +87,7 @@ def decision_section(d: dict, at) -> None:
     st.plotly_chart(charts.residuals_one_decision(view), width="stretch", key=KEY + "decision_residuals")
     st.caption("How to read this: each point is how much one update changed the state (log scale); HRM's "
                "signature is L falling within a cycle and jumping when H updates, H falling steadily; grey = "
-               "segments the model skipped when it halted.")
+               "segments the decision did not run.")
     st.plotly_chart(charts.trajectories(view["pca"]), width="stretch", key=KEY + "trajectory")
     st.caption("How to read this: the path of the summary token from its initial state through every update, "
                "projected on its two main directions; a path that stops moving has settled.")
