@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +62,16 @@ def shifted_copy(settings: Settings, symbol: str, *, since: str) -> Path:
         bars[col] = close * np.exp(np.where(on, VOL_FACTOR * rel, rel))
     bars["close"] = close
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    bars.reset_index().to_csv(tmp, index=False)
-    tmp.replace(path)
+    # A temporary file of this writer's own: sessions (or processes) writing the copy at once each replace the
+    # same finished content; a shared temporary name made the loser's rename fail (issue 22).
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            bars.reset_index().to_csv(f, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 

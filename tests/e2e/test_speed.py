@@ -27,6 +27,5 @@ def test_cold_start_and_page_switches_are_measured_next_to_the_machine_speed(bro
     assert result["matmul_gflops"] > 0 and result["goals"] == ui.GOALS
     together = result["concurrent"]
     assert together["sessions"] == 4 and set(together["first_visit_s"]) == set(ui.PAGES)
-    # Errors are recorded with their texts, not asserted: 1 run in 5 here showed 2 (cause not yet found; issue 22)
-    assert together["errors"] == len(together["error_texts"])
+    assert together["errors"] == 0, together["error_texts"]  # what any of the 4 sessions showed, word for word
     assert all(len(times) == 4 for times in together["first_visit_s"].values())  # every session reached every page

@@ -216,3 +216,17 @@ def test_the_in_distribution_demo_is_not_red_and_the_shifted_demo_is(health_toml
                csv=args["csv"] or None)
         verdicts[name] = health(db, s).status
     assert verdicts["in distribution"] != "red" and verdicts["shifted"] == "red"
+
+
+def test_sessions_writing_the_shifted_demo_copy_at_once_all_get_the_whole_file(health_toml):
+    """Four pages opening the Live demo together once raced on one shared temporary name (issue 22)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hrm_core.live.demo import shifted_copy
+
+    s = load_settings()
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: shifted_copy(s, "^GSPC", since="2014-01-01"), range(4)))
+    assert len(set(paths)) == 1 and not list(paths[0].parent.glob("*.tmp"))
+    written = pd.read_csv(paths[0])
+    assert len(written) == len(load_bars("^GSPC", "1d", settings=s).bars) and written.notna().all().all()
