@@ -1,12 +1,8 @@
 """HRM Trader dashboard: page config, navigation over the pages, the shared sidebar, and a start-up warm-up."""
 import streamlit as st
 
-from hrm_core.runtime import configure_threads
-
-configure_threads()  # one intra-op torch thread: batch-1/small-batch inference on shared cores (hrm_core/runtime.py)
-
-from ui import warmup  # noqa: E402
-from ui.state import draw_sidebar  # noqa: E402  (imports torch: after the thread cap)
+from ui import warmup
+from ui.state import draw_sidebar  # no torch: the first page paints from stored results (hrm_core/served)
 
 st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", layout="wide")
 
@@ -14,7 +10,7 @@ st.set_page_config(page_title="HRM Trader", page_icon=":material/psychology:", l
 @st.cache_resource(show_spinner=False)
 def _warm_up():
     """Once per server process, after the first page has rendered: ui/warmup.py imports what the other pages
-    need and fills the stores in the background (hrm_core/reasoning/warm.py)."""
+    need and fills the stores in the background (hrm_core/served/warm.py)."""
     return warmup.start()
 
 

@@ -42,7 +42,8 @@ def matmul_gflops(n: int = 1024, repeats: int = 20) -> float:
 
 
 def run(threads: int) -> dict:
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.reasoning.diagnostics import diagnose_period, trace_decisions
     from hrm_core.evaluation.evaluate import evaluation_period

@@ -48,7 +48,8 @@ def main() -> None:
     from explain import explain_decision
     from explain.core import decision_dataset
     from explain.period import explain_period
-    from hrm_core.model.checkpoint import default_model_path, load_checkpoint
+    from hrm_core.model.cards import default_model_path
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.settings import load_settings
 

@@ -62,7 +62,8 @@ def _cached_settings(settings, tmp: Path):
 
 def live_steps(settings, steps: int) -> dict:
     """Time load + decide + risk + fill + write for `steps` consecutive new bars (sample's 2018)."""
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.live.ledger import Ledger
     from hrm_core.live.trader import PaperTrader

@@ -107,7 +107,8 @@ def paper_int8(threads: int, iters: int) -> dict:
 
 def shipped_default(threads: int, iters: int) -> dict | None:
     """Latency of the shipped checkpoint on real windows, with its trained ACT halting."""
-    from hrm_core.model.checkpoint import default_model_path, load_checkpoint
+    from hrm_core.model.cards import default_model_path
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.data.features import build_dataset
 

@@ -46,7 +46,8 @@ def synthetic_bars(n: int, seed: int = 0) -> pd.DataFrame:
 
 def default_model():
     """The shipped default checkpoint, or an untrained `default` preset wrapped like one."""
-    from hrm_core.model.checkpoint import LoadedModel, default_model_path, load_checkpoint
+    from hrm_core.model.cards import default_model_path
+    from hrm_core.model.checkpoint import LoadedModel, load_checkpoint
 
     path = default_model_path(load_settings())
     if path is not None:

@@ -312,7 +312,8 @@ def cmd_model_info(args) -> int:
     from hrm_core.model.networks import describe_model
 
     if args.model is not None or args.preset is None:
-        from hrm_core.model.checkpoint import load_checkpoint, read_card, resolve_model
+        from hrm_core.model.cards import read_card, resolve_model
+        from hrm_core.model.checkpoint import load_checkpoint
 
         path = resolve_model(args.model, args.settings)
         loaded = load_checkpoint(path)

@@ -57,7 +57,8 @@ def _command(args) -> str:
 
 
 def cmd_diagnose(args) -> int:
-    from hrm_core.model.checkpoint import list_checkpoints, load_checkpoint, resolve_model
+    from hrm_core.model.cards import list_checkpoints, resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.reasoning.diagnostics import compare_models, decision_view, diagnose_period
     from hrm_core.storage.results import ResultStore, results_db_path

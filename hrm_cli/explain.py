@@ -57,7 +57,8 @@ def _render_period(p: dict) -> str:
 def cmd_explain(args) -> int:
     from explain import explain_decision
     from explain.report import write_html
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
 
     if not args.symbol and not args.csv:

@@ -105,7 +105,7 @@ def cmd_health(args) -> int:
 
 def cmd_warm(args) -> int:
     """Fill the stores the dashboard reads (signals of every checkpoint, the default model's diagnostics)."""
-    from hrm_core.reasoning.warm import warm_stores
+    from hrm_core.served.warm import warm_stores
 
     done = warm_stores(args.settings, symbols=tuple(args.symbols) if args.symbols else None)
     emit(done.to_dict(), args.json, lambda p: f"stores filled in {p['seconds']} s: {p['done']} of {p['total']} "

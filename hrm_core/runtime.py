@@ -1,10 +1,14 @@
-"""Process-wide runtime set-up shared by the dashboard and the CLI: torch's intra-op thread count, and single
-flight (one computation per key however many sessions ask at once)."""
+"""Process-wide runtime set-up shared by the dashboard and the CLI: torch's intra-op thread count, single
+flight (one computation per key however many sessions ask at once), and the code's fingerprint (stored results
+of other code are never reused)."""
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import threading
+from pathlib import Path
 from typing import Iterator
 
 # Inference here is batch-1 (live, explain, one decision) or small batches (signals: 256 windows of a
@@ -58,3 +62,15 @@ def single_flight(key: object) -> Iterator[None]:
             entry[1] -= 1
             if entry[1] == 0:
                 _FLIGHTS.pop(key, None)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over the source of the engine (hrm_core/) and explain/: any edit makes every stored result stale."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for package in (root, root.parent / "explain"):
+        for f in sorted(package.rglob("*.py")):
+            h.update(str(f.relative_to(root.parent)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]

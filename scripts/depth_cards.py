@@ -21,7 +21,8 @@ from train_shipped_models import sample_bars  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    from hrm_core.model.checkpoint import list_checkpoints, load_checkpoint, update_metrics
+    from hrm_core.model.cards import list_checkpoints
+    from hrm_core.model.checkpoint import load_checkpoint, update_metrics
     from hrm_core.training.train import TrainConfig, prepare_data, validation_report
 
     names = set(argv if argv is not None else sys.argv[1:])

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.variants:
             extra = {}
             if name == "hrm-noact":  # ACT off at the default's mean validation depth
-                from hrm_core.model.checkpoint import read_card
+                from hrm_core.model.cards import read_card
 
                 card = read_card(models_dir / "hrm-default")
                 extra["max_segments"] = max(1, round(card["metrics"]["act_depth"]["mean"]))

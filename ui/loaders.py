@@ -1,7 +1,6 @@
 """Cached loaders: data with st.cache_data (copies per caller), models with st.cache_resource (shared)."""
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from hrm_core.data.market import LoadResult, load_bars
@@ -35,13 +34,22 @@ def _mtime(path: str) -> float:
 @st.cache_resource(show_spinner="Loading model...", max_entries=8)
 def _model(path: str, mtime: float):
     from hrm_core.model.checkpoint import load_checkpoint
+    from hrm_core.runtime import configure_threads
 
+    configure_threads()  # one intra-op torch thread (hrm_core/runtime.py); torch is imported here, not at start
     return load_checkpoint(path)
 
 
 def model(path: str):
     """A checkpoint, shared across sessions (read-only); reloaded when the file changes."""
     return _model(path, _mtime(path))
+
+
+def periods(model_path: str) -> dict:
+    """The checkpoint's train / validation / test periods, from its card (no torch), else from the checkpoint."""
+    from hrm_core.model.cards import read_card
+
+    return read_card(model_path).get("periods") or model(model_path).periods
 
 
 def signals(symbol: str, interval: str, model_path: str):
@@ -57,35 +65,21 @@ def performance(symbol: str, interval: str, model_path: str | None, start=None, 
 
 @st.cache_data(show_spinner="Computing signals...", max_entries=32)
 def _signals(symbol: str, interval: str, model_path: str, mtime: float, s: Settings, file: str | None = None):
-    """The model's SignalResult over the full history (also cached in SQLite across restarts)."""
-    from hrm_core.trading.signals import generate_signals, signals_db_path
+    """The model's SignalResult over the full history (also kept in results.db across restarts)."""
+    from hrm_core.served import results
 
     res = _bars(symbol, interval, None, None, s, file)
-    return generate_signals(model(model_path), res.bars, symbol=res.symbol, interval=interval,
-                            cache=signals_db_path(s))
+    return results.signals(s, model_path, res.bars, symbol=res.symbol, interval=interval, load=model)
 
 
 @st.cache_data(show_spinner="Backtesting the model and the baselines...", max_entries=16)
 def _performance(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
                  s: Settings, file: str | None = None):
-    from hrm_core.evaluation.baselines import MODEL_BASELINES
-    from hrm_core.model.checkpoint import list_checkpoints
-    from hrm_core.evaluation.evaluate import evaluate_instrument, evaluation_period
-    from hrm_core.trading.signals import signals_db_path
+    from hrm_core.served import results
 
     res = _bars(symbol, interval, None, None, s, file)
-    models, hidden = [], []
-    if model_path:
-        models.append((model(model_path), "model"))
-        for card in list_checkpoints(s.data.path("models_dir")):
-            if card.name in MODEL_BASELINES and card.path != model_path:
-                if ablations:
-                    models.append((model(card.path), "model baseline"))
-                else:
-                    hidden.append(model(card.path))  # still run as trials (DSR's N and V), only not displayed
-    period = evaluation_period(models[0][0] if models else None, start, end)
-    return evaluate_instrument(res.bars, symbol=res.symbol, interval=interval, settings=s, models=models,
-                               period=period, source=res.badge(), cache=signals_db_path(s), trial_models=hidden)
+    return results.performance(s, model_path, res.bars, symbol=res.symbol, interval=interval, start=start, end=end,
+                               ablations=ablations, source=res.badge(), load=model)
 
 
 def performance_at_equal_risk(symbol: str, interval: str, model_path: str | None, start=None, end=None,
@@ -99,10 +93,31 @@ def performance_at_equal_risk(symbol: str, interval: str, model_path: str | None
 @st.cache_data(show_spinner="Scaling every strategy to equal risk...", max_entries=16)
 def _performance_at_equal_risk(symbol: str, interval: str, model_path: str | None, mtime: float, start, end,
                                ablations: bool, s: Settings, file: str | None = None):
-    from hrm_core.evaluation.equal_risk import at_equal_risk
+    from hrm_core.served import results
 
-    inst = _performance(symbol, interval, model_path, mtime, start, end, ablations, s, file)
-    return at_equal_risk(inst, s)
+    res = _bars(symbol, interval, None, None, s, file)
+    return results.performance_at_equal_risk(s, model_path, res.bars, symbol=res.symbol, interval=interval,
+                                             start=start, end=end, ablations=ablations, source=res.badge(),
+                                             load=model)
+
+
+def performance_verdict(symbol: str, interval: str, model_path: str | None, start=None, end=None,
+                        ablations: bool = False, equal_risk: bool = True) -> str | None:
+    """The Performance page's one-sentence verdict on what it shows (kept in results.db across restarts)."""
+    mtime = _mtime(model_path) if model_path else 0.0
+    return _performance_verdict(symbol, interval, model_path, mtime, start, end, ablations, equal_risk, settings(),
+                                upload_path(symbol))
+
+
+@st.cache_data(show_spinner="Comparing with buy & hold...", max_entries=16)
+def _performance_verdict(symbol: str, interval: str, model_path: str | None, mtime: float, start, end,
+                         ablations: bool, equal_risk: bool, s: Settings, file: str | None = None) -> str | None:
+    from hrm_core.served import results
+
+    res = _bars(symbol, interval, None, None, s, file)
+    return results.performance_verdict(s, model_path, res.bars, symbol=res.symbol, interval=interval, start=start,
+                                       end=end, ablations=ablations, source=res.badge(), equal_risk=equal_risk,
+                                       load=model)
 
 
 def trades(symbol: str, interval: str, model_path: str, start=None, end=None):
@@ -128,11 +143,10 @@ def full_depth(symbol: str, interval: str, model_path: str, times: tuple):
 @st.cache_data(show_spinner=False, max_entries=32)
 def _full_depth(symbol: str, interval: str, model_path: str, mtime: float, times: tuple, s: Settings,
                 file: str | None = None):
-    from hrm_core.trading.signals import full_depth_actions
+    from hrm_core.served import results
 
     res = _bars(symbol, interval, None, None, s, file)
-    return full_depth_actions(model(model_path), res.bars, pd.DatetimeIndex(times), symbol=res.symbol,
-                              interval=interval)
+    return results.full_depth(s, model_path, res.bars, times, symbol=res.symbol, interval=interval, load=model)
 
 
 # --- reasoning diagnostics (hrm_core.reasoning.diagnostics) -------------------------------------------------
@@ -144,7 +158,7 @@ def diagnostics(symbol: str, interval: str, model_path: str, start=None, end=Non
 
 def diagnostics_compare(symbol: str, interval: str, start=None, end=None) -> list[dict]:
     """The headline diagnostics of every checkpoint in models/ on the same bars and period."""
-    from hrm_core.model.checkpoint import list_checkpoints
+    from hrm_core.model.cards import list_checkpoints
 
     s = settings()
     paths = tuple((c.path, _mtime(c.path)) for c in list_checkpoints(s.data.path("models_dir")))
@@ -213,11 +227,11 @@ def explanation_report(symbol: str, interval: str, model_path: str, at, target: 
 @st.cache_data(show_spinner="Explaining the decision (Captum integrated gradients)...", max_entries=64)
 def _explanation(symbol: str, interval: str, model_path: str, mtime: float, at: str, target: str, baseline: str,
                  s: Settings, file: str | None = None):
-    from explain import explain_decision
+    from hrm_core.served import results
 
     res = _bars(symbol, interval, None, None, s, file)
-    return explain_decision(model(model_path), res.bars, at, symbol=res.symbol, interval=interval, target=target,
-                            baseline=baseline)
+    return results.explanation(s, model_path, res.bars, at, symbol=res.symbol, interval=interval, target=target,
+                               baseline=baseline, load=model)
 
 
 @st.cache_data(show_spinner="Explaining every decision of the test period (once; then cached)...", max_entries=8)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from hrm_core.model.checkpoint import list_checkpoints, skill_note
+from hrm_core.model.cards import list_checkpoints, skill_note
 from hrm_core.data.market import INTERVALS
 from hrm_core.settings import Settings, load_settings
 from ui.keys import SIDEBAR

@@ -47,5 +47,5 @@ def trade_browser(trades: pd.DataFrame, bars: pd.DataFrame, *, symbol: str, inte
         if st.button(f"Explain the entry decision ({trade['decided at']:%Y-%m-%d})", key=key + "explain",
                      icon=":material/psychology:"):
             open_in_explain(trade["decided at"], symbol=symbol)
-    st.download_button("Download the trades (CSV)", trades.to_csv(index=False).encode(), key=key + "download",
+    st.download_button("Download the trades (CSV)", lambda: trades.to_csv(index=False).encode(), key=key + "download",
                        file_name=f"trades_{symbol}_{interval}.csv".replace("^", ""), mime="text/csv")

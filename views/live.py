@@ -57,7 +57,7 @@ def panels() -> None:
         trade_browser(trade_list(led["raw_position"], bars, symbol=book.symbol, interval=book.interval,
                                  settings=settings(), start=f"{led.index[0]:%Y-%m-%d}"),
                       bars, symbol=book.symbol, interval=book.interval, key=KEY + "trades.")
-        st.download_button("Download the ledger (CSV)", led.to_csv().encode(), key=KEY + "download_ledger",
+        st.download_button("Download the ledger (CSV)", lambda: led.to_csv().encode(), key=KEY + "download_ledger",
                            file_name=f"ledger_{book.symbol}_{book.interval}.csv".replace("^", ""), mime="text/csv")
 
 

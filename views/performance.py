@@ -11,7 +11,7 @@ from hrm_core.evaluation.evaluate import (
     DEFINITIONS, TABLE_KEYS, break_even_cost_bps, cost_sensitivity, monthly_returns, risk_effects, rolling_sharpe,
 )
 from hrm_core.evaluation.report import execution_text
-from hrm_core.evaluation.verdict import performance_verdict
+from hrm_core.served.results import describe_shown
 from ui import charts, loaders
 from ui.guard import guard
 from ui.guide import how_to_read
@@ -47,7 +47,7 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     inst = loaders.performance(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
     shown = loaders.performance_at_equal_risk(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations) \
         if equal else inst
-    shown_as = f"equal risk ({equal_risk.TARGET_VOL:.0%} vol)" if equal else "as traded"
+    shown_as = describe_shown(equal)
     main = inst.runs[0]
     st.caption(
         f"{inst.symbol} {inst.interval}, **{inst.period.label}**: {inst.first:%Y-%m-%d} to {inst.last:%Y-%m-%d} "
@@ -57,7 +57,7 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     for note in inst.notes:
         st.warning(f"Caution: {note}.", icon=":material/warning:")
 
-    sentence = performance_verdict(shown, shown=shown_as)
+    sentence = loaders.performance_verdict(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations, equal)
     if sentence:
         st.markdown(sentence)
     st.plotly_chart(charts.equity_drawdown(shown.equity(), shown.drawdown(),
@@ -98,9 +98,10 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     st.dataframe(regimes, width="stretch", key=KEY + "regimes", column_config={
         c: st.column_config.NumberColumn(c, format="%d" if c == "Bars" else "%.2f")
         for c in regimes.select_dtypes("number").columns})
-    st.dataframe(inst.regime_sharpes(), width="stretch", key=KEY + "regime_sharpes",
+    regime_sharpes = inst.regime_sharpes()
+    st.dataframe(regime_sharpes, width="stretch", key=KEY + "regime_sharpes",
                  column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
-                                for c in inst.regime_sharpes().columns})
+                                for c in regime_sharpes.columns})
 
     names = [r.name for r in inst.runs]
     name = st.selectbox("Strategy to inspect", names, key=KEY + "strategy")
@@ -152,8 +153,8 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
 
     export = run.backtest.frame.join(run.signals.table.drop(columns=["position"]), how="left") \
         if run.signals is not None else run.backtest.frame
-    st.download_button("Download the backtest (CSV)", export.to_csv().encode(), key=KEY + "download",
+    st.download_button("Download the backtest (CSV)", lambda: export.to_csv().encode(), key=KEY + "download",
                        file_name=f"backtest_{inst.symbol}_{inst.interval}_{name}.csv".replace(" ", "_").replace("&", "and"),
                        mime="text/csv")
-    st.download_button("Download the metrics table (CSV)", table.to_csv().encode(), key=KEY + "download_metrics",
+    st.download_button("Download the metrics table (CSV)", lambda: table.to_csv().encode(), key=KEY + "download_metrics",
                        file_name=f"metrics_{inst.symbol}_{inst.interval}.csv", mime="text/csv")

@@ -96,7 +96,7 @@ def instrument(symbol: str) -> None:
                    f"{' (served from the signal cache)' if sig.cached else ''}.")
         for note in sig.notes:  # a model trained on other bars, or a signal cache that could not be used
             st.caption(f"Note: {note}.")
-        periods = loaders.model(sel.model).periods
+        periods = loaders.periods(sel.model)
         shown = bars.loc[charts.window_start(bars.index, window or "all", periods):]
         fig = charts.signal_chart(shown, table, changes, f"{symbol} - {sel.interval}", periods, volume=volume)
         event = st.plotly_chart(fig, width="stretch", key=key + "chart", on_select="rerun", selection_mode="points")
@@ -114,7 +114,7 @@ def instrument(symbol: str) -> None:
             recent.insert(1, "at full depth", [f"{a} as run, {b} at full depth" if isinstance(b, str) and b != a else "same"
                                                for a, b in zip(recent["action"], full.reindex(recent.index))])
         st.dataframe(recent, width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
-        st.download_button("Download the signals (CSV)", sig.table.to_csv().encode(), key=key + "download",
+        st.download_button("Download the signals (CSV)", lambda: sig.table.to_csv().encode(), key=key + "download",
                            file_name=f"signals_{symbol}_{sel.interval}.csv".replace("^", ""), mime="text/csv")
         st.subheader("Trades")
         trade_browser(loaders.trades(symbol, sel.interval, sel.model, sel.start, sel.end), bars, symbol=symbol,

@@ -3,7 +3,7 @@ import datetime as dt
 
 import streamlit as st
 
-from hrm_core.model.checkpoint import list_checkpoints
+from hrm_core.model.cards import list_checkpoints
 from hrm_core.model.config import PRESETS
 from hrm_core.data.market import INTERVALS
 from hrm_core.data.identity import check_model_name

@@ -23,6 +23,25 @@ PRICES = ("open", "high", "low", "close")
 # Relative slack for low <= open, close <= high: data vendors round O/H/L/C separately.
 OHLC_REL_TOL = 1e-6
 BAR_SPAN = {"1h": pd.Timedelta(hours=1), "1d": pd.Timedelta(days=1), "1wk": pd.Timedelta(weeks=1)}
+
+
+def _bound(date: str, *, end: bool) -> pd.Timestamp:
+    ts = pd.Timestamp(date)
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    return ts + pd.Timedelta(days=1) if end and ts == ts.normalize() else ts  # an end date covers its day
+
+
+def in_period(index: pd.DatetimeIndex, interval: str, start: str | None, end: str | None) -> np.ndarray:
+    """Bars wholly inside [start, end]: the bar opens at or after start and closes by the end of `end` (the rule
+    training's splits and evaluation's periods share). A weekly bar labelled Monday 2012-12-31 closes in 2013, so it is not a 2012 bar."""
+    mask = np.ones(len(index), dtype=bool)
+    if start is not None:
+        mask &= np.asarray(index >= _bound(start, end=False))
+    if end is not None:
+        mask &= np.asarray(index + BAR_SPAN[interval] <= _bound(end, end=True))
+    return mask
+
+
 # pandas resample rules per target interval. Weekly bins run Monday 00:00 UTC to the next
 # Monday and are labelled by their Monday, like Yahoo's own 1wk bars.
 _RESAMPLE = {

@@ -36,7 +36,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-from scipy.signal import lfilter
 
 SHAPES = ("regime", "regime_momentum", "vol_timing")
 BARS_PER_YEAR = 252
@@ -76,6 +75,8 @@ def _returns(shape: str, drift: float, n: int, rng: np.random.Generator) -> tupl
         phi, sd = 0.98, 0.5
         eta = rng.standard_normal(n) * sd * math.sqrt(1 - phi ** 2)
         eta[0] = sd * rng.standard_normal()  # h_0 from the stationary law
+        from scipy.signal import lfilter  # here, not at import: the Performance page imports this module
+
         h = lfilter([1.0], [1.0, -phi], eta)  # h_t = phi h_{t-1} + eta_t
         sigma = VOL * np.exp(h)
         expected_next = VOL * np.exp(phi * h + 0.5 * sd ** 2 * (1 - phi ** 2))  # E_t sigma_{t+1}, lognormal

@@ -84,7 +84,7 @@ class Period:
 
     def mask(self, index: pd.DatetimeIndex, interval: str) -> np.ndarray:
         """Bars wholly inside [start, end] (the rule training used for its own splits)."""
-        from hrm_core.training.windows import in_period
+        from hrm_core.data.bars import in_period
 
         return in_period(index, interval, self.start, self.end)
 
@@ -566,7 +566,8 @@ def backtest_instrument(
     Period: start/end if given, else the model's test period; a user file (path) that does not
     reach into the test period is evaluated whole and flagged.
     """
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
 
     loaded = load_checkpoint(resolve_model(model, settings))
@@ -583,7 +584,8 @@ def backtest_instrument(
 def registered_checkpoints(settings: Settings, period: Period, interval: str, *, exclude=None) -> list:
     """The checkpoints in models/ that the trial registry lists for this period (but `exclude`), loaded:
     the trials a face runs for the DSR's V even when it shows only one model."""
-    from hrm_core.model.checkpoint import list_checkpoints, load_checkpoint
+    from hrm_core.model.cards import list_checkpoints
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.evaluation.trials import registry_path, trials_for
 
     names = {e.strategy for e in trials_for(registry_path(settings), interval=interval, start=period.start,
@@ -626,7 +628,8 @@ def _model_facts(loaded, run: StrategyRun | None) -> dict:
 
 def load_models(settings: Settings, names: Sequence[str] | None = None) -> list:
     """Every checkpoint in models/ (or those named), the shipped default first: the first is primary."""
-    from hrm_core.model.checkpoint import list_checkpoints, load_checkpoint
+    from hrm_core.model.cards import list_checkpoints
+    from hrm_core.model.checkpoint import load_checkpoint
 
     cards = list_checkpoints(settings.data.path("models_dir"))
     if names:

@@ -70,7 +70,8 @@ import pandas as pd
 from hrm_core.compute.executors import Backend, one_job_at_a_time, open_executor, run_all
 from hrm_core.trading import metrics as _m
 from hrm_core.evaluation.baselines import rule_baselines
-from hrm_core.model.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from hrm_core.model.cards import CHECKPOINT_FILE
+from hrm_core.model.checkpoint import load_checkpoint
 from hrm_core.errors import CheckpointError, HRMError
 from hrm_core.evaluation.depth import fold_depth, walk_forward_depth
 from hrm_core.evaluation.evaluate import (CI_LEVEL, InstrumentEvaluation, Period, StrategyRun, _trial_sharpe, backtest_target,

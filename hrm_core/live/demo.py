@@ -24,7 +24,7 @@ VOL_FACTOR = 3.0
 
 def demo_replays(settings: Settings, model: str | Path | None = None) -> dict[str, dict[str, str]]:
     """{"in distribution": args, "shifted": args}; args: symbol, interval, start, end, csv (or ""), command."""
-    from hrm_core.model.checkpoint import read_card, resolve_model
+    from hrm_core.model.cards import read_card, resolve_model
 
     periods = read_card(resolve_model(model, settings)).get("periods") or {}
     validation = periods.get("validation") or periods.get("test") or []

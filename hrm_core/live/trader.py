@@ -322,7 +322,8 @@ class RunSummary:
 
 
 def _load_model(settings: Settings, model: str | Path | None):
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
 
     return load_checkpoint(resolve_model(model, settings))
 

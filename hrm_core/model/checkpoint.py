@@ -26,18 +26,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from hrm_core.model.cards import CHECKPOINT_FILE, _checkpoint_file, _fmt, card_paths, card_summary
 from hrm_core.model.config import TIMEFRAMES, ModelConfig
 from hrm_core.model.position_rule import MAX_ONE_ACTION_SHARE as ONE_ACTION_SHARE, DecisionRule, rule_of
 from hrm_core.errors import CheckpointError, ModelError
 from hrm_core.data.features import FeatureSpec, Scaler
 from hrm_core.data.identity import instrument_ids
 from hrm_core.model.networks import build_model, describe_model
-from hrm_core.settings import Settings, load_settings
 
 FORMAT = "hrm-trader-checkpoint"
 FORMAT_VERSION = 1
-CHECKPOINT_FILE = "model.pt"
-DEFAULT_MODEL_NAME = "hrm-default"
 
 LOSS_DOC = ("policy cross-entropy on the 3-class direction label + Huber on the forward return (scaled by the "
             "training std) + a sizing term (minus the mean-variance utility, risk aversion 3, of position = "
@@ -72,18 +70,6 @@ def _plain(obj: Any) -> Any:
     if obj is None:
         return None
     return str(obj)  # also turns str subclasses (torch's TorchVersion) into plain str, which a safe load accepts
-
-
-def _checkpoint_file(path: str | os.PathLike) -> Path:
-    """A model directory or a .pt file -> the .pt file."""
-    p = Path(path)
-    return p / CHECKPOINT_FILE if p.is_dir() or not p.suffix else p
-
-
-def card_paths(checkpoint: str | os.PathLike) -> tuple[Path, Path]:
-    """(markdown, json) card paths beside a checkpoint file: model.pt -> model_card.md, model_card.json."""
-    f = _checkpoint_file(checkpoint)
-    return f.with_name(f.stem + "_card.md"), f.with_name(f.stem + "_card.json")
 
 
 # ----------------------------------------------------------------------------- saving
@@ -132,18 +118,6 @@ def update_metrics(path: str | os.PathLike, extra: Mapping) -> Path:
     write_model_card(f, {**info, "parameters": sum(p.numel() for p in model.parameters()),
                          "describe": describe_model(model)})
     return f
-
-
-def _fmt(v: Any, spec: str = ".3f") -> str:
-    return "n/a" if v is None else format(v, spec) if isinstance(v, (int, float)) else str(v)
-
-
-def card_summary(card: Mapping) -> str:
-    """Short line for pickers: 'default, val Sharpe 0.41, trained 1999-2012'."""
-    preset = (card.get("train_config") or {}).get("preset") or (card.get("config") or {}).get("arch", "?")
-    sharpe = (card.get("metrics") or {}).get("val_net_sharpe")
-    train = (card.get("periods") or {}).get("train") or ["?", "?"]
-    return f"{preset}, val Sharpe {_fmt(sharpe, '.2f')}, trained {str(train[0])[:4]}-{str(train[1])[:4]}"
 
 
 def write_model_card(checkpoint: str | os.PathLike, info: Mapping) -> tuple[Path, Path]:
@@ -407,85 +381,3 @@ def _vocabularies(f: Path, d: Mapping) -> tuple[dict[str, int], tuple[str, ...]]
         if m is not None and not isinstance(m, Mapping):
             raise CheckpointError(f"{f} has malformed metadata (periods/metrics/train_config): corrupt; retrain")
     return vocab, ivs
-
-
-# ----------------------------------------------------------------------------- listing
-
-@dataclass(frozen=True)
-class ModelCard:
-    """One entry of the model picker: read from the JSON card, without loading weights."""
-
-    name: str
-    path: str  # the .pt file
-    summary: str
-    card: dict = field(default_factory=dict, compare=False, hash=False)
-
-
-def skill_note(card: Mapping) -> tuple[str, bool] | None:
-    """(One line on the model's validation skill and action mix, True if it shows skill), or None for cards
-    that predate the measurement. The dashboard shows it next to the model picker."""
-    m = card.get("metrics") if isinstance(card.get("metrics"), Mapping) else {}
-    k, shares = m.get("skill"), m.get("val_action_shares")
-    try:
-        diff, (lo, hi) = float(k["logloss_diff"]), map(float, k["logloss_diff_ci"])
-    except (TypeError, KeyError, ValueError):  # an older or hand-edited card: say nothing rather than fail
-        return None
-    line = (f"Validation (the selection set: epoch and position rule were chosen on it) {k.get('verdict')}: "
-            f"log-loss {diff:+.4f} [{lo:+.4f}, {hi:+.4f}] vs the constant class-frequency predictor.")
-    if isinstance(shares, Mapping) and shares:
-        action, share = max(shares.items(), key=lambda kv: float(kv[1]))
-        line += f" {str(action).capitalize()} on {float(share):.0%} of validation windows."
-    return line, hi < 0
-
-
-def read_card(checkpoint: str | os.PathLike) -> dict:
-    """The JSON model card beside a checkpoint ({} when missing or unreadable)."""
-    _, json_path = card_paths(checkpoint)
-    try:
-        return json.loads(json_path.read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def list_checkpoints(models_dir: str | os.PathLike | None = None) -> list[ModelCard]:
-    """Checkpoints under models_dir (NAME/model.pt and loose *.pt), the shipped default first."""
-    root = Path(models_dir) if models_dir is not None else load_settings().data.path("models_dir")
-    if not root.is_dir():
-        return []
-    files = sorted(set(root.glob(f"*/{CHECKPOINT_FILE}")) | set(root.glob("*.pt")))
-    cards = []
-    for f in files:
-        card = read_card(f)
-        name = str(card.get("name") or (f.parent.name if f.name == CHECKPOINT_FILE else f.stem))
-        summary = card.get("summary") or (card_summary(card) if card else "no model card")
-        cards.append(ModelCard(name=name, path=str(f), summary=summary, card=card))
-    return sorted(cards, key=lambda c: (c.name != DEFAULT_MODEL_NAME, c.name))
-
-
-def default_model_path(settings: Settings | None = None) -> Path | None:
-    """models/hrm-default/model.pt (the shipped model) if present, else None."""
-    settings = settings or load_settings()
-    f = settings.data.path("models_dir") / DEFAULT_MODEL_NAME / CHECKPOINT_FILE
-    return f if f.exists() else None
-
-
-def resolve_model(model: str | os.PathLike | None, settings: Settings | None = None) -> Path:
-    """A model argument (path, directory, or a name under models/) -> checkpoint file; None -> the default."""
-    settings = settings or load_settings()
-    if model is None:
-        f = default_model_path(settings)
-        if f is None:
-            raise CheckpointError(f"no model chosen and no shipped default in {settings.data.path('models_dir')}: "
-                                  "run scripts/train_shipped_models.py or `hrm train`")
-        return f
-    p = Path(model)
-    root = settings.data.path("models_dir")
-    if not p.exists() and (root / p).exists():
-        p = root / p
-    f = _checkpoint_file(p)
-    if not f.exists():
-        inside = f" (it has no {CHECKPOINT_FILE})" if p.is_dir() else ""
-        names = ", ".join(c.name for c in list_checkpoints(root)) or "none"
-        raise CheckpointError(f"no checkpoint at {str(model)!r}{inside}: give a .pt file, a folder with "
-                              f"{CHECKPOINT_FILE}, or a model name in {root} (have: {names})")
-    return f

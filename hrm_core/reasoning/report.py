@@ -112,7 +112,8 @@ def write_docs_section(md_path: str | Path, *, symbols: Sequence[str], interval:
                        end: Any = None, store=None, command: str = "hrm diagnose --docs",
                        progress: Callable[[str], None] | None = None) -> Path:
     """Diagnose every checkpoint in models/ on each symbol and write the section into md_path."""
-    from hrm_core.model.checkpoint import list_checkpoints, load_checkpoint
+    from hrm_core.model.cards import list_checkpoints
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
     from hrm_core.evaluation.evaluate import evaluation_period
 

@@ -1,17 +1,24 @@
-"""A best-effort SQLite store of computed results (JSON) keyed like the signal table.
+"""A best-effort SQLite store of computed results keyed like the signal table: JSON payloads (`get`/`put`) and
+Python objects (`get_object`/`put_object`, pickled: a page's whole result, e.g. a backtest with its intervals).
 
-It is an optimisation: any failure (corrupt, locked, read-only file) is logged and
-reported as a miss, never raised, so a result can always be shown.
+It is an optimisation: any failure (corrupt, locked, read-only file, an object that no longer unpickles) is
+logged and reported as a miss, never raised, so a result can always be computed and shown. The objects are
+pickles this application wrote into its own cache folder (data_cache/results.db); like the code itself, that
+folder must not be writable by anyone you do not trust.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
+import pickle
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hrm_core.runtime import code_fingerprint, single_flight
 from hrm_core.storage.sqlite_tx import immediate
 
 log = logging.getLogger("hrm.store")
@@ -35,6 +42,8 @@ class ResultStore:
         conn = sqlite3.connect(self.path, timeout=self.timeout_s, isolation_level=None)
         conn.execute("CREATE TABLE IF NOT EXISTS results (kind TEXT NOT NULL, key TEXT NOT NULL, "
                      "created_at TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (kind, key))")
+        conn.execute("CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, key TEXT NOT NULL, "
+                     "created_at TEXT NOT NULL, payload BLOB NOT NULL, PRIMARY KEY (kind, key))")
         return conn
 
     def _failed(self, what: str, exc: Exception) -> None:
@@ -67,3 +76,54 @@ class ResultStore:
         except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
             self._failed("be written", exc)
             return False
+
+    def get_object(self, kind: str, key: str) -> Any | None:
+        try:
+            conn = self._connect()
+            try:
+                row = conn.execute("SELECT payload FROM objects WHERE kind=? AND key=?", (kind, key)).fetchone()
+            finally:
+                conn.close()
+            return None if row is None else pickle.loads(row[0])
+        except Exception as exc:  # noqa: BLE001  (any unpickling failure is a miss: the result is computed again)
+            self._failed("be read", exc)
+            return None
+
+    def put_object(self, kind: str, key: str, value: Any) -> bool:
+        try:
+            blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            conn = self._connect()
+            try:
+                with immediate(conn):
+                    conn.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
+                                 (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), blob))
+            finally:
+                conn.close()
+            return True
+        except (sqlite3.Error, OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            self._failed("be written", exc)
+            return False
+
+
+def object_key(parts: Any) -> str:
+    """A stable key for JSON-able `parts` plus the code's fingerprint: results of other code are never reused."""
+    text = json.dumps([code_fingerprint(), parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def remember(store: ResultStore | None, kind: str, parts: Any, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """(value, stored): the stored object of (kind, parts) or, on a miss, compute() once however many threads ask
+    at once (single flight: the others wait, then read what it stored). `store` None: compute, keep nothing."""
+    if store is None:
+        return compute(), False
+    key = object_key(parts)
+    hit = store.get_object(kind, key)
+    if hit is not None:
+        return hit, True
+    with single_flight(("object", str(store.path), kind, key)):
+        hit = store.get_object(kind, key)
+        if hit is not None:
+            return hit, True
+        value = compute()
+        store.put_object(kind, key, value)
+        return value, False

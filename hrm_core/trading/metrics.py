@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _st
+
+
+_NORMAL = NormalDist()  # the standard normal's cdf and inverse (stdlib): importing scipy.stats takes about 1 s,
+                        # and every backtest (the first page's trade list too) computes a PSR
+
 
 EULER_GAMMA = 0.5772156649
 _TINY = 1e-14  # a standard deviation below this is "zero variance" (float noise of a constant series)
@@ -207,10 +212,13 @@ def win_rate_per_trade(trade_returns) -> float:
 # ---------------------------------------------------------------------------------------
 
 def _moments(a: np.ndarray) -> tuple[float, float]:
-    """Skewness g3 and RAW kurtosis g4 (3 for a normal; scipy returns excess by default)."""
+    """Skewness g3 = m3 / m2^1.5 and RAW kurtosis g4 = m4 / m2^2 (3 for a normal), the biased moment estimators
+    scipy.stats.skew and kurtosis(fisher=False) return (tests compare them); numpy, so a backtest imports no scipy."""
     if len(a) < 3 or _std(a) < _TINY:
         return math.nan, math.nan
-    return float(_st.skew(a)), float(_st.kurtosis(a, fisher=False))
+    d = a - a.mean()
+    m2, m3, m4 = (d ** 2).mean(), (d ** 3).mean(), (d ** 4).mean()
+    return float(m3 / m2 ** 1.5), float(m4 / m2 ** 2)
 
 
 def psr_from_stats(sr: float, n: int, skew: float, kurtosis_raw: float, sr_benchmark: float = 0.0) -> float:
@@ -222,7 +230,7 @@ def psr_from_stats(sr: float, n: int, skew: float, kurtosis_raw: float, sr_bench
     var = 1.0 - skew * sr + (kurtosis_raw - 1.0) / 4.0 * sr**2
     if not (np.isfinite(sr) and np.isfinite(var)) or var <= 0 or n < 2:
         return math.nan
-    return float(_st.norm.cdf((sr - sr_benchmark) * math.sqrt(n - 1) / math.sqrt(var)))
+    return float(_NORMAL.cdf((sr - sr_benchmark) * math.sqrt(n - 1) / math.sqrt(var)))
 
 
 def probabilistic_sharpe_ratio(returns, *, sr_benchmark: float = 0.0) -> float:
@@ -249,7 +257,7 @@ def expected_max_sharpe(n_trials: int, variance: float) -> float:
         return 0.0
     if not np.isfinite(variance) or variance < 0:
         return math.nan
-    z = (1 - EULER_GAMMA) * _st.norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * _st.norm.ppf(1 - 1 / (n_trials * math.e))
+    z = (1 - EULER_GAMMA) * _NORMAL.inv_cdf(1 - 1 / n_trials) + EULER_GAMMA * _NORMAL.inv_cdf(1 - 1 / (n_trials * math.e))
     return math.sqrt(variance) * float(z)
 
 
@@ -280,7 +288,7 @@ def min_track_record_length(returns, *, sr_benchmark: float = 0.0, alpha: float 
     if not np.isfinite(sr) or sr <= sr_benchmark or not np.isfinite(g4):
         return math.nan
     var = 1.0 - g3 * sr + (g4 - 1.0) / 4.0 * sr**2
-    return float(1.0 + var * (_st.norm.ppf(1 - alpha) / (sr - sr_benchmark)) ** 2)
+    return float(1.0 + var * (_NORMAL.inv_cdf(1 - alpha) / (sr - sr_benchmark)) ** 2)
 
 
 # ---------------------------------------------------------------------------------------

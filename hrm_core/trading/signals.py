@@ -512,7 +512,8 @@ def load_signals(model: str | Path | None, symbol: str, interval: str, *, settin
 
     model: a checkpoint path, a directory or a name under models/, or None for the shipped default.
     """
-    from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+    from hrm_core.model.cards import resolve_model
+    from hrm_core.model.checkpoint import load_checkpoint
     from hrm_core.data.market import load_bars
 
     loaded = load_checkpoint(resolve_model(model, settings))

@@ -72,7 +72,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from hrm_core.model.checkpoint import CHECKPOINT_FILE, save_checkpoint
+from hrm_core.model.cards import CHECKPOINT_FILE
+from hrm_core.model.checkpoint import save_checkpoint
 from hrm_core.model.config import TIMEFRAMES, ModelConfig, get_preset
 from hrm_core.trading.decision import DecisionRule, action_shares, choose_rule
 from hrm_core.errors import DataError, ModelError

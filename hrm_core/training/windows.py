@@ -14,27 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from hrm_core.data.bars import BAR_SPAN
+from hrm_core.data.bars import in_period
 from hrm_core.data.features import FeatureSpec, Scaler, build_dataset
 from hrm_core.model.config import TIMEFRAMES
-
-
-def _bound(date: str, *, end: bool) -> pd.Timestamp:
-    ts = pd.Timestamp(date)
-    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-    return ts + pd.Timedelta(days=1) if end and ts == ts.normalize() else ts  # an end date covers its day
-
-
-def in_period(index: pd.DatetimeIndex, interval: str, start: str | None, end: str | None) -> np.ndarray:
-    """Bars wholly inside [start, end]: the bar opens at or after start and closes by the end of `end`.
-
-    A weekly bar labelled Monday 2012-12-31 closes in 2013, so it is not a 2012 bar."""
-    mask = np.ones(len(index), dtype=bool)
-    if start is not None:
-        mask &= np.asarray(index >= _bound(start, end=False))
-    if end is not None:
-        mask &= np.asarray(index + BAR_SPAN[interval] <= _bound(end, end=True))
-    return mask
 
 
 def period_rows(index: pd.DatetimeIndex, interval: str, period, *, purge: int) -> np.ndarray:

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from hrm_cli import main as hrm
-from hrm_core.model.checkpoint import load_checkpoint, resolve_model
+from hrm_core.model.cards import resolve_model
+from hrm_core.model.checkpoint import load_checkpoint
 from hrm_core.data.market import load_bars
 from hrm_core.live.ledger import Ledger, LedgerError
 from hrm_core.live.trader import decide, parse_every, replay, run_loop, run_once

@@ -38,29 +38,48 @@ def test_health_comes_from_the_paper_books_last_verdict(tmp_path, offline_settin
 
 def test_warm_fills_the_stores_the_pages_read_and_a_second_run_reads_them(tmp_path, offline_settings, capsys,
                                                                           monkeypatch):
-    """`hrm warm`: signals of every checkpoint on the default instruments, the default model's diagnostics."""
+    """`hrm warm`: signals of every checkpoint on the default instruments; the default model's diagnostics,
+    backtest (equal risk and as traded, with its verdict), full-depth column and newest explanation. Then the
+    dashboard's first page paints from them without importing torch (issue 22: cold start)."""
     import json
     import shutil
+    import subprocess
+    import sys
     from pathlib import Path
 
     from hrm_cli import main as hrm
 
+    root = Path(__file__).resolve().parents[2]
     models = tmp_path / "models"
     for name in ("hrm-default", "flat"):
-        shutil.copytree(Path(__file__).resolve().parents[2] / "models" / name, models / name)
+        shutil.copytree(root / "models" / name, models / name)
     toml = offline_settings(models_dir=models)
     toml.write_text(toml.read_text() + 'default_symbols = ["^GSPC"]\n')
     assert hrm(["warm", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["done"] == first["total"] == 3 and not first["problems"]  # 2 checkpoints' signals + diagnostics
-    assert any("diagnostics on ^GSPC" in f for f in first["filled"])
+    assert first["done"] == first["total"] == 5 and not first["problems"]  # 2 checkpoints' signals + 3 for the default
+    default = [f for f in first["filled"] if "hrm-default" in f and "signals" not in f]
+    assert default[:2] == ["hrm-default diagnostics on ^GSPC", "hrm-default backtests on ^GSPC"]
+    assert default[2].startswith("hrm-default explanation of ") and len(default) == 3  # the newest decision
+    import explain
+    import hrm_core.evaluation.evaluate as evaluate
     import hrm_core.reasoning.diagnostics as diagnostics
     import hrm_core.trading.signals as signals
 
     def never(*a, **k):
         raise AssertionError("recomputed a stored result")
 
-    monkeypatch.setattr(signals, "run_model", never)
-    monkeypatch.setattr(diagnostics, "trace_decisions", never)
+    for module, name in ((signals, "run_model"), (signals, "full_depth_actions"), (diagnostics, "trace_decisions"),
+                         (evaluate, "evaluate_instrument"), (explain, "explain_decision")):
+        monkeypatch.setattr(module, name, never)
     assert hrm(["warm", "--json"]) == 0  # a second run reads every result from the stores
-    assert json.loads(capsys.readouterr().out)["done"] == 3
+    assert json.loads(capsys.readouterr().out)["done"] == 5
+
+    paint = ("import sys; from streamlit.testing.v1 import AppTest; at = AppTest.from_file(sys.argv[1], "
+             "default_timeout=120).run(); assert not at.exception, [e.value for e in at.exception]; "
+             "print(len(at.get('plotly_chart')), 'torch' in sys.modules, 'scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", paint, str(root / "app.py")], capture_output=True, text=True,
+                          timeout=300, cwd=root, env={**__import__("os").environ, "HRM_WARM_DELAY_S": "600"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    charts, torch_loaded, scipy_loaded = done.stdout.split()[-3:]
+    assert int(charts) >= 1 and torch_loaded == scipy_loaded == "False"

@@ -7,16 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hrm_core.model.checkpoint import (
-    DEFAULT_MODEL_NAME,
-    LoadedModel,
-    card_paths,
-    default_model_path,
-    list_checkpoints,
-    load_checkpoint,
-    save_checkpoint,
-    update_metrics,
-)
+from hrm_core.model.cards import DEFAULT_MODEL_NAME, card_paths, default_model_path, list_checkpoints
+from hrm_core.model.checkpoint import LoadedModel, load_checkpoint, save_checkpoint, update_metrics
 from hrm_core.model.config import get_preset
 from hrm_core.errors import CheckpointError
 from hrm_core.data.features import FEATURE_NAMES, FeatureSpec, Scaler

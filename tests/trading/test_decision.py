@@ -84,7 +84,8 @@ def test_a_malformed_rule_in_a_checkpoint_is_refused(decision, words):
 
 
 def test_a_one_sided_card_states_the_verdict_and_a_hand_edited_card_is_not_a_crash():
-    from hrm_core.model.checkpoint import _decision_lines, skill_note
+    from hrm_core.model.cards import skill_note
+    from hrm_core.model.checkpoint import _decision_lines
 
     m = {"decision": {"rule": "edge", "scale": 0.1, "band": 0.0, "centre": 0.0, "chosen_on": "validation"},
          "val_action_shares": {"short": 0.0, "flat": 0.02, "long": 0.98},

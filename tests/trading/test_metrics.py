@@ -239,3 +239,12 @@ def test_annualisation_is_read_off_the_bars():
     assert periods_per_year_of(us_hours, "1h") == 252 * 7
     assert periods_per_year_of(crypto_hours, "1h") == 365 * 24
     assert periods_per_year_of(weekdays, "1wk") == 52
+
+
+def test_moments_are_scipys_biased_skew_and_raw_kurtosis():
+    """The PSR's moments are computed with numpy (a backtest imports no scipy); they are scipy's estimators."""
+    r = np.random.default_rng(3).standard_t(4, size=2000) * 0.01
+    skew, kurt = M._moments(r)
+    assert skew == pytest.approx(stats.skew(r), rel=1e-10) and kurt == pytest.approx(stats.kurtosis(r, fisher=False),
+                                                                                      rel=1e-10)
+    assert all(math.isnan(v) for v in M._moments(np.full(50, 0.01)))

@@ -67,7 +67,7 @@ def test_a_shared_link_sets_the_sidebar(offline_settings):
 def test_the_model_picker_states_each_models_validation_skill_beside_it(app):
     """A model that cannot beat the constant class-frequency predictor says so where it is picked; one that takes
     one action on more than 95 % of validation windows is shown with a warning."""
-    from hrm_core.model.checkpoint import list_checkpoints, skill_note
+    from hrm_core.model.cards import list_checkpoints, skill_note
 
     cards = [c for c in list_checkpoints(ROOT / "models") if skill_note(c.card)]
     assert {c.name for c in cards} >= {"hrm-default", "flat"}
@@ -82,7 +82,7 @@ def test_the_model_picker_states_each_models_validation_skill_beside_it(app):
 
 
 def test_a_model_that_takes_one_action_is_picked_with_a_warning(tmp_path, offline_settings):
-    from hrm_core.model.checkpoint import list_checkpoints, skill_note
+    from hrm_core.model.cards import list_checkpoints, skill_note
     from tests.model.test_checkpoint import one_sided_checkpoint
 
     models = tmp_path / "models"
