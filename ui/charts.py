@@ -12,6 +12,16 @@ PERIOD_STYLE = {"train": ("rgba(128,128,128,0.10)", "train (in-sample)"),
                 "test": ("rgba(44,160,44,0.10)", "test (out-of-sample)")}
 
 
+def utc_naive(obj):
+    """Times as naive UTC (frames and series by their index). Plotly turns tz-aware times into object arrays of
+    Timestamps, 6-12x slower to build, copy and serialise (an 11-strategy equity chart: 0.53 s, naive 0.07 s)."""
+    if isinstance(obj, (pd.DataFrame, pd.Series)):
+        return obj.tz_convert(None) if isinstance(obj.index, pd.DatetimeIndex) and obj.index.tz is not None else obj
+    if isinstance(obj, (pd.DatetimeIndex, pd.Timestamp)):
+        return obj.tz_convert(None) if obj.tz is not None else obj
+    return obj
+
+
 def _frame(fig: go.Figure, title: str, height: int) -> go.Figure:
     """Shared layout: title on top, legend under the plot so the two never overlap."""
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
@@ -21,7 +31,7 @@ def _frame(fig: go.Figure, title: str, height: int) -> go.Figure:
 
 def candlestick(bars: pd.DataFrame, title: str, *, max_candles: int | None = None) -> go.Figure:
     """Candlesticks of OHLC bars (merged into at most `max_candles`, default MAX_CANDLES), sized for the dashboard."""
-    candles = resample_ohlc(bars, _bucket(len(bars), max_candles or MAX_CANDLES))
+    candles = resample_ohlc(utc_naive(bars), _bucket(len(bars), max_candles or MAX_CANDLES))
     fig = go.Figure(_candles(candles))
     fig.update_layout(xaxis_rangeslider_visible=False, yaxis_title="price")
     return _frame(fig, title, 520)
@@ -30,6 +40,10 @@ def candlestick(bars: pd.DataFrame, title: str, *, max_candles: int | None = Non
 def trade_chart(bars: pd.DataFrame, trade: pd.Series, title: str) -> go.Figure:
     """Candles around one trade (hrm_core.evaluation.trades.around), the deciding close, entry and exit marked."""
     fig = candlestick(bars, title)
+    bars = utc_naive(bars)
+    trade = trade.copy()
+    for when in ("entry", "exit", "decided at"):
+        trade[when] = utc_naive(trade[when]) if pd.notna(trade[when]) else trade[when]
     entry_px = bars["open"].get(trade["entry"], bars["close"].get(trade["entry"]))
     fig.add_trace(go.Scatter(x=[trade["entry"]], y=[entry_px], mode="markers", name=f"entry ({trade['side']})",
                              marker=dict(symbol="triangle-up" if trade["side"] == "long" else "triangle-down",
@@ -141,6 +155,7 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
     """
     from plotly.subplots import make_subplots
 
+    bars, table, changes = utc_naive(bars), utc_naive(table), utc_naive(changes)
     k = _bucket(len(bars), max_candles)
     candles = resample_ohlc(bars, k)
     rows = 4 if volume and "volume" in bars else 3
@@ -176,7 +191,7 @@ def signal_chart(bars: pd.DataFrame, table: pd.DataFrame, changes: pd.DataFrame,
         fig.update_yaxes(title_text="volume", row=4, col=1)
     for name, (colour, label) in PERIOD_STYLE.items():
         if periods and name in periods:
-            start, end = (pd.Timestamp(t, tz="UTC") for t in periods[name])
+            start, end = (pd.Timestamp(t) for t in periods[name])  # naive UTC, like the bars here
             if start <= bars.index[-1] and end >= bars.index[0]:
                 fig.add_vrect(x0=max(start, bars.index[0]), x1=min(end, bars.index[-1]), fillcolor=colour,
                               line_width=0, layer="below", annotation_text=label,
@@ -217,6 +232,7 @@ def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str,
     exit_time, side) of the first strategy marked on its equity line."""
     from plotly.subplots import make_subplots
 
+    equity, drawdown = utc_naive(equity), utc_naive(drawdown)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.65, 0.35], vertical_spacing=0.04)
     for i, (name, colour) in enumerate(zip(equity.columns, distinct_colours(len(equity.columns)))):
         line = dict(width=2.5 if i == 0 else 1.2, color=colour)
@@ -227,7 +243,7 @@ def equity_drawdown(equity: pd.DataFrame, drawdown: pd.DataFrame, title: str,
     if trades is not None and len(trades) and len(equity.columns):
         first = equity.iloc[:, 0]
         for when, label, symbol in (("entry_time", "entries", "triangle-up"), ("exit_time", "exits", "x")):
-            t = pd.DatetimeIndex(trades[when].dropna())
+            t = utc_naive(pd.DatetimeIndex(trades[when].dropna()))
             t = t[t.isin(first.index)]
             fig.add_trace(go.Scatter(x=t, y=first.reindex(t), mode="markers", name=f"{equity.columns[0]} {label}",
                                      marker=dict(symbol=symbol, size=7, color="#222"),
@@ -254,6 +270,7 @@ def monthly_heatmap(table: pd.DataFrame, title: str) -> go.Figure:
 
 def lines(frame: pd.DataFrame, title: str, y_title: str, *, zero_line: bool = True) -> go.Figure:
     """One line per column (rolling Sharpe, cost sensitivity, ...)."""
+    frame = utc_naive(frame)
     fig = go.Figure([go.Scatter(x=frame.index, y=frame[c], name=str(c), mode="lines") for c in frame.columns])
     if zero_line:
         fig.add_hline(y=0, line=dict(color="gray", width=1, dash="dot"))

@@ -5,13 +5,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ui.charts import _frame
+from ui.charts import _frame, utc_naive
 
 STATUS_COLOURS = {"green": "#2ca02c", "amber": "#ff9f0e", "red": "#d62728"}
 
 
 def live_vs_backtest(frame: pd.DataFrame, title: str, window: int) -> go.Figure:
     """Live equity over backtest equity on the same bars; below, the gap and its rolling mean (bp)."""
+    frame = utc_naive(frame)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3], vertical_spacing=0.05)
     fig.add_trace(go.Scatter(x=frame.index, y=frame["equity_backtest"], name="backtest", line=dict(dash="dot")),
                   row=1, col=1)
@@ -45,6 +46,7 @@ def performance_band(series: pd.Series, stat: dict, window: int, title: str, lab
             series.rolling(window, min_periods=max(2, window // 2)).std()
     else:
         rolled = series.rolling(window, min_periods=max(2, window // 2)).mean()
+    rolled = utc_naive(rolled)
     fig = go.Figure(go.Scatter(x=rolled.index, y=rolled, name=f"rolling {label}, {window} decisions"))
     fig.add_hline(y=stat["reference_mean"], line_dash="dot", annotation_text="reference mean")
     for level in ("amber", "red"):
@@ -57,6 +59,7 @@ def performance_band(series: pd.Series, stat: dict, window: int, title: str, lab
 def verdict_history(verdicts: pd.DataFrame, title: str) -> go.Figure:
     """Input-drift verdict of a window sliding along the ledger: when did drift begin?"""
     level = {"green": 0, "amber": 1, "red": 2}
+    verdicts = utc_naive(verdicts)
     fig = go.Figure(go.Scatter(x=verdicts.index, y=verdicts["status"].map(level), mode="markers+lines",
                                line_shape="hv", name="input drift verdict", line_color="gray",
                                marker_color=[STATUS_COLOURS[s] for s in verdicts["status"]]))
@@ -76,6 +79,7 @@ def latency_histogram(latency_ms: pd.Series, title: str) -> go.Figure:
 
 def outputs_over_time(history: pd.DataFrame, title: str) -> go.Figure:
     """Confidence and ACT depth of each live decision over time."""
+    history = utc_naive(history)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
     fig.add_trace(go.Scatter(x=history.index, y=history["confidence"], name="confidence (max probability)",
                              mode="lines"), row=1, col=1)
