@@ -120,6 +120,43 @@ def _performance_verdict(symbol: str, interval: str, model_path: str | None, mti
                                        load=model)
 
 
+def performance_tables(symbol: str, interval: str, model_path: str | None, start=None, end=None,
+                       ablations: bool = False) -> dict:
+    """Regime tables and the risk rules' effects of the Performance page (kept in results.db across restarts)."""
+    mtime = _mtime(model_path) if model_path else 0.0
+    return _performance_tables(symbol, interval, model_path, mtime, start, end, ablations, settings(),
+                               upload_path(symbol))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _performance_tables(symbol: str, interval: str, model_path: str | None, mtime: float, start, end,
+                        ablations: bool, s: Settings, file: str | None = None) -> dict:
+    from hrm_core.served import results
+
+    res = _bars(symbol, interval, None, None, s, file)
+    return results.performance_tables(s, model_path, res.bars, symbol=res.symbol, interval=interval, start=start,
+                                      end=end, ablations=ablations, source=res.badge(), load=model)
+
+
+def equity_figure(symbol: str, interval: str, model_path: str | None, start, end, ablations: bool, equal_risk: bool,
+                  title: str):
+    """The Performance page's equity and drawdown chart, built once per process and shared by every session
+    (read-only: st.plotly_chart copies it)."""
+    mtime = _mtime(model_path) if model_path else 0.0
+    return _equity_figure(symbol, interval, model_path, mtime, start, end, ablations, equal_risk, title, settings(),
+                          upload_path(symbol))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _equity_figure(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
+                   equal_risk: bool, title: str, s: Settings, file: str | None = None):
+    from ui.charts import equity_drawdown
+
+    args = (symbol, interval, model_path, mtime, start, end, ablations, s, file)
+    shown = _performance_at_equal_risk(*args) if equal_risk else _performance(*args)
+    return equity_drawdown(shown.equity(), shown.drawdown(), title, trades=shown.runs[0].backtest.trades)
+
+
 def trades(symbol: str, interval: str, model_path: str, start=None, end=None):
     """The model's trades over the shown bars (hrm_core.evaluation.trades), newest first."""
     return _trades(symbol, interval, model_path, _mtime(model_path), start, end, settings(), upload_path(symbol))

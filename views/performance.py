@@ -60,9 +60,8 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     sentence = loaders.performance_verdict(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations, equal)
     if sentence:
         st.markdown(sentence)
-    st.plotly_chart(charts.equity_drawdown(shown.equity(), shown.drawdown(),
-                                           f"Equity (growth of 1 unit) and drawdown [%], net of costs, {shown_as}",
-                                           trades=shown.runs[0].backtest.trades),
+    st.plotly_chart(loaders.equity_figure(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations, equal,
+                                          f"Equity (growth of 1 unit) and drawdown [%], net of costs, {shown_as}"),
                     width="stretch", key=KEY + "equity")
 
     st.subheader("Metrics")
@@ -94,11 +93,12 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     st.subheader("Regimes")
     st.caption("Each bar's return is grouped by the regime known when its position was decided "
                "(causal rules: high volatility > bear > bull > sideways).")
-    regimes = inst.regime_table()
+    tables = loaders.performance_tables(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
+    regimes = tables["regimes"]
     st.dataframe(regimes, width="stretch", key=KEY + "regimes", column_config={
         c: st.column_config.NumberColumn(c, format="%d" if c == "Bars" else "%.2f")
         for c in regimes.select_dtypes("number").columns})
-    regime_sharpes = inst.regime_sharpes()
+    regime_sharpes = tables["regime_sharpes"]
     st.dataframe(regime_sharpes, width="stretch", key=KEY + "regime_sharpes",
                  column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
                                 for c in regime_sharpes.columns})
@@ -144,7 +144,9 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
                                                        key=KEY + "brake"),
                       drawdown_brake_scale=c[3].number_input("Exposure while braking", 0.05, 1.0,
                                                              r.drawdown_brake_scale, 0.05, key=KEY + "brake_scale"))
-    st.dataframe(risk_effects(run, replace(s, risk=what_if)), width="stretch", key=KEY + "risk")
+    stored = name == names[0] and what_if == r  # the first strategy under the settings' rules: kept in results.db
+    st.dataframe(tables["risk_effects"] if stored else risk_effects(run, replace(s, risk=what_if)), width="stretch",
+                 key=KEY + "risk")
 
     st.subheader("Trades")
     trades = run.backtest.trades

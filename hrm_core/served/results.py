@@ -144,6 +144,25 @@ def performance_verdict(settings: Settings, model_path: str | None, bars: pd.Dat
     return remember(store_of(settings), f"performance-verdict-{shown_as}", parts, compute)[0]["sentence"]
 
 
+def performance_tables(settings: Settings, model_path: str | None, bars: pd.DataFrame, *, symbol: str,
+                       interval: str, start=None, end=None, ablations: bool = False, source: str = "",
+                       load: Loader = _load) -> dict:
+    """The Performance page's tables as traded: the first strategy by regime against buy & hold, every strategy's
+    Sharpe per regime, and the risk rules' effects on the first strategy under the settings' rules."""
+    from hrm_core.evaluation.evaluate import risk_effects
+
+    parts = _performance_parts(settings, model_path, bars, symbol=symbol, interval=interval, start=start, end=end,
+                               ablations=ablations, source=source)
+
+    def compute():
+        inst = performance(settings, model_path, bars, symbol=symbol, interval=interval, start=start, end=end,
+                           ablations=ablations, source=source, load=load)
+        return {"regimes": inst.regime_table(), "regime_sharpes": inst.regime_sharpes(),
+                "risk_effects": risk_effects(inst.runs[0], settings)}
+
+    return remember(store_of(settings), "performance-tables", parts, compute)[0]
+
+
 def describe_shown(equal_risk: bool) -> str:
     """How the Performance page names what it shows: 'equal risk (10% vol)' or 'as traded'."""
     from hrm_core.evaluation.equal_risk import TARGET_VOL
@@ -163,4 +182,4 @@ def explanation(settings: Settings, model_path: str, bars: pd.DataFrame, at: str
 
 
 __all__ = ["describe_shown", "explanation", "full_depth", "performance", "performance_at_equal_risk",
-           "performance_verdict", "signals", "store_of"]
+           "performance_tables", "performance_verdict", "signals", "store_of"]

@@ -81,6 +81,7 @@ def warm_stores(settings: Settings, progress: WarmProgress | None = None,
                 load(default), bars, **on, settings=settings, store=results.store_of(settings)))
             step(f"{cards[0].name} backtests on {symbol}", lambda: (
                 results.performance_verdict(settings, default, bars, **on, source=res.badge(), load=load),
+                results.performance_tables(settings, default, bars, **on, source=res.badge(), load=load),
                 results.full_depth(settings, default, bars, tuple(table.index[-20:]), **on, load=load)))
             decided = table.index[table["status"] == "ok"]
             if len(decided):
