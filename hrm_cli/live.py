@@ -142,7 +142,8 @@ def add_verbs(sub) -> None:
     p.add_argument("--no-record", action="store_true", help="do not append the verdict to the alert history")
     p.set_defaults(func=cmd_health)
 
-    p = sub.add_parser("warm", help="fill the signal and diagnostics stores the dashboard reads (make run does it)")
+    p = sub.add_parser("warm", help="fill the stores the dashboard reads: every checkpoint's signals, the default "
+                                    "model's diagnostics, backtests and newest explanation (make run does it)")
     p.add_argument("--symbols", nargs="+", default=None, help="instruments (default: the settings' defaults)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_warm)
