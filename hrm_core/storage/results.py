@@ -22,6 +22,7 @@ from hrm_core.runtime import code_fingerprint, single_flight
 from hrm_core.storage.sqlite_tx import immediate
 
 log = logging.getLogger("hrm.store")
+KEEP_OBJECTS = 32  # per kind, newest first: every code edit makes new keys, so old objects are dropped, not kept
 
 
 def results_db_path(settings) -> Path:
@@ -97,6 +98,8 @@ class ResultStore:
                 with immediate(conn):
                     conn.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
                                  (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), blob))
+                    conn.execute("DELETE FROM objects WHERE kind = ? AND key NOT IN (SELECT key FROM objects "
+                                 "WHERE kind = ? ORDER BY created_at DESC LIMIT ?)", (kind, kind, KEEP_OBJECTS))
             finally:
                 conn.close()
             return True

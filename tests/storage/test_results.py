@@ -51,3 +51,14 @@ def test_a_corrupt_entry_or_an_unreadable_file_is_a_miss_with_a_warning(tmp_path
     broken = ResultStore(path)
     assert remember(broken, "k", {"a": 1}, lambda: 5) == (5, False) and broken.warning
     assert remember(None, "k", {"a": 1}, lambda: 6) == (6, False)  # no store: compute, keep nothing
+
+
+def test_only_the_newest_objects_of_a_kind_are_kept(tmp_path, monkeypatch):
+    """Every code edit makes new keys: the store drops the oldest objects of a kind instead of growing forever."""
+    monkeypatch.setattr(store_mod, "KEEP_OBJECTS", 3)
+    store = ResultStore(tmp_path / "results.db")
+    for i in range(5):
+        store.put_object("k", f"key{i}", i)
+        store.put_object("other", f"key{i}", i)
+    assert [store.get_object("k", f"key{i}") for i in range(5)] == [None, None, 2, 3, 4]
+    assert store.get_object("other", "key4") == 4 and store.get_object("other", "key1") is None
