@@ -138,23 +138,23 @@ def _performance_tables(symbol: str, interval: str, model_path: str | None, mtim
                                       end=end, ablations=ablations, source=res.badge(), load=model)
 
 
-def equity_figure(symbol: str, interval: str, model_path: str | None, start, end, ablations: bool, equal_risk: bool,
-                  title: str):
-    """The Performance page's equity and drawdown chart, built once per process and shared by every session
-    (read-only: st.plotly_chart copies it)."""
-    mtime = _mtime(model_path) if model_path else 0.0
-    return _equity_figure(symbol, interval, model_path, mtime, start, end, ablations, equal_risk, title, settings(),
-                          upload_path(symbol))
+def figure_key(symbol: str, interval: str, model_path: str | None, *parts) -> tuple:
+    """Everything a page's figure of (symbol, interval, model) depends on besides `parts`: the model file's
+    version, the settings in force and the uploaded file behind the symbol."""
+    version = (model_path, _mtime(model_path)) if model_path else None
+    return (symbol, interval, version, settings(), upload_path(symbol), *parts)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _equity_figure(symbol: str, interval: str, model_path: str | None, mtime: float, start, end, ablations: bool,
-                   equal_risk: bool, title: str, s: Settings, file: str | None = None):
-    from ui.charts import equity_drawdown
+def shared_figure(key: tuple, build):
+    """The figure `build()` returns, built once per process for `key` (see figure_key) and shared read-only by
+    every session: st.plotly_chart copies what it sends. Building Plotly figures is most of a stored page's
+    server time when 4 sessions open it together."""
+    return _shared_figure(key, build)
 
-    args = (symbol, interval, model_path, mtime, start, end, ablations, s, file)
-    shown = _performance_at_equal_risk(*args) if equal_risk else _performance(*args)
-    return equity_drawdown(shown.equity(), shown.drawdown(), title, trades=shown.runs[0].backtest.trades)
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _shared_figure(key: tuple, _build):
+    return _build()
 
 
 def trades(symbol: str, interval: str, model_path: str, start=None, end=None):

@@ -84,44 +84,50 @@ def decision_section(d: dict, at) -> None:
                f"{view['action']['full_depth']} at full depth; "
                f"{'converged' if view['converged'] else 'not converged'} as run "
                f"({'converged' if view['converged_full_depth'] else 'not converged'} at full depth).")
-    st.plotly_chart(charts.residuals_one_decision(view), width="stretch", key=KEY + "decision_residuals")
+    key = loaders.figure_key(sel.symbol, sel.interval, sel.model, "decision", view["time"])
+    st.plotly_chart(loaders.shared_figure(key + ("residuals",), lambda: charts.residuals_one_decision(view)),
+                    width="stretch", key=KEY + "decision_residuals")
     st.caption("How to read this: each point is how much one update changed the state (log scale); HRM's "
                "signature is L falling within a cycle and jumping when H updates, H falling steadily; grey = "
                "segments the decision did not run.")
-    st.plotly_chart(charts.trajectories(view["pca"]), width="stretch", key=KEY + "trajectory")
+    st.plotly_chart(loaders.shared_figure(key + ("trajectory",), lambda: charts.trajectories(view["pca"])),
+                    width="stretch", key=KEY + "trajectory")
     st.caption("How to read this: the path of the summary token from its initial state through every update, "
                "projected on its two main directions; a path that stops moving has settled.")
 
 
-def period_section(d: dict) -> None:
+def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
     """Residual bands, convergence breakdowns, depth, Q-head calibration, participation ratio."""
     full = st.toggle("Show all segments (full depth) instead of the segments actually run", key=KEY + "full")
     view = d["residuals_full_depth"] if full else d["residuals"]
     names = {"l": [f"{i + 1}" for i in range(len(view["l"]["median"]))],
              "h": [f"{i + 1}" for i in range(len(view["h"]["median"]))]}
     per = {"l": d["h_cycles"] * d["l_cycles"], "h": d["h_cycles"]}
-    st.plotly_chart(charts.residual_bands(view, names, per, "Residuals over the period: median and 10-90 % band"),
-                    width="stretch", key=KEY + "bands")
+    key = loaders.figure_key(sel.symbol, sel.interval, sel.model, "period", *period)
+    st.plotly_chart(loaders.shared_figure(key + ("bands", full), lambda: charts.residual_bands(
+        view, names, per, "Residuals over the period: median and 10-90 % band")), width="stretch", key=KEY + "bands")
     st.caption("How to read this: the line is the typical decision, the band holds 80 % of them; dotted lines "
                "separate segments; steps no decision ran are blank unless full depth is shown.")
 
     st.subheader("Convergence")
     left, right = st.columns(2)
-    left.plotly_chart(charts.rate_bars(d["convergence_by_regime"], "Converged by regime",
-                                       SEED_CLAIMS["convergence_rate"]), width="stretch", key=KEY + "by_regime")
+    left.plotly_chart(loaders.shared_figure(key + ("by_regime",), lambda: charts.rate_bars(
+        d["convergence_by_regime"], "Converged by regime", SEED_CLAIMS["convergence_rate"])), width="stretch",
+        key=KEY + "by_regime")
     left.caption("How to read this: share of decisions meeting the criterion in each (causal) regime; n on top.")
-    right.plotly_chart(charts.rate_bars(d["convergence_by_action"], "Converged by action",
-                                        SEED_CLAIMS["convergence_rate"]), width="stretch", key=KEY + "by_action")
+    right.plotly_chart(loaders.shared_figure(key + ("by_action",), lambda: charts.rate_bars(
+        d["convergence_by_action"], "Converged by action", SEED_CLAIMS["convergence_rate"])), width="stretch",
+        key=KEY + "by_action")
     right.caption(f"How to read this: the same share per decided action. Criterion: {d['criterion']}; "
                   f"at full depth {100 * d['convergence_rate_full_depth']:.1f} % converge.")
 
     st.subheader("Adaptive depth")
     left, right = st.columns(2)
-    left.plotly_chart(charts.depth_histogram(d["segments_histogram"], SEED_CLAIMS["mean_segments"]),
-                      width="stretch", key=KEY + "depth_hist")
+    left.plotly_chart(loaders.shared_figure(key + ("depth_hist",), lambda: charts.depth_histogram(
+        d["segments_histogram"], SEED_CLAIMS["mean_segments"])), width="stretch", key=KEY + "depth_hist")
     left.caption("How to read this: one bar per depth; all decisions in one bar means the depth does not adapt.")
-    right.plotly_chart(charts.depth_vs_volatility(d["per_decision"], d["depth_volatility_corr"]),
-                       width="stretch", key=KEY + "depth_vol")
+    right.plotly_chart(loaders.shared_figure(key + ("depth_vol",), lambda: charts.depth_vs_volatility(
+        d["per_decision"], d["depth_volatility_corr"])), width="stretch", key=KEY + "depth_vol")
     right.caption("How to read this: each dot is a decision; \"deeper when volatile\" would show as dots rising to "
                   "the right and a correlation interval above zero.")
     ha = d["halting_agreement"]
@@ -190,7 +196,7 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
         st.subheader("One decision")
         decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))
         st.subheader("Over the period")
-        period_section(d)
+        period_section(d, period)
 
 known = adaptive_depth.load_result()
 if known is not None:

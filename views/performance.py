@@ -60,9 +60,11 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
     sentence = loaders.performance_verdict(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations, equal)
     if sentence:
         st.markdown(sentence)
-    st.plotly_chart(loaders.equity_figure(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations, equal,
-                                          f"Equity (growth of 1 unit) and drawdown [%], net of costs, {shown_as}"),
-                    width="stretch", key=KEY + "equity")
+    title = f"Equity (growth of 1 unit) and drawdown [%], net of costs, {shown_as}"
+    st.plotly_chart(loaders.shared_figure(
+        loaders.figure_key(sel.symbol, sel.interval, sel.model, "equity", sel.start, sel.end, ablations, title),
+        lambda: charts.equity_drawdown(shown.equity(), shown.drawdown(), title, trades=shown.runs[0].backtest.trades)),
+        width="stretch", key=KEY + "equity")
 
     st.subheader("Metrics")
     table = shown.metrics_table()
