@@ -51,61 +51,57 @@ class ResultStore:
         self.warning = f"result cache {self.path} could not {what} ({exc}); computed without it"
         log.warning(self.warning)
 
-    def get(self, kind: str, key: str) -> Any | None:
+    def _read(self, table: str, kind: str, key: str, decode: Callable[[Any], Any]) -> Any | None:
         try:
             conn = self._connect()
             try:
-                row = conn.execute("SELECT payload FROM results WHERE kind=? AND key=?", (kind, key)).fetchone()
+                row = conn.execute(f"SELECT payload FROM {table} WHERE kind=? AND key=?", (kind, key)).fetchone()
             finally:
                 conn.close()
-            return None if row is None else json.loads(row[0])
-        except (sqlite3.Error, OSError, ValueError) as exc:
+            return None if row is None else decode(row[0])
+        except Exception as exc:  # noqa: BLE001  (a broken file or payload, or one that no longer unpickles: a miss)
             self._failed("be read", exc)
             return None
+
+    def _write(self, table: str, kind: str, key: str, payload: Any, keep: int | None = None) -> bool:
+        """One transaction: the row, then (keep) only the newest `keep` rows of this kind."""
+        try:
+            conn = self._connect()
+            try:
+                with immediate(conn):
+                    conn.execute(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?)",
+                                 (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), payload))
+                    if keep is not None:
+                        conn.execute(f"DELETE FROM {table} WHERE kind = ? AND key NOT IN (SELECT key FROM {table} "
+                                     "WHERE kind = ? ORDER BY created_at DESC LIMIT ?)", (kind, kind, keep))
+            finally:
+                conn.close()
+            return True
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("be written", exc)
+            return False
+
+    def get(self, kind: str, key: str) -> Any | None:
+        return self._read("results", kind, key, json.loads)
 
     def put(self, kind: str, key: str, payload: Any) -> bool:
         try:
             text = json.dumps(payload, allow_nan=True, default=str)
-            conn = self._connect()
-            try:
-                with immediate(conn):
-                    conn.execute("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?)",
-                                 (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), text))
-            finally:
-                conn.close()
-            return True
-        except (sqlite3.Error, OSError, TypeError, ValueError) as exc:
+        except (TypeError, ValueError) as exc:
             self._failed("be written", exc)
             return False
+        return self._write("results", kind, key, text)
 
     def get_object(self, kind: str, key: str) -> Any | None:
-        try:
-            conn = self._connect()
-            try:
-                row = conn.execute("SELECT payload FROM objects WHERE kind=? AND key=?", (kind, key)).fetchone()
-            finally:
-                conn.close()
-            return None if row is None else pickle.loads(row[0])
-        except Exception as exc:  # noqa: BLE001  (any unpickling failure is a miss: the result is computed again)
-            self._failed("be read", exc)
-            return None
+        return self._read("objects", kind, key, pickle.loads)
 
     def put_object(self, kind: str, key: str, value: Any) -> bool:
         try:
             blob = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-            conn = self._connect()
-            try:
-                with immediate(conn):
-                    conn.execute("INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?)",
-                                 (kind, key, dt.datetime.now(dt.timezone.utc).isoformat(), blob))
-                    conn.execute("DELETE FROM objects WHERE kind = ? AND key NOT IN (SELECT key FROM objects "
-                                 "WHERE kind = ? ORDER BY created_at DESC LIMIT ?)", (kind, kind, KEEP_OBJECTS))
-            finally:
-                conn.close()
-            return True
-        except (sqlite3.Error, OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
             self._failed("be written", exc)
             return False
+        return self._write("objects", kind, key, blob, keep=KEEP_OBJECTS)
 
 
 def object_key(parts: Any) -> str:
