@@ -6,7 +6,6 @@ before torch is imported (issue 22). hrm_core.model.checkpoint loads and saves t
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any, Mapping
 
 from hrm_core.errors import CheckpointError
 from hrm_core.settings import Settings, load_settings
+from hrm_core.storage.results import files_digest
 
 CHECKPOINT_FILE = "model.pt"
 DEFAULT_MODEL_NAME = "hrm-default"
@@ -130,13 +130,7 @@ def checkpoint_digest(checkpoint: str | os.PathLike) -> str:
     """sha256 of the checkpoint file and its JSON card (the card holds the position rule): equal digests mean
     the same model deciding the same way. A missing file digests as such, so its results are never reused."""
     f = _checkpoint_file(checkpoint)
-    h = hashlib.sha256()
-    for part in (f, card_paths(f)[1]):
-        try:
-            h.update(part.read_bytes())
-        except OSError:
-            h.update(b"missing:" + str(part).encode())
-    return h.hexdigest()[:24]
+    return files_digest(f, card_paths(f)[1])
 
 
 __all__ = ["CHECKPOINT_FILE", "DEFAULT_MODEL_NAME", "ModelCard", "card_paths", "card_summary", "checkpoint_digest",

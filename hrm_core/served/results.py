@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from hrm_core.model.cards import checkpoint_digest, list_checkpoints
 from hrm_core.settings import Settings
-from hrm_core.storage.results import ResultStore, remember, results_db_path
+from hrm_core.storage.results import ResultStore, files_digest, remember, results_db_path
 from hrm_core.trading.signals import bars_hash, signals_db_path
 
 Loader = Callable[[str], Any]  # checkpoint path -> LoadedModel
@@ -37,15 +36,6 @@ def _settings_parts(settings: Settings) -> dict:
     """The settings a backtest reads (costs and risk rules); file locations are not part of the key, their
     contents are (checkpoint digests, the registry's digest, the bars' hash), so a copied store still hits."""
     return {"costs": dataclasses.asdict(settings.costs), "risk": dataclasses.asdict(settings.risk)}
-
-
-def _file_digest(path: Path) -> str:
-    import hashlib
-
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:24]
-    except OSError:
-        return "missing"
 
 
 def signals(settings: Settings, model_path: str, bars: pd.DataFrame, *, symbol: str, interval: str,
@@ -77,7 +67,7 @@ def _performance_parts(settings: Settings, model_path: str | None, bars: pd.Data
     registry, the settings (costs, risk), the bars and the period."""
     others = [(c.name, checkpoint_digest(c.path)) for c in list_checkpoints(settings.data.path("models_dir"))]
     return {"model": checkpoint_digest(model_path) if model_path else None, "checkpoints": others,
-            "registry": _file_digest(settings.data.path("trials_file")), "settings": _settings_parts(settings),
+            "registry": files_digest(settings.data.path("trials_file")), "settings": _settings_parts(settings),
             "symbol": symbol, "interval": interval, "bars": bars_hash(bars), "start": start, "end": end,
             "ablations": ablations, "source": source}
 

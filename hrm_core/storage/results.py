@@ -104,6 +104,18 @@ class ResultStore:
         return self._write("objects", kind, key, blob, keep=KEEP_OBJECTS)
 
 
+def files_digest(*paths: str | Path) -> str:
+    """sha256 of the files' bytes, in order: equal digests mean equal contents. A missing file digests as such
+    (by its path), so a result keyed on it is never reused once the file appears."""
+    h = hashlib.sha256()
+    for path in paths:
+        try:
+            h.update(Path(path).read_bytes())
+        except OSError:
+            h.update(b"missing:" + str(path).encode())
+    return h.hexdigest()[:24]
+
+
 def object_key(parts: Any) -> str:
     """A stable key for JSON-able `parts` plus the code's fingerprint: results of other code are never reused."""
     text = json.dumps([code_fingerprint(), parts], sort_keys=True, default=str)
