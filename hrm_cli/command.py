@@ -232,7 +232,8 @@ def cmd_train(args) -> int:
                                               "test_start", "test_end") if getattr(args, k) is not None}
     options = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "horizon", "threshold_k", "purge_bars",
                                               "stride", "seed", "patience", "early_stop", "cost_bps", "device",
-                                              "class_weighting", "soft_direction", "select_depth")
+                                              "class_weighting", "soft_direction", "select_depth",
+                                              "unroll_segments")
                if getattr(args, k) is not None}
     symbols, intervals = _train_symbols(args), tuple(args.intervals or (settings.data.default_interval,))
     bars = None
@@ -376,6 +377,9 @@ def _add_training_verbs(sub) -> None:
     p.add_argument("--select-depth", action="store_true", default=None,
                    help="ship the inference mode (fixed depth 1..M-1, max depth or adaptive) of lowest validation "
                         "log-loss; the halting objective is --override halt_objective=ponder|loss_improvement|q_learning")
+    p.add_argument("--unroll-segments", action="store_true", default=None,
+                   help="one optimiser step per batch through all its segments, so later segments' losses train the "
+                        "earlier ones (one process only)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
     p.add_argument("--force", action="store_true", help="overwrite models/NAME if it exists")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

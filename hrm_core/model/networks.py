@@ -417,8 +417,9 @@ class HierarchicalReasoningModel(nn.Module):
         for new ones there (as the reference HRM does), so every optimiser step sees a full batch."""
         init = self.initial_carry(fresh.shape[0])
         rows = fresh.view(-1, 1, 1)
-        inner = InnerCarry(z_H=torch.where(rows, init.inner.z_H, carry.inner.z_H),
-                           z_L=torch.where(rows, init.inner.z_L, carry.inner.z_L))
+        # detached: after an unrolled step (keep_graph) the old state's graph has been freed
+        inner = InnerCarry(z_H=torch.where(rows, init.inner.z_H, carry.inner.z_H).detach(),
+                           z_L=torch.where(rows, init.inner.z_L, carry.inner.z_L).detach())
         survival = torch.ones_like(init.survival) if carry.survival is None else \
             torch.where(fresh, init.survival, carry.survival)
         return HRMCarry(inner, torch.where(fresh, 0, carry.steps), carry.halted & ~fresh, survival)
@@ -458,8 +459,11 @@ class HierarchicalReasoningModel(nn.Module):
     # -- ACT wrapper: one segment for a batch (training and step-by-step use)
 
     def forward(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor,
-                carry: HRMCarry | None = None, *, trace: bool = False) -> tuple[HRMOutput, HRMCarry]:
-        """Run one segment for every sample not yet halted; return its outputs and the detached carry."""
+                carry: HRMCarry | None = None, *, trace: bool = False,
+                keep_graph: bool = False) -> tuple[HRMOutput, HRMCarry]:
+        """Run one segment for every sample not yet halted; return its outputs and the carry, detached unless
+        `keep_graph` (training unrolled over segments): then every update of the segment builds a graph, whatever
+        `grad_mode`, so a later segment's loss reaches every earlier update through the carry."""
         cfg, M = self.config, self.config.max_segments
         instrument_id, timeframe_id = _check_inputs(cfg, x, instrument_id, timeframe_id)
         B = x.shape[0]
@@ -470,7 +474,7 @@ class HierarchicalReasoningModel(nn.Module):
         cos, sin = self.rotary(x_emb.shape[1])
         rec = _TraceRecorder(B, None, active) if trace else None
 
-        z = self._reason(carry.inner, x_emb, cos, sin, grad=cfg.grad_mode, rec=rec)
+        z = self._reason(carry.inner, x_emb, cos, sin, grad="all" if keep_graph else cfg.grad_mode, rec=rec)
         keep = active.view(B, 1, 1)  # halted samples keep their state, so their outputs do not change
         z_H = torch.where(keep, z.z_H, carry.inner.z_H)
         z_L = torch.where(keep, z.z_L, carry.inner.z_L)
@@ -510,7 +514,8 @@ class HierarchicalReasoningModel(nn.Module):
                         target_q_continue=target_q_continue, next_policy_logits=next_logits,
                         survival=survival_in, last=is_last,
                         trace=HRMTrace([rec.seg], cfg.h_cycles, cfg.l_cycles) if rec is not None else None)
-        return out, HRMCarry(InnerCarry(z_H.detach(), z_L.detach()), steps, halted, survival)
+        inner = InnerCarry(z_H, z_L) if keep_graph else InnerCarry(z_H.detach(), z_L.detach())
+        return out, HRMCarry(inner, steps, halted, survival)
 
     # -- inference: whole decision, real per-sample halting
 
@@ -641,8 +646,10 @@ class FlatTransformer(nn.Module):
         return self.heads(h[:, 0]), x.shape[0]
 
     def forward(self, x: torch.Tensor, instrument_id: torch.Tensor, timeframe_id: torch.Tensor,
-                carry: HRMCarry | None = None, *, trace: bool = False) -> tuple[HRMOutput, HRMCarry]:
-        """One pass; the returned carry is halted (steps = 1). `trace` is accepted and ignored (no recurrence)."""
+                carry: HRMCarry | None = None, *, trace: bool = False,
+                keep_graph: bool = False) -> tuple[HRMOutput, HRMCarry]:
+        """One pass; the returned carry is halted (steps = 1). `trace` and `keep_graph` are accepted and ignored
+        (no recurrence)."""
         heads, B = self._decide(x, instrument_id, timeframe_id, tap=False)
         ones = torch.ones(B, dtype=torch.long, device=x.device)
         out = HRMOutput(**heads, steps=ones, finite=_finite(heads).detach(), active=ones.bool())

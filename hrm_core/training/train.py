@@ -16,7 +16,10 @@ Batches stay full under ACT: a batch is a set of slots; after each segment (one 
 step, deep supervision) the slots whose sample halted get the next samples of the epoch with
 a fresh state, as the reference HRM does, so no step is taken on a handful of samples. An
 epoch ends when the remaining samples cannot refill the halted slots; the learning-rate
-schedule and progress count samples drawn. Loss, per segment, averaged over the batch:
+schedule and progress count samples drawn. With `unroll_segments` a batch instead runs all its
+segments with the graph of every update kept (whatever grad_mode) and takes one step on their
+mean loss, so a later segment's loss reaches the earlier updates (benchmarks.adaptive_depth:
+what makes depth pay on its known-answer task). Loss, per segment, averaged over the batch:
 
     L = w_policy * CE(policy_logits, direction)                       3 classes short/flat/long
       + w_value  * Huber_s(value, fwd_return) / s                      Huber with delta s = std of train fwd returns
@@ -140,6 +143,7 @@ class TrainConfig:
     soft_direction: bool = False  # sizing utility on (p_long - p_short) x size, its gradient reaching the policy
     early_stop: str = "val_logloss"  # or "val_net_sharpe"
     select_depth: bool = False  # choose the shipped inference mode (adaptive / fixed k / max) on validation log-loss
+    unroll_segments: bool = False  # one optimiser step per batch through all its segments (carry graph kept)
     patience: int = 3  # epochs without improvement before stopping
     seed: int = 0
     device: str = "auto"  # "auto" (cuda if present), "cpu", "cuda"
@@ -189,8 +193,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if not self.select_depth:  # absent at its default, so runs keyed before the field existed keep their keys
-            d.pop("select_depth")
+        for flag in ("select_depth", "unroll_segments"):  # absent at their defaults: runs keyed before the
+            if not getattr(self, flag):                  # fields existed keep their keys
+                d.pop(flag)
         d["overrides"] = {k: v for k, v in self.overrides}
         d["symbols"], d["intervals"] = list(self.symbols), list(self.intervals)
         return d
@@ -614,6 +619,8 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
     settings = settings or load_settings()
     cost = (settings.costs.total_bps if cfg.cost_bps is None else cfg.cost_bps) * 1e-4
     rank, world, device, created = _setup_distributed(cfg.device)
+    if cfg.unroll_segments and world > 1:
+        raise TrainingError("unroll_segments runs in one process: DDP expects one forward per backward")
     report = progress if (progress is not None and rank == 0) else (lambda _p: None)
     try:
         mcfg = cfg.model_config()
@@ -658,22 +665,27 @@ def train(cfg: TrainConfig, *, settings: Settings | None = None, progress: Progr
             net.train()
             sums = {k: 0.0 for k in ("loss", "policy", "value", "sizing", "q", "accuracy", "n")}
             stream = _SampleStream(shard, tensors, min(cfg.batch_size, len(shard)), device)
-            carry = None
+            carry, pending, segments = None, 0.0, 0
             while True:
                 for g in opt.param_groups:
                     g["lr"] = cfg.lr * lr_at(drawn)
                 x, iid, tid, y, fwd = stream.batch
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                    out, carry = net(x, iid, tid, carry=carry)
+                    out, carry = net(x, iid, tid, carry=carry, keep_graph=cfg.unroll_segments)
                 loss, terms = loss_terms(out, y, fwd, ret_scale=ret_scale, cost=cost, cfg=cfg, act=mcfg.act,
                                          halt=mcfg, class_weights=class_weights)
+                for k, v in terms.items():
+                    sums[k] += v
+                sums["n"] += 1
+                if cfg.unroll_segments:  # sum the batch's segment losses; step once all its rows have halted
+                    pending, segments = pending + loss, segments + 1
+                    if not bool(carry.halted.all()):
+                        continue
+                    loss, pending, segments = pending / segments, 0.0, 0
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 opt.step()
-                for k, v in terms.items():
-                    sums[k] += v
-                sums["n"] += 1
                 # Halted rows get fresh samples (deep supervision on full batches, as the reference HRM);
                 # the epoch ends when the stream cannot refill them (every rank at the same step under DDP).
                 ends, mean_halted = _stream_ends(stream, carry.halted, world, device)

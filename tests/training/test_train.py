@@ -379,3 +379,36 @@ def tr_prepare(cfg, mcfg, bars):
 def test_train_config_keys_runs_without_select_depth_as_before():
     assert "select_depth" not in TrainConfig().to_dict()  # earlier folds' keys (walk-forward cache) still match
     assert TrainConfig(select_depth=True).to_dict()["select_depth"] is True
+
+
+def test_unrolled_training_steps_once_per_batch_through_every_segment(monkeypatch):
+    """unroll_segments: each batch runs all M segments with the carry's graph kept, then one optimiser step."""
+    import hrm_core.training.train as tr
+
+    segments, steps, real_step = [], [], torch.optim.AdamW.step
+    real_loss = tr.loss_terms
+    monkeypatch.setattr(tr, "loss_terms", lambda out, *a, **k: (segments.append(int(out.steps.max())),
+                                                                real_loss(out, *a, **k))[1])
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: (steps.append(1), real_step(self, *a, **k))[1])
+    cfg, bars = _small_run(overrides=(("halt_objective", "loss_improvement"), ("deep_start", True)),
+                           unroll_segments=True)
+    result = train(cfg, bars=bars)
+    M = result.model_config.max_segments
+    assert M > 1 and len(segments) == M * len(steps) > 0
+    assert segments[:2 * M] == list(range(1, M + 1)) * 2
+    assert "unroll_segments" not in TrainConfig().to_dict()  # earlier runs' keys still match
+
+
+def test_with_the_graph_kept_a_later_segment_s_loss_reaches_the_first_segment_s_state():
+    from hrm_core.model.config import get_preset
+    from hrm_core.model.networks import build_model
+
+    model = build_model(get_preset("tiny")).train()
+    x, ids = torch.randn(4, 16, 15), torch.ones(4, dtype=torch.long)
+    for keep, reaches in ((True, True), (False, False)):
+        first, carry = model(x, ids, ids, keep_graph=keep)
+        second, _ = model(x, ids, ids, carry=carry, keep_graph=keep)
+        assert carry.inner.z_H.requires_grad is reaches
+        if reaches:
+            grad = torch.autograd.grad(second.policy_logits.sum(), carry.inner.z_H)[0]
+            assert grad.abs().sum() > 0
