@@ -202,8 +202,9 @@ known = adaptive_depth.load_result()
 if known is not None:
     with st.expander("What adaptive depth looks like on a task with a known answer"):
         st.markdown("Each halting objective trained on windows whose label needs k compositions of a hidden rule "
-                    "(k set per window; an easy stratum and a pure-noise stratum). Where depth works, harder windows "
-                    f"use more segments and gain from them, and noise stops at once. {adaptive_depth.headline(known)}")
+                    "(k set per window; an easy stratum and a pure-noise stratum), the tiny preset's trunk trained "
+                    f"{known.get('training', 'detached (production)')}. Where depth works, harder windows use more "
+                    f"segments and gain from them, and noise stops at once. {adaptive_depth.headline(known)}")
         st.dataframe(adaptive_depth.stratum_table(known), width="stretch", hide_index=True, key=KEY + "known_answer")
         st.caption(f"Reproduce: `{known['command']}` (hrm_core/experiments/adaptive_depth.py says how).")
 

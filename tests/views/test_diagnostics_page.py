@@ -46,6 +46,7 @@ def test_the_diagnostics_page_shows_the_summary_strip_charts_and_every_model(pag
     assert "of 3 segments" in at.markdown[1].value and "log-loss" in at.markdown[1].value
     known = at.dataframe[0].value  # the known-answer benchmark, per stratum
     assert {"noise", "1", "6"} <= set(known["moves to compose"]) and known["mean depth"].between(1, 4).all()
+    assert any("trained unrolled over the segments" in m.value and "Chosen: " in m.value for m in at.markdown)
     assert len(at.get("plotly_chart")) >= 7 and len(at.dataframe) == 1  # every checkpoint is compared on demand
     at.toggle(key="diagnostics.compare").set_value(True).run()
     assert not at.exception and len(at.get("plotly_chart")) >= 9  # + 2 comparison charts
