@@ -2,13 +2,16 @@
 
     .venv/bin/python scripts/halting_objectives.py              # 3 objectives x 5 seeds, 2 processes
     .venv/bin/python scripts/halting_objectives.py --seeds 2 --objectives ponder
+    .venv/bin/python scripts/halting_objectives.py --unroll     # the same, trained unrolled over the segments
 
 Each run is hrm-default as shipped (scripts/train_shipped_models.py: same data, periods, epochs and stride)
 with one halting objective (hrm_core.model.halting; deep start for ponder and loss_improvement, the reference
 init for q_learning) and `select_depth`: after early stopping the inference mode of lowest validation
 log-loss (fixed depth 1..M-1, max depth, adaptive) is kept and the position rule fitted on its outputs.
 The objective with the lowest median validation log-loss over seeds is chosen; the test period is never
-read. Writes docs/halting_objectives.json and registers the runs in the trial registry (validation period).
+read. Writes docs/halting_objectives.json (`--unroll`: TrainConfig.unroll_segments, one optimiser step per
+batch through all its segments, docs/halting_objectives_unrolled.json) and registers the runs in the trial
+registry (validation period).
 """
 from __future__ import annotations
 
@@ -27,13 +30,14 @@ from train_shipped_models import COMMON, sample_bars  # noqa: E402
 
 OBJECTIVES = ("q_learning", "ponder", "loss_improvement")
 OUT = ROOT / "docs" / "halting_objectives.json"
+OUT_UNROLLED = ROOT / "docs" / "halting_objectives_unrolled.json"
 
 
 def objective_overrides(objective: str) -> dict:
     return {"halt_objective": objective, "deep_start": objective != "q_learning"}
 
 
-def run(objectives, seeds: int, jobs: int, cluster: str | None) -> dict:
+def run(objectives, seeds: int, jobs: int, cluster: str | None, unroll: bool = False) -> dict:
     from hrm_core.compute.executors import cluster_address, open_executor, run_all
     from hrm_core.settings import load_settings
     from hrm_core.training.sweep import TrainJob, run_train_job
@@ -41,7 +45,8 @@ def run(objectives, seeds: int, jobs: int, cluster: str | None) -> dict:
 
     settings, bars = load_settings(ROOT / "hrm.toml"), sample_bars()
     todo = [TrainJob(TrainConfig(preset="default", overrides=tuple(objective_overrides(o).items()), seed=s,
-                                 select_depth=True, **COMMON), f"halting-{o}-s{s}", bars, settings,
+                                 select_depth=True, unroll_segments=unroll, **COMMON),
+                     f"halting-{o}{'-unrolled' if unroll else ''}-s{s}", bars, settings,
                      keep_checkpoint=False) for o in objectives for s in range(seeds)]
     runs: list[dict] = []
 
@@ -62,7 +67,8 @@ def run(objectives, seeds: int, jobs: int, cluster: str | None) -> dict:
     medians = {o: statistics.median(r["val_logloss"] for r in rs) for o, rs in by.items()}
     chosen = min(medians, key=medians.get)
     return {"chosen": chosen, "rule": "lowest median validation log-loss over seeds (2013-2015; test never read)",
-            "median_val_logloss": medians, "seeds": seeds, "runs": by, "setup": {**COMMON, "select_depth": True},
+            "median_val_logloss": medians, "seeds": seeds, "runs": by,
+            "setup": {**COMMON, "select_depth": True, "unroll_segments": unroll},
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
@@ -71,11 +77,13 @@ def register_trials(result: dict) -> None:
     from hrm_core.settings import load_settings
 
     n = sum(len(v) for v in result["runs"].values())
-    register(registry_path(load_settings(ROOT / "hrm.toml")), [{
-        "strategy": "halting objectives", "kind": "model", "configurations": n, "instruments": list(COMMON["symbols"]),
+    unrolled = result["setup"]["unroll_segments"]
+    register(registry_path(load_settings(ROOT / "hrm.toml")), [{  # one entry per kind of run: a rerun replaces it
+        "strategy": "halting objectives" + (", unrolled" if unrolled else ""), "kind": "model", "configurations": n, "instruments": list(COMMON["symbols"]),
         "interval": "1d", "start": "2013-01-01", "end": "2015-12-31",
-        "note": f"hrm-default with {len(result['runs'])} halting objectives x {result['seeds']} seeds, scored on the "
-                "validation period only (scripts/halting_objectives.py, docs/halting_objectives.json)"}])
+        "note": f"hrm-default with {len(result['runs'])} halting objective(s) x {result['seeds']} seeds"
+                f"{', trained unrolled over the segments' if unrolled else ''}, scored on "
+                "the validation period only (scripts/halting_objectives.py, docs/halting_objectives*.json)"}])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--jobs", type=int, default=2, help="local worker processes")
     ap.add_argument("--cluster", default=None, metavar="ADDRESS", help="Dask scheduler, e.g. tcp://HOST:8786")
-    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--unroll", action="store_true", help="train through all segments of a batch at once")
+    ap.add_argument("--out", default=None, help=f"default: {OUT.name}, or {OUT_UNROLLED.name} with --unroll")
     args = ap.parse_args(argv)
-    result = run(args.objectives, args.seeds, args.jobs, args.cluster)
+    args.out = args.out or str(OUT_UNROLLED if args.unroll else OUT)
+    result = run(args.objectives, args.seeds, args.jobs, args.cluster, args.unroll)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     register_trials(result)
     print(json.dumps({k: result[k] for k in ("chosen", "median_val_logloss", "seconds")}))
