@@ -6,6 +6,7 @@ from hrm_core.experiments import adaptive_depth
 from hrm_core.reasoning.diagnostics import NOT_APPLICABLE, SEED_CLAIMS, depth_verdict
 from ui import diagnostics_charts as charts
 from ui import loaders
+from ui.decision import PARAM as DECISION_PARAM
 from ui.decision import pick_decision
 from ui.guard import guard
 from ui.guide import how_to_read
@@ -97,7 +98,7 @@ def decision_section(d: dict, at) -> None:
 
 
 def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
-    """Residual bands, convergence breakdowns, depth, Q-head calibration, participation ratio."""
+    """Residual bands over the period, the depth used, and whether halting early costs anything."""
     full = st.toggle("Show all segments (full depth) instead of the segments actually run", key=KEY + "full")
     view = d["residuals_full_depth"] if full else d["residuals"]
     names = {"l": [f"{i + 1}" for i in range(len(view["l"]["median"]))],
@@ -108,18 +109,6 @@ def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
         view, names, per, "Residuals over the period: median and 10-90 % band")), width="stretch", key=KEY + "bands")
     st.caption("How to read this: the line is the typical decision, the band holds 80 % of them; dotted lines "
                "separate segments; steps no decision ran are blank unless full depth is shown.")
-
-    st.subheader("Convergence")
-    left, right = st.columns(2)
-    left.plotly_chart(loaders.shared_figure(key + ("by_regime",), lambda: charts.rate_bars(
-        d["convergence_by_regime"], "Converged by regime", SEED_CLAIMS["convergence_rate"])), width="stretch",
-        key=KEY + "by_regime")
-    left.caption("How to read this: share of decisions meeting the criterion in each (causal) regime; n on top.")
-    right.plotly_chart(loaders.shared_figure(key + ("by_action",), lambda: charts.rate_bars(
-        d["convergence_by_action"], "Converged by action", SEED_CLAIMS["convergence_rate"])), width="stretch",
-        key=KEY + "by_action")
-    right.caption(f"How to read this: the same share per decided action. Criterion: {d['criterion']}; "
-                  f"at full depth {100 * d['convergence_rate_full_depth']:.1f} % converge.")
 
     st.subheader("Adaptive depth")
     left, right = st.columns(2)
@@ -143,6 +132,21 @@ def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
                    f"depth 1, {ll['max_depth']:.4f} at max depth; {pays['statement']}.")
     st.caption(f"How to read this: if halting early rarely changes the action and costs no PnL, the halting head stops "
                f"well; costs {ha['costs_bps']:g} bps per unit of turnover, the Performance page's risk layer.")
+
+
+def convergence_section(d: dict, period: tuple[str | None, str | None]) -> None:
+    """The share of decisions that converged, per regime and per action."""
+    key = loaders.figure_key(sel.symbol, sel.interval, sel.model, "period", *period)
+    left, right = st.columns(2)
+    left.plotly_chart(loaders.shared_figure(key + ("by_regime",), lambda: charts.rate_bars(
+        d["convergence_by_regime"], "Converged by regime", SEED_CLAIMS["convergence_rate"])), width="stretch",
+        key=KEY + "by_regime")
+    left.caption("How to read this: share of decisions meeting the criterion in each (causal) regime; n on top.")
+    right.plotly_chart(loaders.shared_figure(key + ("by_action",), lambda: charts.rate_bars(
+        d["convergence_by_action"], "Converged by action", SEED_CLAIMS["convergence_rate"])), width="stretch",
+        key=KEY + "by_action")
+    right.caption(f"How to read this: the same share per decided action. Criterion: {d['criterion']}; "
+                  f"at full depth {100 * d['convergence_rate_full_depth']:.1f} % converge.")
 
 
 def _shape(r: dict) -> str:
@@ -193,10 +197,17 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
         d = loaders.diagnostics(sel.symbol, sel.interval, sel.model, *period)
         st.markdown(f"**Verdict.** {depth_verdict(d)}")
         summary_strip(d)
-        st.subheader("One decision")
-        decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))
-        st.subheader("Over the period")
-        period_section(d, period)
+        # One view at a time (a browser drawing all seven charts on every visit made the page slow to open,
+        # benchmarks.ui); a link to a decision (?at=) opens on that decision.
+        views = ("Residuals and depth", "Convergence", "One decision")
+        view = st.radio("Look closer", views, horizontal=True, key=KEY + "view",
+                        index=2 if st.query_params.get(DECISION_PARAM) else 0)
+        if view == "One decision":
+            decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))
+        elif view == "Convergence":
+            convergence_section(d, period)
+        else:
+            period_section(d, period)
 
 known = adaptive_depth.load_result()
 if known is not None:

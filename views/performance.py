@@ -20,6 +20,72 @@ from ui.state import selection, settings
 KEY = "performance."  # session-state namespace of this page
 COSTS_GRID_BPS = (0.0, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0)
 
+SECTIONS = ("Regimes", "Returns and costs", "Risk rules", "Trades")
+
+
+def regimes_section(ablations: bool) -> None:
+    st.caption("Each bar's return is grouped by the regime known when its position was decided "
+               "(causal rules: high volatility > bear > bull > sideways).")
+    tables = loaders.performance_tables(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
+    regimes = tables["regimes"]
+    st.dataframe(regimes, width="stretch", key=KEY + "regimes", column_config={
+        c: st.column_config.NumberColumn(c, format="%d" if c == "Bars" else "%.2f")
+        for c in regimes.select_dtypes("number").columns})
+    regime_sharpes = tables["regime_sharpes"]
+    st.dataframe(regime_sharpes, width="stretch", key=KEY + "regime_sharpes",
+                 column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
+                                for c in regime_sharpes.columns})
+
+
+def returns_section(inst, run, name: str) -> None:
+    """Monthly returns, rolling Sharpe and cost sensitivity of one strategy."""
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(charts.monthly_heatmap(monthly_returns(run.net_returns), f"Monthly returns [%]: {name}"),
+                        width="stretch", key=KEY + "monthly")
+    with right:
+        window = st.number_input("Rolling window [bars]", min_value=10, max_value=max(10, inst.n_bars),
+                                 value=min(bars_for(126, inst.interval), max(10, inst.n_bars)), key=KEY + "window")
+        roll = {n: rolling_sharpe(inst.run(n).net_returns, window=int(window), periods_per_year=inst.periods_per_year)
+                for n in dict.fromkeys([name, "buy & hold"])}
+        st.plotly_chart(charts.lines(pd.DataFrame(roll), f"Rolling Sharpe over {int(window)} bars (annualised)",
+                                     "Sharpe (annualised)"),
+                        width="stretch", key=KEY + "rolling")
+
+    st.subheader("Cost sensitivity")
+    sens = cost_sensitivity(run.backtest, costs_bps=COSTS_GRID_BPS, periods_per_year=inst.periods_per_year)
+    be = break_even_cost_bps(run.backtest)
+    c1, c2 = st.columns([1, 2])
+    c1.metric("Break-even cost [bps per unit of turnover]", "n/a (never trades)" if be == float("inf") else f"{be:.1f}",
+              help="Total cost at which the net compounded return over the period is 0; 0 = loses even without costs.")
+    c1.dataframe(sens, key=KEY + "costs_table")
+    cost_fig = charts.lines(sens[["Annual return [%]"]], f"Annual return vs cost: {name}", "annual return [%]")
+    c2.plotly_chart(cost_fig.update_xaxes(title_text="total cost [bps per unit of turnover]"),
+                    width="stretch", key=KEY + "costs_chart")
+
+
+def risk_section(run, stored: bool, ablations: bool) -> None:
+    """Each risk rule alone and all together, under the settings' rules or the ones tried here."""
+    st.caption("Each rule alone, and all together, on the same target positions and costs. Start from the "
+               f"settings in force (`{s.source}`) and try others here; the figures above always use the settings file.")
+    r = s.risk
+    c = st.columns(4)
+    what_if = replace(r, max_abs_position=c[0].number_input("Position cap", 0.05, 1.0, r.max_abs_position, 0.05,
+                                                            key=KEY + "cap"),
+                      vol_target_annual=c[1].number_input("Vol target (annual, 0 = off)", 0.0, 1.0,
+                                                          r.vol_target_annual, 0.01, key=KEY + "vol"),
+                      drawdown_brake=c[2].number_input("Drawdown brake (0 = off)", 0.0, 0.9, r.drawdown_brake, 0.01,
+                                                       key=KEY + "brake"),
+                      drawdown_brake_scale=c[3].number_input("Exposure while braking", 0.05, 1.0,
+                                                             r.drawdown_brake_scale, 0.05, key=KEY + "brake_scale"))
+    if stored and what_if == r:  # the first strategy under the settings' rules: kept in results.db
+        table = loaders.performance_tables(sel.symbol, sel.interval, sel.model, sel.start, sel.end,
+                                           ablations)["risk_effects"]
+    else:
+        table = risk_effects(run, replace(s, risk=what_if))
+    st.dataframe(table, width="stretch", key=KEY + "risk")
+
+
 sel = selection()
 s = settings()
 st.title("Performance")
@@ -92,68 +158,25 @@ with guard(f"backtest {sel.symbol} {sel.interval}"):
                        f"Reproduce: `{ladder['command']}`; method and tables: docs/results.md.")
             st.dataframe(edge_power.min_detectable_table(ladder), width="stretch", key=KEY + "edge_power")
 
-    st.subheader("Regimes")
-    st.caption("Each bar's return is grouped by the regime known when its position was decided "
-               "(causal rules: high volatility > bear > bull > sideways).")
-    tables = loaders.performance_tables(sel.symbol, sel.interval, sel.model, sel.start, sel.end, ablations)
-    regimes = tables["regimes"]
-    st.dataframe(regimes, width="stretch", key=KEY + "regimes", column_config={
-        c: st.column_config.NumberColumn(c, format="%d" if c == "Bars" else "%.2f")
-        for c in regimes.select_dtypes("number").columns})
-    regime_sharpes = tables["regime_sharpes"]
-    st.dataframe(regime_sharpes, width="stretch", key=KEY + "regime_sharpes",
-                 column_config={c: st.column_config.NumberColumn(c, help="Sharpe in this regime", format="%.2f")
-                                for c in regime_sharpes.columns})
-
     names = [r.name for r in inst.runs]
-    name = st.selectbox("Strategy to inspect", names, key=KEY + "strategy")
+    left, right = st.columns([1, 2])
+    name = left.selectbox("Strategy to inspect", names, key=KEY + "strategy",
+                          help="The strategy the sections below and the backtest download show (regimes: all).")
     run = inst.run(name)
-
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(charts.monthly_heatmap(monthly_returns(run.net_returns), f"Monthly returns [%]: {name}"),
-                        width="stretch", key=KEY + "monthly")
-    with right:
-        window = st.number_input("Rolling window [bars]", min_value=10, max_value=max(10, inst.n_bars),
-                                 value=min(bars_for(126, inst.interval), max(10, inst.n_bars)), key=KEY + "window")
-        roll = {n: rolling_sharpe(inst.run(n).net_returns, window=int(window), periods_per_year=inst.periods_per_year)
-                for n in dict.fromkeys([name, "buy & hold"])}
-        st.plotly_chart(charts.lines(pd.DataFrame(roll), f"Rolling Sharpe over {int(window)} bars (annualised)",
-                                         "Sharpe (annualised)"),
-                        width="stretch", key=KEY + "rolling")
-
-    st.subheader("Cost sensitivity")
-    sens = cost_sensitivity(run.backtest, costs_bps=COSTS_GRID_BPS, periods_per_year=inst.periods_per_year)
-    be = break_even_cost_bps(run.backtest)
-    c1, c2 = st.columns([1, 2])
-    c1.metric("Break-even cost [bps per unit of turnover]", "n/a (never trades)" if be == float("inf") else f"{be:.1f}",
-              help="Total cost at which the net compounded return over the period is 0; 0 = loses even without costs.")
-    c1.dataframe(sens, key=KEY + "costs_table")
-    cost_fig = charts.lines(sens[["Annual return [%]"]], f"Annual return vs cost: {name}", "annual return [%]")
-    c2.plotly_chart(cost_fig.update_xaxes(title_text="total cost [bps per unit of turnover]"),
-                    width="stretch", key=KEY + "costs_chart")
-
-    st.subheader("Risk rules")
-    st.caption("Each rule alone, and all together, on the same target positions and costs. Start from the "
-               f"settings in force (`{s.source}`) and try others here; the figures above always use the settings file.")
-    r = s.risk
-    c = st.columns(4)
-    what_if = replace(r, max_abs_position=c[0].number_input("Position cap", 0.05, 1.0, r.max_abs_position, 0.05,
-                                                            key=KEY + "cap"),
-                      vol_target_annual=c[1].number_input("Vol target (annual, 0 = off)", 0.0, 1.0,
-                                                          r.vol_target_annual, 0.01, key=KEY + "vol"),
-                      drawdown_brake=c[2].number_input("Drawdown brake (0 = off)", 0.0, 0.9, r.drawdown_brake, 0.01,
-                                                       key=KEY + "brake"),
-                      drawdown_brake_scale=c[3].number_input("Exposure while braking", 0.05, 1.0,
-                                                             r.drawdown_brake_scale, 0.05, key=KEY + "brake_scale"))
-    stored = name == names[0] and what_if == r  # the first strategy under the settings' rules: kept in results.db
-    st.dataframe(tables["risk_effects"] if stored else risk_effects(run, replace(s, risk=what_if)), width="stretch",
-                 key=KEY + "risk")
-
-    st.subheader("Trades")
-    trades = run.backtest.trades
-    st.caption(f"{len(trades):,} trades ({int(trades['open'].sum()) if len(trades) else 0} still open at the end).")
-    st.dataframe(trades, width="stretch", key=KEY + "trades")
+    # One section at a time: each is a few tables or charts, and a browser drawing all of them on every visit
+    # is what made this page slow to open (benchmarks.ui).
+    section = right.radio("Look closer", SECTIONS, horizontal=True, key=KEY + "section")
+    if section == "Regimes":
+        regimes_section(ablations)
+    elif section == "Returns and costs":
+        returns_section(inst, run, name)
+    elif section == "Risk rules":
+        risk_section(run, stored=name == names[0], ablations=ablations)
+    else:
+        trades = run.backtest.trades
+        st.caption(f"{name}: {len(trades):,} trades ({int(trades['open'].sum()) if len(trades) else 0} still open "
+                   "at the end).")
+        st.dataframe(trades, width="stretch", key=KEY + "trades")
 
     export = run.backtest.frame.join(run.signals.table.drop(columns=["position"]), how="left") \
         if run.signals is not None else run.backtest.frame

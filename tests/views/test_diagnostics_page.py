@@ -47,10 +47,20 @@ def test_the_diagnostics_page_shows_the_summary_strip_charts_and_every_model(pag
     known = at.dataframe[0].value  # the known-answer benchmark, per stratum
     assert {"noise", "1", "6"} <= set(known["moves to compose"]) and known["mean depth"].between(1, 4).all()
     assert any("trained unrolled over the segments" in m.value and "Chosen: " in m.value for m in at.markdown)
-    assert len(at.get("plotly_chart")) >= 7 and len(at.dataframe) == 1  # every checkpoint is compared on demand
+    # One view at a time: the period's residual bands, depth histogram and depth/volatility scatter first; the
+    # convergence bars and one decision's residuals and trajectory one click away; every checkpoint on demand.
+    assert at.radio(key="diagnostics.view").value == "Residuals and depth"
+    assert len(at.get("plotly_chart")) == 3 and len(at.dataframe) == 1
+    assert any(m.label == "Same action as full depth" for m in at.metric)
     at.toggle(key="diagnostics.compare").set_value(True).run()
-    assert not at.exception and len(at.get("plotly_chart")) >= 9  # + 2 comparison charts
-    assert sum(c.value.startswith("How to read this") for c in at.caption) >= 9
+    assert not at.exception and len(at.get("plotly_chart")) == 5  # + 2 comparison charts
+    assert sum(c.value.startswith("How to read this") for c in at.caption) >= 5
+    at.radio(key="diagnostics.view").set_value("Convergence").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4
+    assert any("share of decisions meeting the criterion" in c.value for c in at.caption)
+    at.radio(key="diagnostics.view").set_value("One decision").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4
+    assert any(c.value.startswith("Decision at ") for c in at.caption)
     compare = next(d.value for d in at.dataframe if "note" in d.value.columns)
     assert {"hrm-default", "hrm-n1t1", "hrm-noact", "flat"} <= set(compare.index)
     assert "not applicable" in compare.loc["flat", "note"]
@@ -59,9 +69,11 @@ def test_the_diagnostics_page_shows_the_summary_strip_charts_and_every_model(pag
 def test_the_page_opens_the_decision_in_the_url_and_shows_full_depth_on_request(offline_settings):
     at = _open(offline_settings, "2017-03-15")
     assert not at.exception and not at.error
+    assert at.radio(key="diagnostics.view").value == "One decision"  # a link to a decision opens on it
     assert any("Decision at 2017-03-15" in c.value for c in at.caption)
+    at.radio(key="diagnostics.view").set_value("Residuals and depth").run()
     at.toggle(key="diagnostics.full").set_value(True).run()
-    assert not at.exception and not at.error
+    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 3
 
 
 def test_the_flat_model_is_not_applicable_and_the_hrm_checkpoints_are_still_compared(offline_settings, tmp_path):

@@ -37,18 +37,26 @@ def test_performance_page_renders_metrics_table_and_charts_for_the_model(with_mo
     metrics = at.dataframe[0].value
     assert metrics.index[0] == "hrm-default" and {"buy & hold", "SMA 50/200", "momentum 12m"} <= set(metrics.index)
     assert {"Sharpe", "Sharpe CI 95% low", "Sharpe CI 95% high", "Annual return [%]", "DSR"} <= set(metrics.columns)
-    assert len(at.get("plotly_chart")) >= 4  # equity/drawdown, monthly heatmap, rolling Sharpe, cost curve
-    assert len(at.dataframe) >= 6  # metrics, regimes x2, costs, risk rules, trades
+    # First paint: the equity chart, the metrics and one section (regimes); the others one click away.
+    assert len(at.get("plotly_chart")) == 1 and at.radio(key="performance.section").value == "Regimes"
+    assert "Bars" in at.dataframe[-2].value.columns  # the regime table, then the Sharpe per regime
     assert any("test period of hrm-default" in c.value for c in at.caption)
     assert len(at.get("download_button")) == 2
+    at.radio(key="performance.section").set_value("Returns and costs").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4  # + monthly heatmap, rolling Sharpe, cost curve
+    at.radio(key="performance.section").set_value("Trades").run()
+    trades = at.dataframe[-1].value
+    assert not at.exception and {"entry_time", "exit_time", "side", "pnl_return"} <= set(trades.columns)
 
 
 def test_performance_page_can_inspect_a_baseline(with_model):
     at = with_model
     at.switch_page("views/performance.py")
     at.run()
+    at.radio(key="performance.section").set_value("Returns and costs").run()
     at.selectbox(key="performance.strategy").select("buy & hold").run()
     assert not at.exception and not at.error
+    assert any("buy & hold" in str(c.proto.spec) for c in at.get("plotly_chart")[1:])
 
 
 def test_the_dsr_trial_count_does_not_depend_on_showing_the_ablations(with_model):
@@ -71,6 +79,7 @@ def test_risk_what_if_changes_the_rule_effects(with_model):
     at = with_model
     at.switch_page("views/performance.py")
     at.run()
+    at.radio(key="performance.section").set_value("Risk rules").run()
     risk_table = next(df.value for df in at.dataframe if "variant" == df.value.index.name)
     assert risk_table.index.tolist() == ["raw (no rules)"]  # every rule off in the settings in force: one row
     at.number_input(key="performance.vol").set_value(0.10).run()
@@ -145,5 +154,6 @@ def test_performance_compares_at_equal_risk_by_default_and_names_what_it_shows(w
     toggle.set_value(False).run()
     table = at.dataframe[0].value
     assert set(table["shown"]) == {"as traded"} and table.loc["hrm-default", "Annual volatility [%]"] < 5
+    at.radio(key="performance.section").set_value("Risk rules").run()
     risk = next(d.value for d in at.dataframe if d.value.index.name == "variant")
     assert risk.index.tolist() == ["raw (no rules)"]  # rules switched off repeat the raw row: not shown
