@@ -78,8 +78,10 @@ def register_trials(result: dict) -> None:
 
     n = sum(len(v) for v in result["runs"].values())
     unrolled = result["setup"]["unroll_segments"]
-    register(registry_path(load_settings(ROOT / "hrm.toml")), [{  # one entry per kind of run: a rerun replaces it
-        "strategy": "halting objectives" + (", unrolled" if unrolled else ""), "kind": "model", "configurations": n, "instruments": list(COMMON["symbols"]),
+    # One entry per kind of run (detached, unrolled): a rerun replaces its own entry, not the other's.
+    register(registry_path(load_settings(ROOT / "hrm.toml")), [{
+        "strategy": "halting objectives" + (", unrolled" if unrolled else ""), "kind": "model", "configurations": n,
+        "instruments": list(COMMON["symbols"]),
         "interval": "1d", "start": "2013-01-01", "end": "2015-12-31",
         "note": f"hrm-default with {len(result['runs'])} halting objective(s) x {result['seeds']} seeds"
                 f"{', trained unrolled over the segments' if unrolled else ''}, scored on "

@@ -219,5 +219,5 @@ def choose(results: list[dict]) -> str | None:
     return max(passing, key=lambda r: r["spearman_difficulty_depth"])["job"]["objective"] if passing else None
 
 
-__all__ = ["DepthJob", "NOISE_TIE", "PASS_MARGIN", "PASS_SPEARMAN", "RESULTS", "choose", "headline", "judge", "load_result",
-           "run_depth_job", "stratum_table", "train_on_task"]
+__all__ = ["DepthJob", "NOISE_TIE", "PASS_MARGIN", "PASS_SPEARMAN", "RESULTS", "choose", "headline", "judge",
+           "load_result", "run_depth_job", "stratum_table", "train_on_task"]
