@@ -106,19 +106,29 @@ def instrument(symbol: str) -> None:
         clicked = charts.clicked_decision(fig, event)
         if clicked is not None:
             open_in_explain(clicked, symbol=symbol)
-        st.subheader("Recent decisions")
-        recent = table.tail(20).iloc[::-1][["action", "position", "margin", "p_short", "p_flat", "p_long",
-                                            "value", "steps", "latency_ms", "status"]]
-        full = loaders.full_depth(symbol, sel.interval, sel.model, tuple(recent.index))
-        if full is not None:  # where running every segment would decide otherwise, say so beside the action
-            recent.insert(1, "at full depth", [f"{a} as run, {b} at full depth" if isinstance(b, str) and b != a else "same"
-                                               for a, b in zip(recent["action"], full.reindex(recent.index))])
-        st.dataframe(recent, width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
-        st.download_button("Download the signals (CSV)", lambda: sig.table.to_csv().encode(), key=key + "download",
-                           file_name=f"signals_{symbol}_{sel.interval}.csv".replace("^", ""), mime="text/csv")
-        st.subheader("Trades")
-        trade_browser(loaders.trades(symbol, sel.interval, sel.model, sel.start, sel.end), bars, symbol=symbol,
-                      interval=sel.interval, key=key + "trades.")
+        # One table at a time: a browser drawing both beside the first chart delayed that chart by about 0.8 s.
+        below = st.radio("Look closer", BELOW, horizontal=True, key=key + "below")
+        if below == "Trades":
+            trade_browser(loaders.trades(symbol, sel.interval, sel.model, sel.start, sel.end), bars, symbol=symbol,
+                          interval=sel.interval, key=key + "trades.")
+        else:
+            recent_decisions(symbol, table, sig, key)
+
+
+def recent_decisions(symbol: str, table, sig, key: str) -> None:
+    """The last 20 decisions, newest first, with where full depth would decide otherwise; the signals download."""
+    recent = table.tail(20).iloc[::-1][["action", "position", "margin", "p_short", "p_flat", "p_long",
+                                        "value", "steps", "latency_ms", "status"]]
+    full = loaders.full_depth(symbol, sel.interval, sel.model, tuple(recent.index))
+    if full is not None:  # where running every segment would decide otherwise, say so beside the action
+        recent.insert(1, "at full depth", [f"{a} as run, {b} at full depth" if isinstance(b, str) and b != a else "same"
+                                           for a, b in zip(recent["action"], full.reindex(recent.index))])
+    st.dataframe(recent, width="stretch", key=key + "recent", column_config=RECENT_COLUMNS)
+    st.download_button("Download the signals (CSV)", lambda: sig.table.to_csv().encode(), key=key + "download",
+                       file_name=f"signals_{symbol}_{sel.interval}.csv".replace("^", ""), mime="text/csv")
+
+
+BELOW = ["Recent decisions", "Trades"]
 
 
 RECENT_COLUMNS = {

@@ -12,6 +12,7 @@ def test_clicking_a_trade_shows_its_chart_and_opens_the_entry_decision(browser, 
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(dashboard_url, wait_until="domcontentloaded")
     wait_until_idle(page, "Signals", timeout_ms=240_000)
+    page.locator('[data-testid="stRadio"] label', has_text="Trades").first.click()
     page.get_by_text("Click a row to see the trade").first.wait_for(timeout=240_000)
     grid = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("canvas")).last
     grid.scroll_into_view_if_needed()
