@@ -223,7 +223,8 @@ def _add_evaluation_verbs(sub) -> None:
 
 def cmd_train(args) -> int:
     from hrm_core.data.identity import check_model_name
-    from hrm_core.training.train import TrainConfig, default_name, parse_overrides, train_and_save
+    from hrm_core.training.config import TrainConfig, default_name, parse_overrides
+    from hrm_core.training.train import train_and_save
 
     if args.out is not None:
         check_model_name(args.out)  # before any data is loaded: the name cannot leave models/

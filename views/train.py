@@ -8,7 +8,7 @@ from hrm_core.model.config import PRESETS
 from hrm_core.data.market import INTERVALS
 from hrm_core.data.identity import check_model_name
 from hrm_core.training.datasets import split_common_span, training_bars
-from hrm_core.training.train import TrainConfig, default_name, train_and_save
+from hrm_core.training.config import TrainConfig, default_name  # no torch until a run starts
 from ui.guard import guard
 from ui.guide import how_to_read
 from ui.state import selection, settings
@@ -76,6 +76,7 @@ if st.button("Train", type="primary", icon=":material/model_training:", key=K + 
         model_name = check_model_name(name) if name.strip() else default_name(cfg)  # cannot leave models/
         with st.status(f"Training {model_name}...", expanded=True) as status:
             bar = st.progress(0.0, text="loading data")
+            from hrm_core.training.train import train_and_save  # torch: loaded when a run starts, not to paint
 
             def progress(p) -> None:
                 if p.kind == "batch":

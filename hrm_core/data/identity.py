@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hrm_core.errors import ModelError
+
+if TYPE_CHECKING:
+    import torch
 
 # A model name is one folder under models/: letters, digits, '.', '_', '-'; no separators, no '..'.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -41,6 +43,8 @@ def instrument_vocab(symbols) -> dict[str, int]:
 
 def instrument_ids(symbols, vocab: Mapping[str, int]) -> torch.Tensor:
     """LongTensor of ids for `symbols` (a str or a sequence); symbols not in the vocab get 0 (unknown)."""
+    import torch  # here, not at the top: the Train page checks model names without loading torch
+
     if isinstance(symbols, str):
         symbols = [symbols]
     return torch.tensor([int(vocab.get(s.strip().upper(), 0)) for s in symbols], dtype=torch.long)

@@ -114,3 +114,34 @@ def test_signals_opens_with_todays_card_and_shows_every_selected_instrument(offl
     assert [t.label for t in at.tabs] == ["^IXIC", "^GSPC"] and len(at.get("plotly_chart")) == 2
     assert at.segmented_control(key="signals.range").value == "5 years"  # the range from the link
     assert at.query_params["symbols"] == "^IXIC,^GSPC" and at.query_params["range"] == "5 years"
+
+
+def test_signals_shows_one_table_below_the_chart_recent_decisions_first_then_the_trades(app):
+    below = app.radio(key="signals.below")
+    assert below.value == "Recent decisions" and below.options == ["Recent decisions", "Trades"]
+    assert [len(d.value) for d in app.dataframe] == [20]  # the recent decisions, and no trade list drawn
+    assert "Download the signals (CSV)" in {b.label for b in app.get("download_button")}
+    below.set_value("Trades").run()
+    assert not app.exception
+    (trades,) = app.dataframe
+    assert {"side", "net PnL [%]", "regime at entry", "decided at"} <= set(trades.value.columns) and len(trades.value)
+    assert "Download the trades (CSV)" in {b.label for b in app.get("download_button")}
+
+
+def test_the_train_page_paints_without_torch(offline_settings):
+    """torch (about 1.3 s of imports) loads when a run starts: a first visit to Train does not wait for it."""
+    import os
+    import subprocess
+    import sys
+
+    offline_settings()
+    paint = ("import sys; import ui.warmup as w; from hrm_core.served.warm import WarmProgress; "
+             "w.start = lambda: (None, WarmProgress(finished=True)); "
+             "from streamlit.testing.v1 import AppTest; at = AppTest.from_file(sys.argv[1], default_timeout=120); "
+             "at.switch_page('views/train.py').run(); assert not at.exception, [e.value for e in at.exception]; "
+             "print(at.title[0].value, [b.label for b in at.button], 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", paint, str(ROOT / "app.py")], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env=os.environ)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout.strip().splitlines()[-1]
+    assert out.startswith("Train ") and "'Train'" in out and out.endswith("False"), out
