@@ -10,7 +10,6 @@ and attribution runs exactly the segments infer used there.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,13 +19,14 @@ import torch
 from explain.counterfactual import counterfactuals
 from explain.cycles import cycle_trajectory
 from explain.locks import model_lock
-from explain.features import (BASELINE_WHY, BASELINES, DEFAULT_BASELINE, FEATURE_WORDS, baseline_window, check_baseline,
-                              feature_attribution)
-from explain.modules import ModuleAttribution, is_hierarchical, module_attribution
+from explain.features import baseline_window, check_baseline, feature_attribution
+from explain.explanation import Explanation, ModuleAttribution
+from explain.modules import is_hierarchical, module_attribution
 from explain.similar import similar_situations
 from explain.stability import seed_stability
 from explain.summary import summarise
-from explain.targets import TARGETS, band_gate, check_target, offered_targets
+from explain.targets import band_gate, check_target
+from explain.words import BASELINES, DEFAULT_BASELINE, FEATURE_WORDS, offered_targets
 from hrm_core.data.bars import bar_at_or_before
 from hrm_core.errors import DataError, ModelError
 from hrm_core.data.features import DIRECTION_CLASSES, FEATURE_NAMES, WindowDataset
@@ -48,58 +48,6 @@ def locate(ds: WindowDataset, bars: pd.DataFrame, at: Any) -> int:
         raise DataError(f"no decision at {bars.index[pos]:%Y-%m-%d %H:%M}: its features are incomplete "
                         f"(the nearest earlier decision is {ds.times[row]:%Y-%m-%d %H:%M})")
     return row
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """Everything the page, the CLI, the report and the tests show about one decision."""
-
-    model_id: str
-    model_name: str
-    arch: str
-    symbol: str
-    interval: str
-    time: pd.Timestamp
-    decision: dict  # action, position, size, quantity, p_*, value, steps, reproduction_error
-    target: str
-    baseline: str
-    n_steps: int
-    module: ModuleAttribution
-    cycles: dict  # applicable, steps (probe + attribution per cycle), firmed_up, label, note
-    features: dict  # attributions (W x F frame), per_feature, per_bar, top_features, by_baseline, ranking_change
-    summary: str
-    caveats: tuple[str, ...]
-    window: pd.DataFrame  # the bars of the window (OHLCV), for charts
-    gate: dict = field(default_factory=dict)  # the no-trade band as a gate: edge, band, margin, text
-    counterfactual: list = field(default_factory=list)  # per top input: feature, from, to, result, text
-    similar: dict = field(default_factory=dict)  # nearest training-period decisions by final H state
-    stability: dict = field(default_factory=dict)  # the same decision by every seed of the shipped variant
-    offered_targets: tuple[str, ...] = ()
-    elapsed_s: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        """JSON-safe form (the CLI's --json and the report's data)."""
-        f = self.features
-        return {
-            "model": self.model_id, "model_name": self.model_name, "arch": self.arch, "symbol": self.symbol,
-            "interval": self.interval, "time": self.time.isoformat(), "decision": self.decision,
-            "target": {"name": self.target, "description": TARGETS[self.target],
-                       "offered": list(self.offered_targets)},
-            "gate": self.gate, "counterfactual": self.counterfactual,
-            "similar": self.similar.get("items", []), "similar_note": self.similar.get("note", ""),
-            "stability": self.stability,
-            "baseline": {"name": self.baseline, "description": BASELINES[self.baseline], "why": BASELINE_WHY,
-                         "compared_with": f["compared_with"]},
-            "n_steps": self.n_steps, "module": self.module.to_dict(), "cycles": self.cycles,
-            "top_features": f["top_features"],
-            "features": {"completeness_delta": f["completeness_delta"], "f_input": f["f_input"],
-                         "f_baseline": f["f_baseline"], "delta": f["delta"],
-                         "per_feature": {k: float(v) for k, v in f["per_feature"].items()},
-                         "per_bar": {t.isoformat(): float(v) for t, v in f["per_bar"].items()},
-                         "by_baseline": f["by_baseline"], "ranking_change": f["ranking_change"]},
-            "summary": self.summary, "caveats": list(self.caveats), "elapsed_s": round(self.elapsed_s, 4),
-        }
 
 
 def _caveats(module: ModuleAttribution, features: dict, decision: dict, target: str) -> tuple[str, ...]:
@@ -130,15 +78,6 @@ def _full_depth_action(loaded, full, time, steps: int) -> dict:
     row = build_table(raw, model_id=loaded.name, rule=loaded.rule).iloc[0]
     return {"action": str(row["action"]), "position": float(row["position"]), "segments": int(full.steps[0]),
             "as_run_segments": int(steps), "mode": loaded.config.inference_mode}
-
-
-def depth_note(decision: dict) -> str:
-    """'long as run (1 of 3 segments), flat at full depth' where the two differ, else ''."""
-    full = decision.get("full_depth")
-    if not full or full["action"] == decision["action"]:
-        return ""
-    return (f"{decision['action']} as run ({full['as_run_segments']} of {full['segments']} segments), "
-            f"{full['action']} at full depth")
 
 
 def explain_decision(loaded, bars: pd.DataFrame, at: Any, *, symbol: str, interval: str,

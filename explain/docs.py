@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from explain.features import BASELINES
 from explain.modules import LEAD_BAND
 from explain.period import CLAIMS, CLAIMS_SOURCE, PeriodExplanation
-from explain.targets import TARGETS
+from explain.words import BASELINES, TARGETS
 
 H_SHARE_MEANING = (
     "**What \"H share\" means.** For one decision, h_share = A_H / (F(x) - F(baseline)) and l_share = A_L / "

@@ -15,28 +15,12 @@ import torch
 from captum.attr import IntegratedGradients
 
 from explain.modules import MAX_STEPS, TOLERANCE, relative_delta
+from explain.words import BASELINES, FEATURE_WORDS
 from explain.targets import forward_fn
 from hrm_core.model.position_rule import DecisionRule
 
-BASELINES: dict[str, str] = {
-    "zeros": "zeros = every feature at its training-period mean (after the scaler) at every bar of the window",
-    "history": "the average of the last 250 bars' standardised features up to the decision, at every bar",
-}
-BASELINE_WHY = ("zeros is the training mean of each standardised feature: a fixed, average market that lies inside "
-                "the training data, so F(baseline) is a meaningful reference and every decision is measured "
-                "against the same point")
-DEFAULT_BASELINE = "zeros"
 HISTORY_BARS = 250
 TOP_K = 5
-
-FEATURE_WORDS: dict[str, str] = {
-    "ret_1": "1-bar return", "ret_5": "5-bar return", "ret_20": "20-bar return", "ret_60": "60-bar return",
-    "range_hl": "intrabar range", "gap": "overnight gap", "close_loc": "close location in the bar",
-    "vol_20": "realised volatility (20 bars)", "vol_ratio_5_60": "volatility ratio 5/60",
-    "volume_z_20": "volume z-score", "rsi_14": "RSI (14)", "sma_dist_20": "distance to the 20-bar average",
-    "sma_dist_50": "distance to the 50-bar average", "macd_12_26": "MACD trend 12/26",
-    "drawdown_60": "drawdown from the 60-bar high",
-}
 
 
 def check_baseline(baseline: str) -> str:

@@ -7,14 +7,13 @@ sum A_H + sum A_L = F(x) - F(x') up to the integral's error (the completeness de
 """
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 from captum.attr import LayerIntegratedGradients
 
+from explain.explanation import ModuleAttribution
 from explain.targets import forward_fn
 from hrm_core.model.position_rule import DecisionRule
 
@@ -30,37 +29,6 @@ def is_hierarchical(model) -> bool:
 
 
 LEAD_BAND = 0.1  # shares within 0.5 +- this are "mixed": no knife edge at 0.5
-
-
-@dataclass(frozen=True)
-class ModuleAttribution:
-    applicable: bool
-    h: float = math.nan  # signed sum of attributions to z_H entering the final H update
-    l: float = math.nan  # signed sum of attributions to z_L entering it
-    h_share: float = math.nan  # A_H / (F(x) - F(x')): signed; h_share + l_share = 1 up to the delta
-    l_share: float = math.nan  # A_L / (F(x) - F(x')); one share > 1 and the other < 0: the modules pulled apart
-    lead: str = ""  # "H-led", "L-led" or "mixed" (LEAD_BAND), "" when not measurable
-    f_input: float = math.nan  # F(x)
-    f_baseline: float = math.nan  # F(x')
-    delta: float = math.nan  # Captum's convergence delta, output units: A_H + A_L - (F(x) - F(x'))
-    completeness_delta: float | None = None  # delta / |F(x) - F(x')|, None when the denominator is ~0
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
-
-    def sentence(self, target: str) -> str:
-        """The split in words, signs kept: who pushed which way, and by how much."""
-        if not self.applicable or not self.lead:
-            return ""
-        d = self.f_input - self.f_baseline
-        verb = {True: "pushed it up", False: "pulled it down"}
-        words = (f"From the baseline to this decision the {target} moved {d:+.4f}: H (strategic context) "
-                 f"{verb[self.h >= 0]} by {self.h:+.4f}, L (the last cycle's tactics) {verb[self.l >= 0]} by "
-                 f"{self.l:+.4f}")
-        if self.h * self.l < 0:
-            words += ": the modules pulled in opposite directions"
-        return words + f" ({self.lead}: H {self.h_share:+.0%}, L {self.l_share:+.0%} of the move)."
 
 
 def signed_shares(h: np.ndarray, l: np.ndarray, f_x: np.ndarray, f_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

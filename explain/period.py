@@ -32,7 +32,8 @@ import torch
 
 from explain.core import DEFAULT_N_STEPS, decision_dataset
 from explain.locks import model_lock
-from explain.features import DEFAULT_BASELINE, baseline_window, check_baseline
+from explain.features import baseline_window, check_baseline
+from explain.words import DEFAULT_BASELINE
 from explain.modules import LEAD_BAND, attribute_modules, is_hierarchical, lead_of, relative_delta, signed_shares
 from explain.targets import check_target
 from hrm_core.errors import ModelError

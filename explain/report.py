@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from explain.core import Explanation, depth_note
-from explain.features import FEATURE_WORDS
-from explain.targets import TARGETS
+from explain.explanation import Explanation
+from explain.words import FEATURE_WORDS, TARGETS, depth_note
 
 SECTIONS = ("summary", "model-card", "decision", "window", "module", "cycles", "features", "counterfactual", "similar",
             "stability", "completeness", "caveats")

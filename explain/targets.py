@@ -16,26 +16,8 @@ from typing import Callable
 
 import torch
 
+from explain.words import TARGETS, default_target, offered_targets
 from hrm_core.model.position_rule import DecisionRule
-
-TARGETS: dict[str, str] = {
-    "edge": "the edge p(long) - p(short) (minus the rule's centre): the number the position rule reads",
-    "position": "the position before the no-trade band: quantity x clip(edge / scale, -1, 1) (argmax rule: "
-                "(action - 1) x quantity); the band is a separate gate",
-    "action_logit": "the logit of the action taken: what made the argmax pick it (argmax-rule checkpoints only)",
-}
-
-
-def offered_targets(rule: DecisionRule | None) -> tuple[str, ...]:
-    """The targets that explain what decides for this checkpoint's rule, the default first."""
-    if rule is None or rule.rule == "argmax":
-        return "action_logit", "edge", "position"
-    return "edge", "position"
-
-
-def default_target(rule: DecisionRule | None) -> str:
-    return offered_targets(rule)[0]
-
 
 def check_target(target: str | None, rule: DecisionRule | None = None) -> str:
     """`target` if it explains this rule's decisions (None: the default), else a one-line ValueError."""

@@ -52,6 +52,26 @@ def periods(model_path: str) -> dict:
     return read_card(model_path).get("periods") or model(model_path).periods
 
 
+def model_facts(model_path: str) -> tuple[str, str, dict]:
+    """(name, architecture, periods) of a checkpoint, from its card (no torch), else from the checkpoint."""
+    from hrm_core.model.cards import read_card
+
+    card = read_card(model_path)
+    arch = (card.get("config") or {}).get("arch")
+    if card.get("name") and arch and card.get("periods"):
+        return card["name"], arch, card["periods"]
+    m = model(model_path)
+    return m.name, m.config.arch, m.periods
+
+
+def rule(model_path: str):
+    """The checkpoint's position rule, from its card (no torch), else from the checkpoint."""
+    from hrm_core.model.cards import card_rule
+
+    found = card_rule(model_path)
+    return found if found is not None else model(model_path).rule
+
+
 def signals(symbol: str, interval: str, model_path: str):
     """The model's SignalResult over the full history of (symbol, interval)."""
     return _signals(symbol, interval, model_path, _mtime(model_path), settings(), upload_path(symbol))
@@ -210,12 +230,11 @@ def decision_trace(symbol: str, interval: str, model_path: str, at) -> dict:
 @st.cache_data(show_spinner="Tracing the reasoning over the period...", max_entries=32)
 def _diagnostics(symbol: str, interval: str, model_path: str, mtime: float, start, end, s: Settings,
                  file: str | None = None) -> dict:
-    from hrm_core.reasoning.diagnostics import diagnose_period
-    from hrm_core.storage.results import ResultStore, results_db_path
+    from hrm_core.served import results
 
     res = _bars(symbol, interval, None, None, s, file)
-    return diagnose_period(model(model_path), res.bars, symbol=res.symbol, interval=interval, settings=s,
-                           start=start, end=end, store=ResultStore(results_db_path(s)))
+    return results.diagnostics(s, model_path, res.bars, symbol=res.symbol, interval=interval, start=start, end=end,
+                               load=model)
 
 
 @st.cache_data(show_spinner="Diagnosing every checkpoint...", max_entries=16)

@@ -22,7 +22,7 @@ def warm(progress: WarmProgress) -> None:
     from hrm_core.runtime import configure_threads
 
     configure_threads()  # imports torch (about 1.3 s) here, after the first page has painted without it
-    import explain  # noqa: F401  (about 1.5 s of imports the first switch would otherwise pay)
+    import explain.core  # noqa: F401  (about 1.5 s of imports the first switch would otherwise pay)
     import hrm_core.evaluation.evaluate  # noqa: F401
     import hrm_core.live.monitor  # noqa: F401
     import hrm_core.training.train  # noqa: F401

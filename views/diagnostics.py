@@ -38,12 +38,12 @@ def _ci(d: dict | None, spec: str = ".2f") -> str:
     return f"{d['value']:{spec}} {_interval(d, spec)}"
 
 
-def period_choices(loaded, index: pd.DatetimeIndex) -> dict[str, tuple[str | None, str | None]]:
+def period_choices(name: str, periods: dict, index: pd.DatetimeIndex) -> dict[str, tuple[str | None, str | None]]:
     """Named periods: the checkpoint's test period, the sidebar's dates, each calendar year of the data."""
     out: dict[str, tuple[str | None, str | None]] = {}
-    test = (loaded.periods or {}).get("test")
+    test = (periods or {}).get("test")
     if test:
-        out[f"test period of {loaded.name} ({test[0]} to {test[1]})"] = (str(test[0]), str(test[1]))
+        out[f"test period of {name} ({test[0]} to {test[1]})"] = (str(test[0]), str(test[1]))
     if sel.start or sel.end:
         out[f"sidebar dates ({sel.start or 'start'} to {sel.end or 'end'})"] = (
             str(sel.start) if sel.start else None, str(sel.end) if sel.end else None)
@@ -181,17 +181,17 @@ if sel.model is None:
     st.stop()
 
 period: tuple[str | None, str | None] = (None, None)
-loaded = None  # set when the model loads
+arch = None  # set when the checkpoint's card (or the checkpoint) is read
 with guard(f"diagnose {sel.symbol} {sel.interval}"):
-    loaded = loaders.model(sel.model)
+    name, arch, periods = loaders.model_facts(sel.model)  # from the card: the page paints without torch
     table = loaders.signals(sel.symbol, sel.interval, sel.model).table
     decidable = table.index[table["status"] != "warmup"]
-    choices = period_choices(loaded, decidable)
+    choices = period_choices(name, periods, decidable)
     label = st.selectbox("Period", list(choices), key=KEY + "period",
                          help="Period figures are computed over these decisions (cached in SQLite).")
     period = choices[label]
-    if loaded.config.arch != "hrm":
-        st.info(f"{loaded.name}: {NOT_APPLICABLE}. The comparison below covers the HRM checkpoints.",
+    if arch != "hrm":
+        st.info(f"{name}: {NOT_APPLICABLE}. The comparison below covers the HRM checkpoints.",
                 icon=":material/info:")
     else:
         d = loaders.diagnostics(sel.symbol, sel.interval, sel.model, *period)
@@ -222,7 +222,7 @@ if known is not None:
 st.subheader("All models")
 # On demand: tracing every checkpoint costs about 10 s the first time (then SQLite serves it); a non-HRM model
 # has nothing else to show here, so the comparison opens by itself.
-if st.toggle("Compare every checkpoint on these bars", value=loaded is not None and loaded.config.arch != "hrm",
+if st.toggle("Compare every checkpoint on these bars", value=arch is not None and arch != "hrm",
              key=KEY + "compare",
              help="Period diagnostics of every model in models/ on the same bars and period (cached in SQLite)."):
     with guard(f"compare the checkpoints on {sel.symbol} {sel.interval}"):

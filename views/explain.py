@@ -2,9 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from explain import BASELINES, DEFAULT_BASELINE, TARGETS, offered_targets
-from explain.core import depth_note
-from explain.features import FEATURE_WORDS
+from explain.words import BASELINES, DEFAULT_BASELINE, FEATURE_WORDS, TARGETS, depth_note, offered_targets
 from ui import charts, loaders
 from ui.decision import pick_decision
 from ui.guard import guard
@@ -33,7 +31,7 @@ else:
         left, mid, right = st.columns([2, 2, 2])
         with left:
             at = pick_decision(decidable, key="explain.at")
-        offered = offered_targets(loaders.model(sel.model).rule)  # only targets that explain what decides
+        offered = offered_targets(loaders.rule(sel.model))  # only targets that explain what decides
         target = mid.selectbox("Explain", offered, format_func=lambda t: TARGETS[t].split(":")[0],
                                key="explain.target", help="The number whose change from the baseline is split up: "
                                + "; ".join(f"{t}: {TARGETS[t]}" for t in offered))

@@ -32,14 +32,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from hrm_core.data.synthetic import composition_task
 from hrm_core.model.config import HALT_OBJECTIVES, get_preset
-from hrm_core.model.networks import build_model
+
+if TYPE_CHECKING:
+    import torch
 
 PASS_SPEARMAN = 0.5
 PASS_MARGIN = 0.05  # accuracy, hardest stratum, as run minus depth 1
@@ -74,6 +76,9 @@ def _draw(job: DepthJob, cfg, n: int, seed: int):
 def train_on_task(job: DepthJob) -> torch.nn.Module:
     """Train an HRM on the task (unrolled or as production trains, see the module docstring); returns it in
     eval mode."""
+    import torch  # here and in judge: the Diagnostics page reads this module's results without loading torch
+
+    from hrm_core.model.networks import build_model
     from hrm_core.training.train import TrainConfig, loss_terms
 
     if job.objective not in HALT_OBJECTIVES:
@@ -136,6 +141,8 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def judge(model, job: DepthJob) -> dict:
     """Accuracy and depth per stratum on fresh windows, the correlation and the verdict."""
+    import torch
+
     cfg = model.config
     test = _draw(job, cfg, job.n_test, job.seed + 1_000_000)  # seeds below are training pools
     x, y = torch.from_numpy(test.X), test.y

@@ -45,7 +45,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
 
 PSI_BINS = 10  # reference deciles
 PSI_FLOOR = 1e-4  # share floor in each bin, so an empty bin gives a finite PSI
@@ -97,6 +96,8 @@ def ks(reference: np.ndarray, current: np.ndarray) -> tuple[float, float]:
     ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     if len(ref) == 0 or len(cur) == 0:
         return math.nan, math.nan
+    from scipy.stats import ks_2samp  # about 1 s of imports: the Model health page paints without it
+
     res = ks_2samp(ref, cur)
     return float(res.statistic), float(res.pvalue)
 

@@ -126,6 +126,15 @@ def resolve_model(model: str | os.PathLike | None, settings: Settings | None = N
     return f
 
 
+def card_rule(checkpoint: str | os.PathLike):
+    """The position rule the checkpoint's card records (what `load_checkpoint(...).rule` gives), or None when the
+    card has no metrics: read without torch."""
+    from hrm_core.model.position_rule import rule_of
+
+    metrics = read_card(checkpoint).get("metrics")
+    return rule_of(metrics) if metrics is not None else None
+
+
 def checkpoint_digest(checkpoint: str | os.PathLike) -> str:
     """sha256 of the checkpoint file and its JSON card (the card holds the position rule): equal digests mean
     the same model deciding the same way. A missing file digests as such, so its results are never reused."""
@@ -133,5 +142,5 @@ def checkpoint_digest(checkpoint: str | os.PathLike) -> str:
     return files_digest(f, card_paths(f)[1])
 
 
-__all__ = ["CHECKPOINT_FILE", "DEFAULT_MODEL_NAME", "ModelCard", "card_paths", "card_summary", "checkpoint_digest",
+__all__ = ["CHECKPOINT_FILE", "DEFAULT_MODEL_NAME", "ModelCard", "card_paths", "card_rule", "card_summary", "checkpoint_digest",
            "default_model_path", "list_checkpoints", "read_card", "resolve_model", "skill_note"]

@@ -160,16 +160,36 @@ def describe_shown(equal_risk: bool) -> str:
     return f"equal risk ({TARGET_VOL:.0%} vol)" if equal_risk else "as traded"
 
 
+def diagnostics(settings: Settings, model_path: str, bars: pd.DataFrame, *, symbol: str, interval: str,
+                start: Any = None, end: Any = None, load: Loader = _load) -> dict:
+    """hrm_core.reasoning.diagnostics.diagnose_period (which keeps its own store, keyed by the loaded model's
+    fingerprint: a hit there still loads the model); stored here by the file's digest, so a hit needs no torch."""
+    def compute():
+        from hrm_core.reasoning.diagnostics import diagnose_period
+
+        return diagnose_period(load(model_path), bars, symbol=symbol, interval=interval, settings=settings,
+                               start=start, end=end, store=store_of(settings))
+
+    parts = {"model": checkpoint_digest(model_path), "symbol": symbol, "interval": interval, "bars": bars_hash(bars),
+             "start": None if start is None else str(start), "end": None if end is None else str(end),
+             **_settings_parts(settings)}
+    value, stored = remember(store_of(settings), "period-diagnostics", parts, compute)
+    return {**value, "cached": True} if stored else value
+
+
 def explanation(settings: Settings, model_path: str, bars: pd.DataFrame, at: str, *, symbol: str, interval: str,
                 target: str, baseline: str, load: Loader = _load):
     """explain.explain_decision of the decision at `at` (the Explain page opens on the newest)."""
-    from explain import explain_decision
+    def compute():
+        from explain import explain_decision  # torch and Captum: only when the store does not hold it
+
+        return explain_decision(load(model_path), bars, at, symbol=symbol, interval=interval, target=target,
+                                baseline=baseline)
 
     parts = {"model": checkpoint_digest(model_path), "symbol": symbol, "interval": interval, "bars": bars_hash(bars),
              "at": pd.Timestamp(at).isoformat(), "target": target, "baseline": baseline}
-    return remember(store_of(settings), "explanation", parts, lambda: explain_decision(
-        load(model_path), bars, at, symbol=symbol, interval=interval, target=target, baseline=baseline))[0]
+    return remember(store_of(settings), "explanation", parts, compute)[0]
 
 
-__all__ = ["describe_shown", "explanation", "full_depth", "performance", "performance_at_equal_risk",
+__all__ = ["describe_shown", "diagnostics", "explanation", "full_depth", "performance", "performance_at_equal_risk",
            "performance_tables", "performance_verdict", "signals", "store_of"]

@@ -41,11 +41,10 @@ def warm_stores(settings: Settings, progress: WarmProgress | None = None,
                 symbols: tuple[str, ...] | None = None) -> WarmProgress:
     """Fill the stores for `symbols` (default: the settings' default instruments); never raises a data or model
     error (it is kept in `problems`: a warm-up only saves time)."""
-    from explain import DEFAULT_BASELINE, offered_targets
+    from explain.words import DEFAULT_BASELINE, offered_targets
     from hrm_core.data.market import load_bars
-    from hrm_core.model.cards import list_checkpoints
+    from hrm_core.model.cards import card_rule, list_checkpoints, read_card
     from hrm_core.model.checkpoint import load_checkpoint
-    from hrm_core.reasoning.diagnostics import diagnose_period
     from hrm_core.served import results
 
     progress = progress or WarmProgress()
@@ -77,15 +76,17 @@ def warm_stores(settings: Settings, progress: WarmProgress | None = None,
                 continue
             default = cards[0].path  # the sidebar's first model: what every page opens with
             table = results.signals(settings, default, bars, **on, load=load).table
-            step(f"{cards[0].name} diagnostics on {symbol}", lambda: diagnose_period(
-                load(default), bars, **on, settings=settings, store=results.store_of(settings)))
+            test = (read_card(default).get("periods") or {}).get("test") or (None, None)
+            period = tuple(None if t is None else str(t) for t in test)  # what Diagnostics opens on
+            step(f"{cards[0].name} diagnostics on {symbol}", lambda: results.diagnostics(
+                settings, default, bars, **on, start=period[0], end=period[1], load=load))
             step(f"{cards[0].name} backtests on {symbol}", lambda: (
                 results.performance_verdict(settings, default, bars, **on, source=res.badge(), load=load),
                 results.performance_tables(settings, default, bars, **on, source=res.badge(), load=load),
                 results.full_depth(settings, default, bars, tuple(table.index[-20:]), **on, load=load)))
             decided = table.index[table["status"] == "ok"]
             if len(decided):
-                target = offered_targets(load(default).rule)[0]
+                target = offered_targets(card_rule(default) or load(default).rule)[0]
                 step(f"{cards[0].name} explanation of {decided[-1]:%Y-%m-%d} on {symbol}", lambda: results.explanation(
                     settings, default, bars, decided[-1].isoformat(), **on, target=target, baseline=DEFAULT_BASELINE,
                     load=load))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from explain import offered_targets
+from explain.words import offered_targets
 from explain.period import explain_period
 from hrm_core.data.market import load_bars
 from hrm_core.model.checkpoint import load_checkpoint

@@ -88,7 +88,7 @@ def test_explanation_reports_the_decision_of_the_signal_table(shipped, gspc):
 
 
 def test_the_explanation_says_where_full_depth_would_decide_otherwise(shipped, gspc):
-    from explain.core import depth_note
+    from explain.words import depth_note
     from hrm_core.trading.signals import full_depth_actions
 
     times = _test_times(shipped, gspc, 3)
