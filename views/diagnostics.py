@@ -97,8 +97,8 @@ def decision_section(d: dict, at) -> None:
                "projected on its two main directions; a path that stops moving has settled.")
 
 
-def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
-    """Residual bands over the period, the depth used, and whether halting early costs anything."""
+def residuals_section(d: dict, period: tuple[str | None, str | None]) -> None:
+    """Residual bands over the period, as run or at full depth."""
     full = st.toggle("Show all segments (full depth) instead of the segments actually run", key=KEY + "full")
     view = d["residuals_full_depth"] if full else d["residuals"]
     names = {"l": [f"{i + 1}" for i in range(len(view["l"]["median"]))],
@@ -110,7 +110,10 @@ def period_section(d: dict, period: tuple[str | None, str | None]) -> None:
     st.caption("How to read this: the line is the typical decision, the band holds 80 % of them; dotted lines "
                "separate segments; steps no decision ran are blank unless full depth is shown.")
 
-    st.subheader("Adaptive depth")
+
+def depth_section(d: dict, period: tuple[str | None, str | None]) -> None:
+    """The depth used, whether it follows volatility, and whether halting early costs anything."""
+    key = loaders.figure_key(sel.symbol, sel.interval, sel.model, "period", *period)
     left, right = st.columns(2)
     left.plotly_chart(loaders.shared_figure(key + ("depth_hist",), lambda: charts.depth_histogram(
         d["segments_histogram"], SEED_CLAIMS["mean_segments"])), width="stretch", key=KEY + "depth_hist")
@@ -197,17 +200,19 @@ with guard(f"diagnose {sel.symbol} {sel.interval}"):
         d = loaders.diagnostics(sel.symbol, sel.interval, sel.model, *period)
         st.markdown(f"**Verdict.** {depth_verdict(d)}")
         summary_strip(d)
-        # One view at a time (a browser drawing all seven charts on every visit made the page slow to open,
-        # benchmarks.ui); a link to a decision (?at=) opens on that decision.
-        views = ("Residuals and depth", "Convergence", "One decision")
+        # One view at a time (browsers drawing every chart on every visit made the page the slowest to open
+        # under 4 sessions, benchmarks.ui); a link to a decision (?at=) opens on that decision.
+        views = ("Residuals", "Depth", "Convergence", "One decision")
         view = st.radio("Look closer", views, horizontal=True, key=KEY + "view",
-                        index=2 if st.query_params.get(DECISION_PARAM) else 0)
+                        index=views.index("One decision") if st.query_params.get(DECISION_PARAM) else 0)
         if view == "One decision":
             decision_section(d, pick_decision(decidable, key=KEY + "at", label="Decision at"))
         elif view == "Convergence":
             convergence_section(d, period)
+        elif view == "Depth":
+            depth_section(d, period)
         else:
-            period_section(d, period)
+            residuals_section(d, period)
 
 known = adaptive_depth.load_result()
 if known is not None:

@@ -15,8 +15,8 @@ def test_diagnostics_page_renders_its_charts_without_errors(browser, dashboard_u
     body = page.inner_text("body")
     assert "Convergence rate" in body and "PR_H" in body and "claimed, unverified" in body
     assert "Decision at 2017-03-15" in body
-    page.locator('[data-testid="stRadio"] label', has_text="Residuals and depth").first.click()
-    page.locator(".js-plotly-plot").nth(2).wait_for(timeout=120_000)  # bands, depth histogram, depth vs volatility
+    page.locator('[data-testid="stRadio"] label', has_text="Depth").first.click()
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=120_000)  # depth histogram, depth vs volatility
     page.get_by_text("Same action as full depth").first.wait_for(timeout=120_000)
     wait_until_idle(page, "Diagnostics", timeout_ms=240_000)
     body = page.inner_text("body")

@@ -47,14 +47,16 @@ def test_the_diagnostics_page_shows_the_summary_strip_charts_and_every_model(pag
     known = at.dataframe[0].value  # the known-answer benchmark, per stratum
     assert {"noise", "1", "6"} <= set(known["moves to compose"]) and known["mean depth"].between(1, 4).all()
     assert any("trained unrolled over the segments" in m.value and "Chosen: " in m.value for m in at.markdown)
-    # One view at a time: the period's residual bands, depth histogram and depth/volatility scatter first; the
-    # convergence bars and one decision's residuals and trajectory one click away; every checkpoint on demand.
-    assert at.radio(key="diagnostics.view").value == "Residuals and depth"
-    assert len(at.get("plotly_chart")) == 3 and len(at.dataframe) == 1
+    # One view at a time: the period's residual bands first; the depth histogram and depth/volatility scatter,
+    # the convergence bars and one decision's residuals and trajectory one click away; every checkpoint on demand.
+    assert at.radio(key="diagnostics.view").value == "Residuals"
+    assert len(at.get("plotly_chart")) == 1 and len(at.dataframe) == 1
+    at.radio(key="diagnostics.view").set_value("Depth").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
     assert any(m.label == "Same action as full depth" for m in at.metric)
     at.toggle(key="diagnostics.compare").set_value(True).run()
-    assert not at.exception and len(at.get("plotly_chart")) == 5  # + 2 comparison charts
-    assert sum(c.value.startswith("How to read this") for c in at.caption) >= 5
+    assert not at.exception and len(at.get("plotly_chart")) == 4  # + 2 comparison charts
+    assert sum(c.value.startswith("How to read this") for c in at.caption) >= 4
     at.radio(key="diagnostics.view").set_value("Convergence").run()
     assert not at.exception and len(at.get("plotly_chart")) == 4
     assert any("share of decisions meeting the criterion" in c.value for c in at.caption)
@@ -71,9 +73,9 @@ def test_the_page_opens_the_decision_in_the_url_and_shows_full_depth_on_request(
     assert not at.exception and not at.error
     assert at.radio(key="diagnostics.view").value == "One decision"  # a link to a decision opens on it
     assert any("Decision at 2017-03-15" in c.value for c in at.caption)
-    at.radio(key="diagnostics.view").set_value("Residuals and depth").run()
+    at.radio(key="diagnostics.view").set_value("Residuals").run()
     at.toggle(key="diagnostics.full").set_value(True).run()
-    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 3
+    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 1
 
 
 def test_the_flat_model_is_not_applicable_and_the_hrm_checkpoints_are_still_compared(offline_settings, tmp_path):
