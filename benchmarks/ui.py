@@ -3,9 +3,10 @@
 - cold_start_s: from `streamlit run app.py` (a fresh server after setup: `make run` fills the signal and
   diagnostics stores with `hrm warm` before serving; in-memory caches empty; offline) to the first rendered
   Signals chart in headless Chromium; split into server_ready_s (health endpoint answers) and
-  first_request_to_chart_s. One start swings by about +-1 s on the shared 2-core machine, so `cold_starts` fresh
-  servers are timed: cold_start_s is their median, cold_start_runs_s each. cold_start_empty_stores_s: the same start with nothing stored (a bare
-  `streamlit run` on a fresh folder); hrm_warm_s: what the setup step took.
+  first_request_to_chart_s (the first server's). One start swings by about +-1 s on the shared 2-core machine,
+  so `cold_starts` fresh servers are timed: cold_start_s is their median, cold_start_runs_s each.
+  cold_start_empty_stores_s: the same start with nothing stored (a bare `streamlit run` on a fresh folder);
+  hrm_warm_s: what the setup step took.
 - page_switch_s: clicking each page in the sidebar navigation until that page has finished running (its title
   shown, the "running" indicator gone): first visit (in-memory caches cold for that page) and a second visit.
 - matmul_gflops: float32 512 x 512 matmul on one thread in the same run, before and after, so timings from

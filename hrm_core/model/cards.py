@@ -142,5 +142,5 @@ def checkpoint_digest(checkpoint: str | os.PathLike) -> str:
     return files_digest(f, card_paths(f)[1])
 
 
-__all__ = ["CHECKPOINT_FILE", "DEFAULT_MODEL_NAME", "ModelCard", "card_paths", "card_rule", "card_summary", "checkpoint_digest",
-           "default_model_path", "list_checkpoints", "read_card", "resolve_model", "skill_note"]
+__all__ = ["CHECKPOINT_FILE", "DEFAULT_MODEL_NAME", "ModelCard", "card_paths", "card_rule", "card_summary",
+           "checkpoint_digest", "default_model_path", "list_checkpoints", "read_card", "resolve_model", "skill_note"]

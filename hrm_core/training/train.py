@@ -90,7 +90,9 @@ from hrm_core.trading.metrics import bootstrap_ci, periods_per_year, sharpe
 from hrm_core.model.halting import halting_loss
 from hrm_core.model.networks import build_model
 from hrm_core.settings import Settings, load_settings
-from hrm_core.training.config import TrainConfig, TrainingError, parse_overrides, train_command  # noqa: F401 (re-exported)
+from hrm_core.training.config import (  # noqa: F401 (re-exported)
+    TrainConfig, TrainingError, parse_overrides, train_command,
+)
 from hrm_core.training.skill import class_frequencies, skill_vs_null
 from hrm_core.training.windows import WindowSet, in_period, make_windows_for_period, predict  # noqa: F401 (re-exported)
 
