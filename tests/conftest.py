@@ -40,3 +40,25 @@ def offline_settings(tmp_path, monkeypatch):
         monkeypatch.setenv("HRM_SETTINGS", str(toml))
         return toml
     return write
+
+
+@pytest.fixture
+def app_in_fresh_interpreter():
+    """Run `body` (Python, with `at` an AppTest of app.py not yet run) in a new interpreter, so `sys.modules` shows
+    what the pages themselves import; the start-up thread, which imports torch on purpose, is switched off.
+    Returns stdout's lines; fails the test with stderr's tail if the script fails."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    prelude = ("import sys\nimport ui.warmup as w\nfrom hrm_core.served.warm import WarmProgress\n"
+               "w.start = lambda: (None, WarmProgress(finished=True))\nfrom streamlit.testing.v1 import AppTest\n"
+               "at = AppTest.from_file(sys.argv[1], default_timeout=120)\n")
+
+    def run(body: str) -> list[str]:
+        done = subprocess.run([sys.executable, "-c", prelude + body, str(root / "app.py")], capture_output=True,
+                              text=True, timeout=300, cwd=root, env=os.environ)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout.strip().splitlines()
+    return run

@@ -47,9 +47,7 @@ def model(path: str):
 
 def periods(model_path: str) -> dict:
     """The checkpoint's train / validation / test periods, from its card (no torch), else from the checkpoint."""
-    from hrm_core.model.cards import read_card
-
-    return read_card(model_path).get("periods") or model(model_path).periods
+    return model_facts(model_path)[2]
 
 
 def model_facts(model_path: str) -> tuple[str, str, dict]:

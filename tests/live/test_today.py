@@ -37,15 +37,12 @@ def test_health_comes_from_the_paper_books_last_verdict(tmp_path, offline_settin
 
 
 def test_warm_fills_the_stores_the_pages_read_and_a_second_run_reads_them(tmp_path, offline_settings, capsys,
-                                                                          monkeypatch):
+                                                                          monkeypatch, app_in_fresh_interpreter):
     """`hrm warm`: signals of every checkpoint on the default instruments; the default model's diagnostics,
     backtest (equal risk and as traded, with its verdict), full-depth column and newest explanation. Then the
     dashboard's first page paints from them without importing torch (issue 22: cold start)."""
     import json
-    import os
     import shutil
-    import subprocess
-    import sys
     from pathlib import Path
 
     from hrm_cli import main as hrm
@@ -79,18 +76,13 @@ def test_warm_fills_the_stores_the_pages_read_and_a_second_run_reads_them(tmp_pa
     # The start-up thread imports torch once the page has run: switched off here, so only the pages' imports count.
     # Every page then opens on the stored results without torch or scipy.stats (about 2.5 s of imports); Explain
     # comes last because it puts its decision in the URL, which opens Diagnostics on that one decision.
-    paint = ("import sys; import ui.warmup as w; from hrm_core.served.warm import WarmProgress; "
-             "w.start = lambda: (None, WarmProgress(finished=True)); "
-             "from streamlit.testing.v1 import AppTest; at = AppTest.from_file(sys.argv[1], "
-             "default_timeout=120).run(); assert not at.exception, [e.value for e in at.exception]; "
-             "print('signals', len(at.get('plotly_chart')), 'torch' in sys.modules, 'scipy.stats' in sys.modules)\n"
-             "for page in ('diagnostics', 'performance', 'health', 'live', 'train', 'explain'):\n"
-             "    at.switch_page(f'views/{page}.py').run(); assert not at.exception, [e.value for e in at.exception]\n"
-             "    print(page, len(at.get('plotly_chart')), 'torch' in sys.modules, 'scipy.stats' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", paint, str(root / "app.py")], capture_output=True, text=True,
-                          timeout=300, cwd=root, env=os.environ)
-    assert done.returncode == 0, done.stderr[-2000:]
+    lines = app_in_fresh_interpreter(
+        "at.run(); assert not at.exception, [e.value for e in at.exception]\n"
+        "print('signals', len(at.get('plotly_chart')), 'torch' in sys.modules, 'scipy.stats' in sys.modules)\n"
+        "for page in ('diagnostics', 'performance', 'health', 'live', 'train', 'explain'):\n"
+        "    at.switch_page(f'views/{page}.py').run(); assert not at.exception, [e.value for e in at.exception]\n"
+        "    print(page, len(at.get('plotly_chart')), 'torch' in sys.modules, 'scipy.stats' in sys.modules)")
     pages = {page: (int(charts), torch_loaded, scipy_loaded) for page, charts, torch_loaded, scipy_loaded
-             in (line.split() for line in done.stdout.strip().splitlines()[-7:])}
+             in (line.split() for line in lines[-7:])}
     assert pages["signals"][0] >= 1 and pages["explain"][0] >= 1 and pages["performance"][0] >= 1, pages
     assert all(torch_loaded == scipy_loaded == "False" for _, torch_loaded, scipy_loaded in pages.values()), pages

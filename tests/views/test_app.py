@@ -128,20 +128,10 @@ def test_signals_shows_one_table_below_the_chart_recent_decisions_first_then_the
     assert "Download the trades (CSV)" in {b.label for b in app.get("download_button")}
 
 
-def test_the_train_page_paints_without_torch(offline_settings):
+def test_the_train_page_paints_without_torch(offline_settings, app_in_fresh_interpreter):
     """torch (about 1.3 s of imports) loads when a run starts: a first visit to Train does not wait for it."""
-    import os
-    import subprocess
-    import sys
-
     offline_settings()
-    paint = ("import sys; import ui.warmup as w; from hrm_core.served.warm import WarmProgress; "
-             "w.start = lambda: (None, WarmProgress(finished=True)); "
-             "from streamlit.testing.v1 import AppTest; at = AppTest.from_file(sys.argv[1], default_timeout=120); "
-             "at.switch_page('views/train.py').run(); assert not at.exception, [e.value for e in at.exception]; "
-             "print(at.title[0].value, [b.label for b in at.button], 'torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", paint, str(ROOT / "app.py")], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env=os.environ)
-    assert done.returncode == 0, done.stderr[-2000:]
-    out = done.stdout.strip().splitlines()[-1]
+    out = app_in_fresh_interpreter(
+        "at.switch_page('views/train.py').run(); assert not at.exception, [e.value for e in at.exception]\n"
+        "print(at.title[0].value, [b.label for b in at.button], 'torch' in sys.modules)")[-1]
     assert out.startswith("Train ") and "'Train'" in out and out.endswith("False"), out
